@@ -1,0 +1,126 @@
+-- apply_corrections: in modo auto, writes the safe corrections of the run's period into
+-- byd.controladoria, all or none (one transaction), with one BULK_UPDATE operation that
+-- keeps every field's text before and after. modo manual changes nothing in byd.
+-- Parameters: sessao_id, data_inicio, data_fim, modo.
+
+SELECT pg_advisory_xact_lock(7420261129);
+
+-- Lock the booked rows first: from here to commit nobody can change them, so the check
+-- "the field still holds what detection read" stays true until the write.
+SELECT count(*) FROM (
+    SELECT 1 FROM byd.controladoria c
+     WHERE c.idnfsexterno IN (
+            SELECT d.idnfsexterno FROM audit.divergencias_processadas d
+             WHERE d.status_processamento = 'DETECTED'
+               AND d.tipo_divergencia IN ('TRADE_MARKETING_BONUS', 'TRADE_MARKETING_TRADE')
+               AND d.dta_processamento >= %(data_inicio)s::date
+               AND d.dta_processamento < %(data_fim)s::date + 1)
+       AND %(modo)s = 'auto'
+       FOR UPDATE
+) AS travadas;
+
+-- Each correctable divergence of the period with the reason it cannot be applied, if any.
+CREATE TEMP TABLE correcoes ON COMMIT DROP AS
+WITH config AS (
+    SELECT audit.configuracao('limite_auto_aplicacao')::numeric AS limite_auto_aplicacao,
+           audit.configuracao('limite_outlier')::numeric AS limite_outlier
+)
+SELECT d.id AS divergencia_id, d.idnfsexterno, d.campo_afetado, d.valor_original, d.valor_sugerido,
+       audit.texto_monetario_canonico(d.valor_sugerido) AS valor_novo,
+       CASE
+           WHEN d.confidence_score < cfg.limite_auto_aplicacao
+               THEN 'confiança abaixo do limite de aplicação automática'
+           WHEN d.valor_sugerido IS NULL OR d.valor_sugerido < 0 OR d.valor_sugerido > cfg.limite_outlier
+               THEN 'valor sugerido inválido (negativo, acima do limite ou ilegível)'
+           WHEN NOT EXISTS (SELECT 1 FROM byd.controladoria c WHERE c.idnfsexterno = d.idnfsexterno)
+               THEN 'venda sem lançamento em byd.controladoria'
+           WHEN EXISTS (SELECT 1 FROM byd.controladoria c
+                         WHERE c.idnfsexterno = d.idnfsexterno
+                           AND CASE d.campo_afetado WHEN 'bonus_dpto' THEN c.bonus_dpto::text
+                                                    ELSE c.trade_mkt_dpto::text END
+                               IS DISTINCT FROM d.valor_original)
+               THEN 'campo alterado após a detecção: o valor atual foi preservado'
+       END AS motivo_nao_aplicada
+  FROM audit.divergencias_processadas d
+ CROSS JOIN config cfg
+ WHERE %(modo)s = 'auto'
+   AND d.status_processamento = 'DETECTED'
+   AND d.tipo_divergencia IN ('TRADE_MARKETING_BONUS', 'TRADE_MARKETING_TRADE')
+   AND d.dta_processamento >= %(data_inicio)s::date
+   AND d.dta_processamento < %(data_fim)s::date + 1;
+
+UPDATE audit.divergencias_processadas d
+   SET dados_contextuais = coalesce(d.dados_contextuais, '{}'::jsonb)
+                           || jsonb_build_object('motivo_nao_aplicada', c.motivo_nao_aplicada)
+  FROM correcoes c
+ WHERE d.id = c.divergencia_id
+   AND c.motivo_nao_aplicada IS NOT NULL
+   AND d.dados_contextuais ->> 'motivo_nao_aplicada' IS DISTINCT FROM c.motivo_nao_aplicada;
+
+-- One operation for the whole batch; only when there is something to apply.
+CREATE TEMP TABLE operacao_correcao ON COMMIT DROP AS
+SELECT audit.registrar_operacao('BULK_UPDATE', 'Correção automática de divergências de trade marketing',
+                                'airflow:divergencias_diarias', 'AUTOMATION', 'byd.controladoria',
+                                count(*)::int, NULL) AS id
+  FROM correcoes
+ WHERE motivo_nao_aplicada IS NULL
+HAVING count(*) > 0;
+
+UPDATE audit.operacoes o
+   SET sessao_id = %(sessao_id)s,
+       filtros_aplicados = jsonb_build_object('data_inicio', %(data_inicio)s::text, 'data_fim', %(data_fim)s::text),
+       dados_anteriores = a.antes,
+       dados_posteriores = a.depois
+  FROM operacao_correcao oc,
+       (SELECT jsonb_agg(jsonb_build_object('divergencia_id', divergencia_id, 'idnfsexterno', idnfsexterno,
+                                            'campo', campo_afetado, 'valor', valor_original)
+                         ORDER BY divergencia_id) AS antes,
+               jsonb_agg(jsonb_build_object('divergencia_id', divergencia_id, 'idnfsexterno', idnfsexterno,
+                                            'campo', campo_afetado, 'valor', valor_novo)
+                         ORDER BY divergencia_id) AS depois
+          FROM correcoes WHERE motivo_nao_aplicada IS NULL) AS a
+ WHERE o.id = oc.id;
+
+-- The write. jsonb_populate_record converts the canonical text to the column's own type,
+-- so the same statement serves text columns (production) and numeric ones.
+UPDATE byd.controladoria c
+   SET bonus_dpto = CASE WHEN n.tem_bonus_dpto
+                         THEN (jsonb_populate_record(NULL::byd.controladoria,
+                                   jsonb_build_object('bonus_dpto', n.bonus_dpto))).bonus_dpto
+                         ELSE c.bonus_dpto END,
+       trade_mkt_dpto = CASE WHEN n.tem_trade_mkt_dpto
+                             THEN (jsonb_populate_record(NULL::byd.controladoria,
+                                       jsonb_build_object('trade_mkt_dpto', n.trade_mkt_dpto))).trade_mkt_dpto
+                             ELSE c.trade_mkt_dpto END
+  FROM (SELECT idnfsexterno,
+               bool_or(campo_afetado = 'bonus_dpto') AS tem_bonus_dpto,
+               max(valor_novo) FILTER (WHERE campo_afetado = 'bonus_dpto') AS bonus_dpto,
+               bool_or(campo_afetado = 'trade_mkt_dpto') AS tem_trade_mkt_dpto,
+               max(valor_novo) FILTER (WHERE campo_afetado = 'trade_mkt_dpto') AS trade_mkt_dpto
+          FROM correcoes
+         WHERE motivo_nao_aplicada IS NULL
+         GROUP BY idnfsexterno) AS n
+ WHERE c.idnfsexterno = n.idnfsexterno;
+
+UPDATE audit.divergencias_processadas d
+   SET status_processamento = 'AUTO_APPLIED',
+       valor_aplicado = c.valor_sugerido,
+       decisao_automatica = true,
+       processado_em = now(),
+       processado_por = 'airflow:divergencias_diarias',
+       operacao_id = oc.id,
+       sessao_alteracao_id = %(sessao_id)s,
+       dados_contextuais = coalesce(d.dados_contextuais, '{}'::jsonb) - 'motivo_nao_aplicada'
+  FROM correcoes c, operacao_correcao oc
+ WHERE d.id = c.divergencia_id
+   AND c.motivo_nao_aplicada IS NULL;
+
+SELECT audit.finalizar_operacao(id, 'SUCCESS', NULL) FROM operacao_correcao;
+
+UPDATE audit.sessoes_processamento s
+   SET correcoes_aplicadas = (SELECT count(*) FROM audit.divergencias_processadas d
+                               WHERE d.sessao_alteracao_id = s.id
+                                 AND d.status_processamento = 'AUTO_APPLIED'),
+       etapas_concluidas = array_append(array_remove(s.etapas_concluidas, 'apply_corrections'),
+                                        'apply_corrections')
+ WHERE s.id = %(sessao_id)s;

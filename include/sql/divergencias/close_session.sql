@@ -1,0 +1,27 @@
+-- close_session (teardown: runs whatever failed before it): the session's final status
+-- comes from the steps whose work committed. Data work done but report or email missing
+-- is PARTIAL; data work missing is FAILED. Never left RUNNING. Parameter: sessao_id.
+UPDATE audit.sessoes_processamento s
+   SET status = f.status,
+       erros_encontrados = greatest(s.erros_encontrados, f.etapas_faltando),
+       fim_processamento = now(),
+       duracao_total_segundos = round(extract(epoch FROM now() - s.inicio_processamento))::int,
+       correcoes_pendentes = f.pendentes,
+       resultado_geral = f.status || ': ' || s.divergencias_detectadas || ' novas, '
+                         || s.correcoes_aplicadas || ' corrigidas, ' || f.pendentes || ' pendentes, '
+                         || s.total_registros_analisados || ' vendas analisadas ('
+                         || to_char(s.data_inicio, 'DD/MM/YYYY') || ' a ' || to_char(s.data_fim, 'DD/MM/YYYY') || ')'
+  FROM (SELECT e.id,
+               CASE WHEN e.etapas_concluidas @> ARRAY['detect_divergences', 'apply_corrections',
+                                                      'export_csv', 'email_summary'] THEN 'COMPLETED'
+                    WHEN e.etapas_concluidas @> ARRAY['detect_divergences', 'apply_corrections'] THEN 'PARTIAL'
+                    ELSE 'FAILED' END AS status,
+               (SELECT count(*) FROM unnest(ARRAY['detect_divergences', 'apply_corrections', 'export_csv',
+                                                  'email_summary']) AS etapa
+                 WHERE etapa <> ALL (e.etapas_concluidas))::int AS etapas_faltando,
+               (SELECT count(*) FROM audit.divergencias_processadas d
+                 WHERE d.status_processamento = 'DETECTED')::int AS pendentes
+          FROM audit.sessoes_processamento e
+         WHERE e.id = %(sessao_id)s) AS f
+ WHERE s.id = f.id
+RETURNING s.status, s.resultado_geral

@@ -1,0 +1,25 @@
+"""Glue between Airflow's runtime and the audit session, shared by the DAG's tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+OPEN_SESSION_TASK_ID = "open_session"
+
+
+def session_params(ti: Any) -> dict[str, Any]:
+    """Bound parameters of every statement after open_session: the session id, its period and
+    mode, as open_session returned them. Used as the ``sessao`` template macro."""
+    rows = ti.xcom_pull(task_ids=OPEN_SESSION_TASK_ID)
+    if not rows:
+        raise RuntimeError("open_session returned no session: nothing to process")
+    sessao_id, data_inicio, data_fim, modo = rows[0]
+    return {"sessao_id": int(sessao_id), "data_inicio": data_inicio, "data_fim": data_fim, "modo": modo}
+
+
+def run_url(dag_id: str, run_id: str) -> str:
+    from airflow.configuration import conf
+
+    base_url = conf.get("api", "base_url", fallback="http://localhost:8080/")
+    return f"{base_url.rstrip('/')}/dags/{dag_id}/runs/{quote(run_id)}"

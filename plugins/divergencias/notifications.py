@@ -1,0 +1,204 @@
+"""The pt-BR emails: the summary after every run and the alert when a task fails.
+
+Sent through the smtp provider's connection ``smtp_default``. No recipients or no SMTP
+connection means the email is skipped with a warning: a run is not failed for a mail
+setup that was never made. A configured server that refuses is a failure.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from email.message import EmailMessage
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from psycopg.rows import dict_row
+
+from divergencias import settings
+from divergencias.database import sql_file
+
+log = logging.getLogger(__name__)
+
+# Above this size the CSV is not attached; the email gives its path instead.
+MAX_ATTACHMENT_BYTES = 10 * 2**20
+DEFAULT_SENDER = "divergencias@localhost"
+
+
+def criticality(pending: int, attention_level: int, critical_level: int) -> str:
+    """BAIXA below the attention level, ATENÇÃO up to the critical level, CRÍTICO above."""
+    if pending < attention_level:
+        return "BAIXA"
+    if pending <= critical_level:
+        return "ATENÇÃO"
+    return "CRÍTICO"
+
+
+def brl(value: Decimal | int | None) -> str:
+    """R$ 1.234,56: how controllers read money."""
+    if value is None:
+        return "—"
+    text = f"{Decimal(value):,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
+    return f"R$ {text}"
+
+
+def br_date(value: Any) -> str:
+    return value.strftime("%d/%m/%Y") if value is not None else ""
+
+
+@cache
+def _templates() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(settings.TEMPLATES_DIR),
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["brl"] = brl
+    env.filters["data_br"] = br_date
+    return env
+
+
+def render(name: str, **context: Any) -> str:
+    return _templates().get_template(name).render(**context)
+
+
+@dataclass(frozen=True)
+class Mail:
+    subject: str
+    text: str
+    html: str
+    attachment: Path | None = None
+
+
+def smtp_configured() -> bool:
+    from airflow.exceptions import AirflowNotFoundException
+    from airflow.sdk import BaseHook
+
+    try:
+        BaseHook.get_connection(settings.SMTP_CONN_ID)
+    except AirflowNotFoundException:
+        return False
+    return True
+
+
+def deliverable_recipients(kind: str) -> list[str]:
+    """Recipients, or [] after a warning saying why the email is skipped."""
+    to = settings.recipients()
+    if not to:
+        log.warning("%s skipped: Variable %s has no recipients", kind, settings.RECIPIENTS_VARIABLE)
+        return []
+    if not smtp_configured():
+        log.warning("%s skipped: no Airflow connection %r", kind, settings.SMTP_CONN_ID)
+        return []
+    return to
+
+
+def send(mail: Mail, to: list[str]) -> None:
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    with SmtpHook(smtp_conn_id=settings.SMTP_CONN_ID) as hook:
+        message = EmailMessage()
+        message["Subject"] = mail.subject
+        message["From"] = hook.from_email or hook.smtp_user or DEFAULT_SENDER
+        message["To"] = ", ".join(to)
+        message.set_content(mail.text)
+        message.add_alternative(mail.html, subtype="html")
+        if mail.attachment is not None:
+            message.add_attachment(
+                mail.attachment.read_bytes(), maintype="text", subtype="csv", filename=mail.attachment.name
+            )
+        # The hook only builds HTML-only messages; its client sends our multipart one.
+        hook._smtp_client.send_message(message)
+    log.info("email %r sent to %s", mail.subject, ", ".join(to))
+
+
+def summary_mail(conn: psycopg.Connection, sessao_id: int, run_url: str) -> Mail:
+    """The morning summary of one session, built from the audit tables."""
+    params = {"sessao_id": sessao_id}
+    with conn.cursor(row_factory=dict_row) as cur:
+        session = cur.execute(sql_file("divergencias/session_summary.sql"), params).fetchone()
+        rules = cur.execute(sql_file("divergencias/summary_by_rule.sql"), params).fetchall()
+        largest = cur.execute(sql_file("divergencias/largest_pending.sql"), params).fetchall()
+    if session is None:
+        raise LookupError(f"sessão {sessao_id} não encontrada em audit.sessoes_processamento")
+    report = Path(session["arquivo_relatorio"]) if session["arquivo_relatorio"] else None
+    attach = report is not None and report.exists() and report.stat().st_size <= MAX_ATTACHMENT_BYTES
+    context = {
+        "sessao": session,
+        "regras": rules,
+        "totais": {
+            key: sum(r[key] for r in rules) for key in ("novas", "aplicadas", "pendentes", "resolvidas")
+        },
+        "maiores_pendentes": largest,
+        "criticidade": criticality(session["pendentes"], session["nivel_atencao"], session["nivel_critico"]),
+        "link_execucao": run_url,
+        "relatorio": report,
+        "relatorio_anexado": attach,
+    }
+    subject = (
+        f"[{session['ambiente']}] Divergências "
+        f"{br_date(session['data_inicio'])} a {br_date(session['data_fim'])}: "
+        f"{session['divergencias_detectadas']} novas, {session['correcoes_aplicadas']} corrigidas, "
+        f"{session['pendentes']} pendentes"
+    )
+    return Mail(
+        subject=subject,
+        text=render("email_resumo.txt.j2", **context),
+        html=render("email_resumo.html.j2", **context),
+        attachment=report if attach else None,
+    )
+
+
+def send_summary(conn: psycopg.Connection, sessao_id: int, run_url: str) -> list[str]:
+    """Send the summary (or skip it); record on the session who was notified."""
+    to = deliverable_recipients("summary email")
+    if to:
+        send(summary_mail(conn, sessao_id, run_url), to)
+    conn.execute(
+        sql_file("divergencias/record_notification.sql"),
+        {"sessao_id": sessao_id, "destinatarios": to or None, "enviado": bool(to)},
+    )
+    return to
+
+
+def failure_mail(dag_id: str, task_id: str, run_id: str, error: str, log_url: str, ambiente: str) -> Mail:
+    context = {
+        "dag_id": dag_id,
+        "task_id": task_id,
+        "run_id": run_id,
+        "erro": error,
+        "link_log": log_url,
+        "ambiente": ambiente,
+    }
+    return Mail(
+        subject=f"[{ambiente}] FALHA em {dag_id}.{task_id} ({run_id})",
+        text=render("email_falha.txt.j2", **context),
+        html=render("email_falha.html.j2", **context),
+    )
+
+
+def notify_task_failure(context: dict) -> None:
+    """on_failure_callback: one alert per failed task. Never raises: a broken mail setup
+    must not hide the task's own error."""
+    try:
+        to = deliverable_recipients("failure email")
+        if not to:
+            return
+        ti = context["ti"]
+        try:
+            ambiente = settings.environment()
+        except ValueError:
+            ambiente = settings.DEFAULT_ENVIRONMENT
+        error = context.get("exception")
+        mail = failure_mail(
+            ti.dag_id, ti.task_id, ti.run_id, f"{type(error).__name__}: {error}", ti.log_url, ambiente
+        )
+        send(mail, to)
+    except Exception:
+        log.exception("could not send the failure email")

@@ -1,0 +1,76 @@
+"""Which days a run processes and how its session is typed (contract §3).
+
+Pure functions of the run's facts, so every rule is testable without Airflow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from divergencias.settings import LOCAL_TIMEZONE
+
+MODES = ("auto", "manual")
+# Airflow's DagRunType values.
+_SESSION_TYPE = {"scheduled": "DAILY_AUTO", "backfill": "REPROCESSING"}
+_MANUAL_SESSION_TYPE = "MANUAL_RUN"
+
+
+class InvalidParams(ValueError):
+    """Params that cannot define a period; the message names the params for the user."""
+
+
+@dataclass(frozen=True)
+class RunPeriod:
+    data_inicio: date
+    data_fim: date
+    modo: str
+    tipo_sessao: str
+
+    def as_xcom(self) -> dict[str, str]:
+        return {key: str(value) for key, value in asdict(self).items()}
+
+
+def _parse_date(name: str, value: object) -> date | None:
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidParams(f"Parâmetro {name}={value!r} inválido: use uma data AAAA-MM-DD.") from None
+
+
+def reference_day(run_moment: datetime) -> date:
+    """D: the São Paulo calendar day before the run's moment."""
+    return run_moment.astimezone(ZoneInfo(LOCAL_TIMEZONE)).date() - timedelta(days=1)
+
+
+def validate_params(params: dict) -> tuple[date | None, date | None, str]:
+    """(data_inicio, data_fim, modo) of valid params; raises InvalidParams naming the params."""
+    modo = params.get("modo") or "auto"
+    if modo not in MODES:
+        raise InvalidParams(f"Parâmetro modo={modo!r} inválido: use 'auto' ou 'manual'.")
+    inicio = _parse_date("data_inicio", params.get("data_inicio"))
+    fim = _parse_date("data_fim", params.get("data_fim"))
+    if (inicio is None) != (fim is None):
+        raise InvalidParams(
+            "Informe data_inicio e data_fim juntos (ou nenhum dos dois): "
+            f"recebido data_inicio={params.get('data_inicio')!r}, data_fim={params.get('data_fim')!r}."
+        )
+    if inicio is not None and fim is not None and fim < inicio:
+        raise InvalidParams(f"data_fim ({fim}) é anterior a data_inicio ({inicio}).")
+    return inicio, fim, modo
+
+
+def resolve_period(params: dict, run_type: str, run_moment: datetime, dias_retroativos: int) -> RunPeriod:
+    """The run's period and session type; raises InvalidParams before anything is written."""
+    inicio, fim, modo = validate_params(params)
+    tipo_sessao = _SESSION_TYPE.get(str(run_type), _MANUAL_SESSION_TYPE)
+    if inicio is not None and fim is not None:
+        return RunPeriod(inicio, fim, modo, tipo_sessao)
+    day = reference_day(run_moment)
+    if tipo_sessao == "REPROCESSING":
+        # A backfill reprocesses exactly its own day: its neighbours have their own runs.
+        return RunPeriod(day, day, modo, tipo_sessao)
+    return RunPeriod(day - timedelta(days=dias_retroativos), day, modo, tipo_sessao)

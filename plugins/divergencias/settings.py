@@ -1,0 +1,50 @@
+"""Names fixed by the contract (connections, Variables) and where the project's files live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SQL_DIR = PROJECT_ROOT / "include" / "sql"
+TEMPLATES_DIR = PROJECT_ROOT / "include" / "templates"
+
+FINANCIAL_DB_CONN_ID = "financial_db"
+SMTP_CONN_ID = "smtp_default"
+
+RECIPIENTS_VARIABLE = "notification_recipients"
+ENVIRONMENT_VARIABLE = "environment"
+OUTPUT_DIR_VARIABLE = "divergencias_output_dir"
+
+ENVIRONMENTS = ("PRODUCTION", "STAGING", "DEVELOPMENT")
+DEFAULT_ENVIRONMENT = "DEVELOPMENT"
+DEFAULT_OUTPUT_DIR = "Datasets"
+
+LOCAL_TIMEZONE = "America/Sao_Paulo"
+# Who the audit trail names for what the pipeline does on its own.
+PIPELINE_USER = "airflow:divergencias_diarias"
+
+
+def _variable(key: str) -> str | None:
+    from airflow.sdk import Variable
+
+    value = Variable.get(key, default=None)
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def environment() -> str:
+    value = (_variable(ENVIRONMENT_VARIABLE) or DEFAULT_ENVIRONMENT).upper()
+    if value not in ENVIRONMENTS:
+        raise ValueError(f"Variable {ENVIRONMENT_VARIABLE}={value!r}: use one of {', '.join(ENVIRONMENTS)}")
+    return value
+
+
+def recipients() -> list[str]:
+    return [
+        address.strip() for address in (_variable(RECIPIENTS_VARIABLE) or "").split(",") if address.strip()
+    ]
+
+
+def output_dir() -> Path:
+    """The CSV folder; a relative Variable value is taken from the project folder."""
+    path = Path(_variable(OUTPUT_DIR_VARIABLE) or DEFAULT_OUTPUT_DIR).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
