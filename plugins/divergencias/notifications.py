@@ -111,7 +111,11 @@ def send(mail: Mail, to: list[str]) -> None:
         message.add_alternative(mail.html, subtype="html")
         if mail.attachment is not None:
             message.add_attachment(
-                mail.attachment.read_bytes(), maintype="text", subtype="csv", filename=mail.attachment.name
+                mail.attachment.read_bytes(),
+                maintype="text",
+                subtype="csv",
+                filename=mail.attachment.name,
+                params={"charset": "utf-8"},
             )
         # The hook only builds HTML-only messages; its client sends our multipart one.
         hook._smtp_client.send_message(message)

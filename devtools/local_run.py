@@ -1,0 +1,259 @@
+"""``make run``, ``make migrate``, ``make airflow``, ``make stop``: the pipeline on this machine.
+
+By default everything is local and kept in the project folder: the embedded PostgreSQL in
+``.pgdata/`` (database ``financeiro_demo`` with the demo source), Airflow's own metadata in
+``.airflow/`` (SQLite), CSV reports and caught emails in ``Datasets/``. With
+``AIRFLOW_CONN_FINANCIAL_DB`` set, that database is used instead and no demo data is loaded;
+with ``AIRFLOW_CONN_SMTP_DEFAULT`` set, email goes to that server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PGDATA = PROJECT_ROOT / ".pgdata"
+AIRFLOW_HOME = PROJECT_ROOT / ".airflow"
+EMAIL_FOLDER = PROJECT_ROOT / "Datasets" / "emails"
+DEMO_DATABASE = "financeiro_demo"
+DEMO_SALES = 3000
+DEMO_RECIPIENTS = "controladoria@demo.local"
+DAG_ID = "divergencias_diarias"
+_step_started = time.monotonic()
+
+
+def step(message: str) -> None:
+    global _step_started
+    _step_started = time.monotonic()
+    print(f"==> {message}", flush=True)
+
+
+def done(detail: str = "") -> None:
+    print(f"    ok ({time.monotonic() - _step_started:.1f}s){' ' + detail if detail else ''}", flush=True)
+
+
+def airflow_environment() -> dict[str, str]:
+    """Settings every Airflow command of this project runs with (user values win)."""
+    env = {
+        "AIRFLOW_HOME": str(AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+    }
+    env.update({key: value for key, value in os.environ.items() if key in env})
+    pythonpath = os.pathsep.join(filter(None, [str(PROJECT_ROOT / "plugins"), os.environ.get("PYTHONPATH")]))
+    return {**env, "PYTHONPATH": pythonpath}
+
+
+def use_external_database() -> bool:
+    return bool(os.environ.get("AIRFLOW_CONN_FINANCIAL_DB"))
+
+
+def prepare_demo_database() -> str:
+    """Start the embedded server, create and fill the demo database; return its DSN."""
+    import psycopg
+
+    from devtools import databases, demo_source, embedded_postgres
+
+    step(f"Starting the embedded PostgreSQL (data in {PGDATA.relative_to(PROJECT_ROOT)}/)")
+    admin_dsn = embedded_postgres.start(PGDATA)
+    done()
+    if databases.database_exists(admin_dsn, DEMO_DATABASE):
+        dsn = databases.dsn_for(admin_dsn, DEMO_DATABASE)
+    else:
+        dsn = databases.create_database(admin_dsn, DEMO_DATABASE)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        if demo_source.is_empty(conn):
+            step(f"Loading the demo source into {DEMO_DATABASE} ({DEMO_SALES:,} sales)")
+            demo_source.generate_sales(
+                conn, DEMO_SALES, progress=lambda line: print(f"    {line}", flush=True)
+            )
+            done()
+        else:
+            print(f"==> Demo source already loaded in {DEMO_DATABASE}", flush=True)
+    return dsn
+
+
+def configure_business_database() -> None:
+    """Point ``financial_db`` at the demo database unless the user pointed it elsewhere."""
+    from devtools.databases import airflow_connection_json
+
+    if use_external_database():
+        print("==> Using AIRFLOW_CONN_FINANCIAL_DB (no demo data is loaded)", flush=True)
+        return
+    os.environ["AIRFLOW_CONN_FINANCIAL_DB"] = airflow_connection_json(prepare_demo_database())
+
+
+def migrate_audit() -> None:
+    from divergencias.database import financial_db
+    from divergencias.migrations import apply_migrations
+
+    step("Migrating schema audit")
+    with financial_db(autocommit=True) as conn:
+        applied = apply_migrations(conn, progress=lambda line: print(f"    {line}", flush=True))
+    done(f"{len(applied)} migration(s) applied" if applied else "already up to date")
+
+
+def airflow(*args: str, log_file: Path | None = None) -> int:
+    env = {**os.environ, **airflow_environment()}
+    command = [str(Path(sys.executable).with_name("airflow")), *args]
+    if log_file is None:
+        return subprocess.call(command, env=env, cwd=PROJECT_ROOT)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("w") as out:
+        return subprocess.call(command, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT)
+
+
+def migrate_airflow_metadata() -> None:
+    step(f"Preparing Airflow's metadata database ({AIRFLOW_HOME.relative_to(PROJECT_ROOT)}/)")
+    log_file = AIRFLOW_HOME / "logs" / "db_migrate.log"
+    if airflow("db", "migrate", log_file=log_file) != 0:
+        sys.exit(f"airflow db migrate failed; see {log_file}")
+    done()
+
+
+@contextmanager
+def mail_destination() -> Iterator[object | None]:
+    """The local SMTP catcher, unless the user configured a real SMTP connection."""
+    if os.environ.get("AIRFLOW_CONN_SMTP_DEFAULT"):
+        print("==> Using AIRFLOW_CONN_SMTP_DEFAULT for email", flush=True)
+        yield None
+        return
+    from devtools.smtp_catcher import smtp_catcher
+
+    with smtp_catcher(EMAIL_FOLDER) as catcher:
+        os.environ["AIRFLOW_CONN_SMTP_DEFAULT"] = catcher.airflow_connection_json()
+        os.environ.setdefault("AIRFLOW_VAR_NOTIFICATION_RECIPIENTS", DEMO_RECIPIENTS)
+        print(f"==> Local SMTP server on {catcher.host}:{catcher.port} saving to {EMAIL_FOLDER}", flush=True)
+        try:
+            yield catcher
+        finally:
+            del os.environ["AIRFLOW_CONN_SMTP_DEFAULT"]
+
+
+def last_session_id() -> int:
+    """Highest session id so far; 0 on a database the DAG has not migrated yet."""
+    from divergencias.database import financial_db
+
+    with financial_db() as conn:
+        if conn.execute("SELECT to_regclass('audit.sessoes_processamento')").fetchone()[0] is None:
+            return 0
+        return conn.execute("SELECT coalesce(max(id), 0) FROM audit.sessoes_processamento").fetchone()[0]
+
+
+def print_summary(after_session: int, caught: object | None) -> bool:
+    """Print what the run did, from the audit tables; True when its session COMPLETED."""
+    from divergencias.database import financial_db
+
+    with financial_db() as conn:
+        session = conn.execute(
+            """SELECT id, status, tipo_sessao, modo, data_inicio, data_fim, total_registros_analisados,
+                      divergencias_detectadas, correcoes_aplicadas, correcoes_pendentes, arquivo_relatorio
+                 FROM audit.sessoes_processamento WHERE id > %s ORDER BY id DESC LIMIT 1""",
+            (after_session,),
+        ).fetchone()
+        if session is None:
+            print("No session was recorded: the run failed before open_session.")
+            return False
+        rows = conn.execute(
+            """SELECT tipo_divergencia, status_processamento, count(*)
+                 FROM audit.divergencias_processadas
+                WHERE sessao_id = %(id)s OR sessao_alteracao_id = %(id)s OR status_processamento = 'DETECTED'
+                GROUP BY 1, 2 ORDER BY 1, 2""",
+            {"id": session[0]},
+        ).fetchall()
+    sid, status, tipo, modo, inicio, fim, analisadas, novas, aplicadas, pendentes, csv = session
+    print()
+    print(f"Sessão {sid}: {status} ({tipo}, modo {modo}), período {inicio:%d/%m/%Y} a {fim:%d/%m/%Y}")
+    print(
+        f"  vendas analisadas {analisadas} | novas {novas} | corrigidas {aplicadas} | pendentes {pendentes}"
+    )
+    print()
+    print(f"  {'tipo_divergencia':<24} {'status':<14} {'total':>6}")
+    for tipo_divergencia, status_processamento, total in rows:
+        print(f"  {tipo_divergencia:<24} {status_processamento:<14} {total:>6}")
+    print()
+    print(f"  CSV:   {csv or '(não gerado)'}")
+    mails = getattr(caught, "mails", None)
+    if mails:
+        print(f"  Email: {mails[-1].path}  ({mails[-1].message['Subject']})")
+    elif caught is not None:
+        print("  Email: none was sent (see the email_summary task log)")
+    else:
+        print("  Email: sent through AIRFLOW_CONN_SMTP_DEFAULT")
+    return status == "COMPLETED"
+
+
+def run(conf: str | None) -> int:
+    sys.path.insert(0, str(PROJECT_ROOT / "plugins"))
+    os.environ.update(airflow_environment())
+    configure_business_database()
+    if not use_external_database():
+        migrate_audit()  # on an external database the DAG's first task migrates
+    migrate_airflow_metadata()
+    before = last_session_id()
+    with mail_destination() as caught:
+        step(f"Running {DAG_ID} once (airflow dags test)")
+        log_file = AIRFLOW_HOME / "logs" / "make_run.log"
+        args = ["dags", "test", DAG_ID] + (["--conf", conf] if conf else [])
+        airflow(*args, log_file=log_file)
+        done(f"log: {log_file.relative_to(PROJECT_ROOT)}")
+    completed = print_summary(before, caught)
+    if not completed:
+        print(f"\nThe run did not complete; the Airflow log is {log_file}", file=sys.stderr)
+    return 0 if completed else 1
+
+
+def migrate() -> int:
+    sys.path.insert(0, str(PROJECT_ROOT / "plugins"))
+    os.environ.update(airflow_environment())
+    configure_business_database()
+    migrate_audit()
+    return 0
+
+
+def airflow_ui() -> int:
+    sys.path.insert(0, str(PROJECT_ROOT / "plugins"))
+    os.environ.update(airflow_environment())
+    configure_business_database()
+    migrate_airflow_metadata()
+    with mail_destination():
+        print("==> Starting Airflow (api-server on http://localhost:8080, Ctrl-C to stop)", flush=True)
+        print(
+            f"    login: admin, password in {AIRFLOW_HOME / 'simple_auth_manager_passwords.json.generated'}"
+        )
+        return airflow("standalone")
+
+
+def stop() -> int:
+    from devtools import embedded_postgres
+
+    stopped = embedded_postgres.stop(PGDATA)
+    print("Embedded PostgreSQL stopped." if stopped else "Embedded PostgreSQL was not running.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devtools.local_run", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_parser = sub.add_parser("run", help="run divergencias_diarias once and print the summary")
+    run_parser.add_argument("--conf", help='DAG run conf, e.g. \'{"data_inicio": "2026-11-01", ...}\'')
+    sub.add_parser("migrate", help="apply the audit migrations to financial_db")
+    sub.add_parser("airflow", help="local Airflow UI on the embedded database")
+    sub.add_parser("stop", help="stop the embedded PostgreSQL")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run(args.conf)
+    return {"migrate": migrate, "airflow": airflow_ui, "stop": stop}[args.command]()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

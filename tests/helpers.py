@@ -1,0 +1,62 @@
+"""Building blocks for tests: sales written straight into the demo ``byd`` tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import psycopg
+
+DEFAULT_MOMENT = datetime(2026, 11, 10, 10, 30)
+
+
+def add_sale(
+    conn: psycopg.Connection,
+    idnfsexterno: str,
+    *,
+    valor_bonus: str | None = "5000.00",
+    trade: str | None = "0",
+    bonus_dpto: str | None = "5000.00",
+    trade_mkt_dpto: str | None = "0",
+    bonus_utilizado: str = "SIM",
+    dta_processamento: datetime | None = DEFAULT_MOMENT,
+    data_final_venda: datetime | None = DEFAULT_MOMENT,
+    revenda: str = "BYD Paulista",
+    booked: bool = True,
+) -> None:
+    """One sale; ``booked=False`` leaves it without a byd.controladoria row."""
+    conn.execute(
+        """INSERT INTO byd.vendas (idnfsexterno, dta_processamento, data_final_venda, des_modelo, chassi, revenda)
+           VALUES (%s, %s, %s, 'BYD DOLPHIN', 'LGXCE4CB0R0000001', %s)""",
+        (idnfsexterno, dta_processamento, data_final_venda, revenda),
+    )
+    conn.execute(
+        "INSERT INTO byd.incentivos (idnfsexterno, valor_bonus, trade, bonus_utilizado) VALUES (%s, %s, %s, %s)",
+        (idnfsexterno, valor_bonus, trade, bonus_utilizado),
+    )
+    if booked:
+        conn.execute(
+            "INSERT INTO byd.controladoria (idnfsexterno, bonus_dpto, trade_mkt_dpto) VALUES (%s, %s, %s)",
+            (idnfsexterno, bonus_dpto, trade_mkt_dpto),
+        )
+
+
+def booked(conn: psycopg.Connection, idnfsexterno: str) -> tuple[str | None, str | None]:
+    return conn.execute(
+        "SELECT bonus_dpto, trade_mkt_dpto FROM byd.controladoria WHERE idnfsexterno = %s", (idnfsexterno,)
+    ).fetchone()
+
+
+def divergences(conn: psycopg.Connection, idnfsexterno: str | None = None) -> list[dict]:
+    from psycopg.rows import dict_row
+
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            """SELECT * FROM audit.divergencias_processadas
+                WHERE %(id)s::text IS NULL OR idnfsexterno = %(id)s
+                ORDER BY idnfsexterno, tipo_divergencia, campo_afetado, id""",
+            {"id": idnfsexterno},
+        ).fetchall()
+
+
+def by_key(rows: list[dict]) -> dict[tuple[str, str], dict]:
+    return {(r["tipo_divergencia"], r["campo_afetado"]): r for r in rows}

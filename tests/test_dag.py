@@ -1,0 +1,164 @@
+"""The DAG as Airflow runs it: dag.test() against real PostgreSQL and a real SMTP server."""
+
+import csv
+import io
+from datetime import date
+
+import psycopg
+import pytest
+
+from devtools import demo_source
+from tests.helpers import add_sale
+
+TASKS = [
+    "validate_and_migrate",
+    "open_session",
+    "detect_divergences",
+    "apply_corrections",
+    "export_csv",
+    "email_summary",
+    "close_session",
+]
+CSV_COLUMNS = (
+    "id,sessao_id,idnfsexterno,tipo_divergencia,campo_afetado,valor_original,valor_anterior,valor_sugerido,"
+    "valor_aplicado,competencia,status_processamento,confidence_score,regras_aplicadas,detectado_em,"
+    "processado_em,processado_por,motivo_rejeicao"
+).split(",")
+PERIOD = {"data_inicio": "2026-10-01", "data_fim": "2026-10-31"}
+
+
+def test_dag_bag_imports_with_the_contract_tasks_in_order(dag):
+    assert dag.dag_id == "divergencias_diarias"
+    assert [t.task_id for t in dag.topological_sort()] == TASKS
+    assert dag.get_task("close_session").is_teardown
+    assert set(dag.params.keys()) == {"data_inicio", "data_fim", "modo"}
+    assert dag.params["modo"] == "auto"
+
+
+def _session(dsn: str) -> dict:
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(dsn, row_factory=dict_row) as c:
+        return c.execute("SELECT * FROM audit.sessoes_processamento ORDER BY id DESC LIMIT 1").fetchone()
+
+
+@pytest.fixture
+def demo_db(business_db):
+    with psycopg.connect(business_db, autocommit=True) as c:
+        demo_source.generate_sales(c, 3000, end_date=date(2026, 10, 31), progress=None)
+    return business_db
+
+
+def test_full_run_database_csv_and_email(dag, demo_db, smtp, output_dir):
+    run = dag.test(run_conf={**PERIOD, "modo": "auto"})
+    assert run.state == "success"
+    session = _session(demo_db)
+    assert session["status"] == "COMPLETED" and session["tipo_sessao"] == "MANUAL_RUN"
+    assert (str(session["data_inicio"]), str(session["data_fim"])) == (PERIOD["data_inicio"], PERIOD["data_fim"])
+    assert session["divergencias_detectadas"] > 0 and session["correcoes_aplicadas"] > 0
+    assert session["alertas_enviados"] and session["destinatarios_notificados"] == ["controladoria@teste.local"]
+
+    path = output_dir / f"divergencias_2026-10-01_2026-10-31_sessao{session['id']}.csv"
+    assert session["arquivo_relatorio"] == str(path)
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert list(rows[0].keys()) == CSV_COLUMNS
+    with psycopg.connect(demo_db) as c:
+        expected = c.execute(
+            """SELECT count(*) FROM audit.divergencias_processadas
+                WHERE sessao_id = %(s)s OR sessao_alteracao_id = %(s)s OR status_processamento = 'DETECTED'""",
+            {"s": session["id"]},
+        ).fetchone()[0]
+    assert len(rows) == expected
+    assert {r["status_processamento"] for r in rows} >= {"AUTO_APPLIED", "DETECTED"}
+
+    (mail,) = smtp.mails
+    message = mail.message
+    subject = message["Subject"]
+    assert "[DEVELOPMENT]" in subject and "01/10/2026 a 31/10/2026" in subject
+    assert f"{session['divergencias_detectadas']} novas" in subject
+    assert f"{session['correcoes_aplicadas']} corrigidas" in subject
+    assert f"{session['correcoes_pendentes']} pendentes" in subject
+    assert mail.recipients == ["controladoria@teste.local"]
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "TRADE_MARKETING_BONUS" in text and "TRADE_MARKETING_BONUS" in html
+    assert "Criticidade" in text and "/dags/divergencias_diarias/runs/" in html
+    (attachment,) = list(message.iter_attachments())
+    assert attachment.get_filename() == path.name
+    assert attachment.get_payload(decode=True) == raw
+    assert attachment.get_content_charset() == "utf-8"
+
+    # same period again: nothing new, nothing applied twice
+    assert dag.test(run_conf={**PERIOD, "modo": "auto"}).state == "success"
+    again = _session(demo_db)
+    assert (again["divergencias_detectadas"], again["correcoes_aplicadas"]) == (0, 0)
+
+
+def test_manual_mode_run_changes_nothing_in_byd(dag, demo_db, smtp, output_dir):
+    query = "SELECT md5(string_agg(c::text, '|' ORDER BY idnfsexterno)) FROM byd.controladoria c"
+    with psycopg.connect(demo_db) as c:
+        before = c.execute(query).fetchone()[0]
+    assert dag.test(run_conf={**PERIOD, "modo": "manual"}).state == "success"
+    with psycopg.connect(demo_db) as c:
+        assert c.execute(query).fetchone()[0] == before
+    assert _session(demo_db)["modo"] == "manual"
+
+
+def test_every_value_in_the_email_is_html_escaped(dag, conn, business_db, smtp, output_dir):
+    add_sale(conn, "<b>NF&1</b>", valor_bonus="-10", bonus_dpto="5", revenda="<script>alert(1)</script>")
+    assert dag.test(run_conf={"data_inicio": "2026-11-10", "data_fim": "2026-11-10"}).state == "success"
+    html = smtp.mails[0].message.get_body(("html",)).get_content()
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+    assert "<b>NF&1</b>" not in html and "&lt;b&gt;NF&amp;1&lt;/b&gt;" in html
+
+
+def test_no_recipients_skips_the_email_with_a_warning(dag, conn, business_db, output_dir, monkeypatch):
+    add_sale(conn, "NF1", bonus_dpto="1")
+    monkeypatch.delenv("AIRFLOW_VAR_NOTIFICATION_RECIPIENTS", raising=False)
+    assert dag.test(run_conf={"data_inicio": "2026-11-10", "data_fim": "2026-11-10"}).state == "success"
+    session = _session(business_db)
+    assert session["status"] == "COMPLETED" and not session["alertas_enviados"]
+
+
+@pytest.mark.parametrize(
+    "conf",
+    [
+        {"data_inicio": "2026-11-10"},
+        {"data_fim": "2026-11-10"},
+        {"data_inicio": "2026-11-10", "data_fim": "2026-11-01"},
+    ],
+)
+def test_inconsistent_dates_fail_at_the_first_task_writing_nothing(dag, system_db, monkeypatch, conf):
+    from devtools.databases import airflow_connection_json
+
+    monkeypatch.setenv("AIRFLOW_CONN_FINANCIAL_DB", airflow_connection_json(system_db))
+    run = dag.test(run_conf=conf)
+    assert run.state == "failed"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["validate_and_migrate"] == "failed"
+    assert states["open_session"] == "upstream_failed"
+    with psycopg.connect(system_db) as c:
+        assert c.execute("SELECT to_regnamespace('audit')").fetchone()[0] is None
+
+
+@pytest.mark.parametrize("conf", [{"modo": "automatico"}, {"data_inicio": "10/11/2026", "data_fim": "2026-11-10"}])
+def test_bad_params_are_rejected_before_the_run_exists(dag, conf):
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    with pytest.raises(ParamValidationError):
+        dag.test(run_conf=conf)
+
+
+def test_a_failed_task_fails_the_run_closes_the_session_and_sends_an_alert(dag, conn, business_db, smtp, output_dir):
+    add_sale(conn, "NF1", bonus_dpto="1")
+    conn.execute("DROP VIEW byd.bonus_view")
+    run = dag.test(run_conf={"data_inicio": "2026-11-10", "data_fim": "2026-11-10"})
+    assert run.state == "failed"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["detect_divergences"] == "failed" and states["close_session"] == "success"
+    session = _session(business_db)
+    assert session["status"] == "FAILED" and session["erros_encontrados"] > 0
+    subjects = [m.message["Subject"] for m in smtp.mails]
+    assert any("FALHA" in s and "detect_divergences" in s for s in subjects), subjects

@@ -1,0 +1,95 @@
+"""Reruns, the re-check of open divergences, manual mode, and decisions that stick."""
+
+from datetime import date, timedelta
+
+from devtools.sql_steps import run_session
+from tests.helpers import add_sale, booked, divergences
+
+DAY = date(2026, 11, 10)
+
+
+def _snapshot(conn) -> str:
+    return conn.execute(
+        "SELECT md5(string_agg(c::text, '|' ORDER BY c.idnfsexterno)) FROM byd.controladoria c"
+    ).fetchone()[0]
+
+
+def _seed(conn) -> None:
+    add_sale(conn, "NF_TM", valor_bonus="5000.00", bonus_dpto="4000.00")
+    add_sale(conn, "NF_PEND", bonus_utilizado="PENDENTE VERIFICACAO")
+    add_sale(conn, "NF_BAD", trade="xyz")
+
+
+def test_rerun_records_nothing_twice_and_applies_nothing_twice(conn):
+    _seed(conn)
+    first = run_session(conn, DAY, DAY)
+    rows_after_first = divergences(conn)
+    second = run_session(conn, DAY, DAY)
+    assert divergences(conn) == rows_after_first
+    counts = conn.execute(
+        "SELECT id, divergencias_detectadas, correcoes_aplicadas FROM audit.sessoes_processamento ORDER BY id"
+    ).fetchall()
+    assert counts == [(first["sessao_id"], 3, 1), (second["sessao_id"], 0, 0)]
+    assert conn.execute("SELECT count(*) FROM audit.operacoes WHERE tipo_operacao = 'BULK_UPDATE'").fetchone()[0] == 1
+
+
+def test_manual_mode_changes_nothing_in_byd(conn):
+    _seed(conn)
+    before = _snapshot(conn)
+    params = run_session(conn, DAY, DAY, modo="manual")
+    assert _snapshot(conn) == before
+    assert {d["status_processamento"] for d in divergences(conn)} == {"DETECTED"}
+    assert len(divergences(conn)) == 3
+    status = conn.execute(
+        "SELECT status, correcoes_aplicadas FROM audit.sessoes_processamento WHERE id = %s", (params["sessao_id"],)
+    ).fetchone()
+    assert status == ("COMPLETED", 0)
+    # the next auto run applies what manual mode left open
+    run_session(conn, DAY, DAY)
+    assert booked(conn, "NF_TM")[0] == "5000.00"
+
+
+def test_open_divergences_are_rechecked_and_resolved_even_outside_the_period(conn):
+    _seed(conn)
+    run_session(conn, DAY, DAY, modo="manual")
+    conn.execute("UPDATE byd.incentivos SET bonus_utilizado = 'SIM' WHERE idnfsexterno = 'NF_PEND'")
+    conn.execute("DELETE FROM byd.controladoria WHERE idnfsexterno = 'NF_BAD'")
+    conn.execute("DELETE FROM byd.incentivos WHERE idnfsexterno = 'NF_BAD'")
+    conn.execute("DELETE FROM byd.vendas WHERE idnfsexterno = 'NF_BAD'")
+    later = DAY + timedelta(days=5)
+    params = run_session(conn, later, later, modo="manual")
+    rows = {d["idnfsexterno"]: d for d in divergences(conn)}
+    assert rows["NF_PEND"]["status_processamento"] == "RESOLVED"
+    assert rows["NF_PEND"]["sessao_alteracao_id"] == params["sessao_id"]
+    assert rows["NF_BAD"]["status_processamento"] == "RESOLVED"
+    assert "não encontrada" in rows["NF_BAD"]["dados_contextuais"]["motivo_resolucao"]
+    assert rows["NF_TM"]["status_processamento"] == "DETECTED"
+
+
+def test_rejected_and_rolled_back_are_not_reopened_while_values_stay_the_same(conn):
+    _seed(conn)
+    run_session(conn, DAY, DAY, modo="manual")
+    conn.execute(
+        """UPDATE audit.divergencias_processadas SET status_processamento = 'REJECTED', motivo_rejeicao = 'ok'
+            WHERE idnfsexterno = 'NF_TM'"""
+    )
+    conn.execute(
+        "UPDATE audit.divergencias_processadas SET status_processamento = 'ROLLED_BACK' WHERE idnfsexterno = 'NF_PEND'"
+    )
+    run_session(conn, DAY, DAY)
+    assert booked(conn, "NF_TM")[0] == "4000.00"
+    assert [d["status_processamento"] for d in divergences(conn, "NF_TM")] == ["REJECTED"]
+    assert [d["status_processamento"] for d in divergences(conn, "NF_PEND")] == ["ROLLED_BACK"]
+    # a new value is a new divergence
+    conn.execute("UPDATE byd.controladoria SET bonus_dpto = '3000.00' WHERE idnfsexterno = 'NF_TM'")
+    run_session(conn, DAY, DAY)
+    assert [d["status_processamento"] for d in divergences(conn, "NF_TM")] == ["REJECTED", "AUTO_APPLIED"]
+    assert booked(conn, "NF_TM")[0] == "5000.00"
+
+
+def test_sale_without_controladoria_row_is_not_corrected_and_says_why(conn):
+    add_sale(conn, "NF1", valor_bonus="5000.00", booked=False)
+    run_session(conn, DAY, DAY)
+    (d,) = divergences(conn, "NF1")
+    assert d["status_processamento"] == "DETECTED"
+    assert "controladoria" in d["dados_contextuais"]["motivo_nao_aplicada"]

@@ -1,0 +1,52 @@
+"""The contract's reading of money stored as text (audit.ler_valor_monetario & co)."""
+
+from decimal import Decimal
+
+import pytest
+
+CASES = [
+    # text, empty, value, unreadable
+    (None, True, None, False),
+    ("", True, None, False),
+    ("   ", True, None, False),
+    ("NaN", True, None, False),
+    ("nan", True, None, False),
+    ("None", True, None, False),
+    ("null", True, None, False),
+    ("1.234,56", False, Decimal("1234.56"), False),
+    ("R$ 1.234,56", False, Decimal("1234.56"), False),
+    ("  17000.00 ", False, Decimal("17000.00"), False),
+    ("17000.0", False, Decimal("17000.0"), False),
+    ("1.234", False, Decimal("1.234"), False),
+    ("1234,5", False, Decimal("1234.5"), False),
+    ("1.500.000,00", False, Decimal("1500000.00"), False),
+    ("-1500.00", False, Decimal("-1500.00"), False),
+    ("R$ -5,00", False, Decimal("-5.00"), False),
+    ("-R$ 5,00", False, Decimal("-5.00"), False),
+    ("abc", False, None, True),
+    ("12,34,56", False, None, True),
+    ("1.2.3", False, None, True),
+    ("12.34,5", False, None, True),
+    ("R$ 12a", False, None, True),
+    ("--5", False, None, True),
+    ("1e5", False, None, True),
+    ("R$", False, None, True),
+    ("NULL", False, None, True),
+]
+
+
+@pytest.mark.parametrize(("text", "empty", "value", "unreadable"), CASES)
+def test_money_text_is_read_as_the_contract_says(conn, text, empty, value, unreadable):
+    row = conn.execute(
+        """SELECT audit.texto_monetario_vazio(%(t)s), audit.ler_valor_monetario(%(t)s),
+                  audit.texto_monetario_ilegivel(%(t)s)""",
+        {"t": text},
+    ).fetchone()
+    assert row == (empty, value, unreadable)
+    if value is not None:
+        assert isinstance(row[1], Decimal)
+
+
+def test_canonical_text_has_two_decimals(conn):
+    assert conn.execute("SELECT audit.texto_monetario_canonico(17000)").fetchone()[0] == "17000.00"
+    assert conn.execute("SELECT audit.texto_monetario_canonico(1234.5)").fetchone()[0] == "1234.50"

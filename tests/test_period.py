@@ -1,0 +1,57 @@
+"""Contract §3: the period each kind of run processes, in São Paulo calendar days."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from divergencias.period import InvalidParams, resolve_period
+
+# 07:00 in São Paulo (UTC-3) on 2026-11-28
+SCHEDULED_FIRE = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+
+
+def test_scheduled_run_covers_the_day_before_and_the_retroactive_days():
+    period = resolve_period({"modo": "auto"}, "scheduled", SCHEDULED_FIRE, 31)
+    assert (period.data_inicio, period.data_fim, period.tipo_sessao) == (
+        date(2026, 10, 27),
+        date(2026, 11, 27),
+        "DAILY_AUTO",
+    )
+
+
+def test_reference_day_uses_sao_paulo_time_not_utc():
+    # 01:30 UTC on the 29th is still 22:30 on the 28th in São Paulo: D is the 27th
+    period = resolve_period({}, "manual", datetime(2026, 11, 29, 1, 30, tzinfo=UTC), 0)
+    assert period.data_fim == date(2026, 11, 27) and period.tipo_sessao == "MANUAL_RUN"
+
+
+def test_manual_run_with_dates_is_exactly_those_dates():
+    period = resolve_period(
+        {"data_inicio": "2026-01-01", "data_fim": "2026-01-31", "modo": "manual"}, "manual", SCHEDULED_FIRE, 31
+    )
+    assert (period.data_inicio, period.data_fim, period.modo) == (date(2026, 1, 1), date(2026, 1, 31), "manual")
+
+
+def test_backfill_run_is_exactly_its_reference_day():
+    period = resolve_period({}, "backfill", SCHEDULED_FIRE, 31)
+    assert (period.data_inicio, period.data_fim, period.tipo_sessao) == (
+        date(2026, 11, 27),
+        date(2026, 11, 27),
+        "REPROCESSING",
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"data_inicio": "2026-01-01"}, ("data_inicio", "data_fim")),
+        ({"data_fim": "2026-01-01"}, ("data_inicio", "data_fim")),
+        ({"data_inicio": "2026-02-01", "data_fim": "2026-01-01"}, ("data_inicio", "data_fim")),
+        ({"data_inicio": "2026-02-30", "data_fim": "2026-03-01"}, ("data_inicio",)),
+        ({"modo": "automatico"}, ("modo",)),
+    ],
+)
+def test_invalid_params_name_the_params(params, named):
+    with pytest.raises(InvalidParams) as error:
+        resolve_period(params, "manual", SCHEDULED_FIRE, 31)
+    assert all(name in str(error.value) for name in named)
