@@ -24,6 +24,8 @@ AIRFLOW_HOME = PROJECT_ROOT / ".airflow"
 EMAIL_FOLDER = PROJECT_ROOT / "Datasets" / "emails"
 DEMO_DATABASE = "financeiro_demo"
 DEMO_SALES = 3000
+# Richer in rare cases than production so a 3,000-sale demo shows every rule at work.
+DEMO_RATES = {"trade_marketing": 0.05, "pendente": 0.01, "negativo_outlier": 0.01, "ilegivel": 0.005}
 DEMO_RECIPIENTS = "controladoria@demo.local"
 DAG_ID = "divergencias_diarias"
 _step_started = time.monotonic()

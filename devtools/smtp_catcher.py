@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import json
+import logging
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,9 @@ from email.policy import default as default_policy
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+
+# aiosmtpd logs every SMTP command at INFO; a demo run only needs to know a mail arrived.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 @dataclass
