@@ -162,3 +162,56 @@ def test_a_failed_task_fails_the_run_closes_the_session_and_sends_an_alert(dag, 
     assert session["status"] == "FAILED" and session["erros_encontrados"] > 0
     subjects = [m.message["Subject"] for m in smtp.mails]
     assert any("FALHA" in s and "detect_divergences" in s for s in subjects), subjects
+
+
+PRODUCTION_SHAPED = """
+CREATE SCHEMA byd;
+-- numeric and text money columns side by side, plus a column the pipeline must not touch
+CREATE TABLE byd.controladoria (idnfsexterno varchar(40), bonus_dpto numeric(15,2), trade_mkt_dpto text,
+                                observacao text DEFAULT 'intocada');
+INSERT INTO byd.controladoria (idnfsexterno, bonus_dpto, trade_mkt_dpto) VALUES
+    ('NF-A', 4000.00, '300.00'), ('NF-B', 9000.00, 'R$ 1.000,00'), ('NF-C', 100.00, '0');
+CREATE VIEW byd.bonus_view AS
+SELECT v.idnfsexterno, v.dta_processamento, v.data_final_venda, v.competencia, 'BYD SEAL'::text AS des_modelo,
+       'LGXCE4CB0R0000009'::text AS chassi, 'BYD Moema'::text AS revenda, v.bonus_utilizado,
+       CASE WHEN c.bonus_dpto::text = v.valor_bonus AND c.trade_mkt_dpto = v.trade THEN 'Certo!'
+            ELSE 'Revisar Divergência!' END AS apontamento,
+       v.valor_bonus, v.trade, c.bonus_dpto::text AS bonus_dpto, c.trade_mkt_dpto
+  FROM (VALUES
+        ('NF-A', timestamp '2026-11-02 08:00', timestamp '2026-11-01 10:00', 'Novembro', 'SIM', '5000.00', '350.00'),
+        ('NF-B', timestamp '2026-11-03 23:59:59', timestamp '2026-10-31 10:00', 'Outubro', 'PENDENTE VERIFICACAO',
+         '9000.00', '1000.00'),
+        ('NF-C', timestamp '2026-11-04 00:00', NULL, 'Novembro', 'SIM', 'n/d', '0')
+       ) AS v(idnfsexterno, dta_processamento, data_final_venda, competencia, bonus_utilizado, valor_bonus, trade)
+  LEFT JOIN byd.controladoria c USING (idnfsexterno);
+"""
+
+
+def test_production_shaped_database_gets_the_audit_schema_and_the_contract_results(dag, system_db, monkeypatch):
+    from devtools.databases import airflow_connection_json
+
+    with psycopg.connect(system_db, autocommit=True) as c:
+        c.execute(PRODUCTION_SHAPED)
+    monkeypatch.setenv("AIRFLOW_CONN_FINANCIAL_DB", airflow_connection_json(system_db))
+    run = dag.test(run_conf={"data_inicio": "2026-11-01", "data_fim": "2026-11-30", "modo": "auto"})
+    assert run.state == "success"
+    with psycopg.connect(system_db) as c:
+        found = c.execute(
+            """SELECT idnfsexterno, tipo_divergencia, campo_afetado, status_processamento, valor_original,
+                      valor_sugerido::text, competencia
+                 FROM audit.divergencias_processadas ORDER BY 1, 2, 3"""
+        ).fetchall()
+        booked_rows = c.execute("SELECT * FROM byd.controladoria ORDER BY 1").fetchall()
+    assert found == [
+        ("NF-A", "TRADE_MARKETING_BONUS", "bonus_dpto", "AUTO_APPLIED", "4000.00", "5000.00", "2026-11"),
+        ("NF-A", "TRADE_MARKETING_TRADE", "trade_mkt_dpto", "AUTO_APPLIED", "300.00", "350.00", "2026-11"),
+        ("NF-B", "PENDENTE_VERIFICACAO", "bonus_utilizado", "DETECTED", "PENDENTE VERIFICACAO", None, "2026-10"),
+        ("NF-C", "VALOR_INVALIDO", "valor_bonus", "DETECTED", "n/d", None, "2026-11"),
+    ]
+    from decimal import Decimal
+
+    assert booked_rows == [
+        ("NF-A", Decimal("5000.00"), "350.00", "intocada"),
+        ("NF-B", Decimal("9000.00"), "R$ 1.000,00", "intocada"),
+        ("NF-C", Decimal("100.00"), "0", "intocada"),
+    ]
