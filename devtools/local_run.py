@@ -76,7 +76,10 @@ def prepare_demo_database() -> str:
         if demo_source.is_empty(conn):
             step(f"Loading the demo source into {DEMO_DATABASE} ({DEMO_SALES:,} sales)")
             demo_source.generate_sales(
-                conn, DEMO_SALES, progress=lambda line: print(f"    {line}", flush=True)
+                conn,
+                DEMO_SALES,
+                rates=demo_source.DemoRates(**DEMO_RATES),
+                progress=lambda line: print(f"    {line}", flush=True),
             )
             done()
         else:
