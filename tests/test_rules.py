@@ -149,3 +149,13 @@ def test_one_operation_per_batch_keeps_every_field_before_and_after(conn):
         ("NF2", "bonus_dpto"): "6000.00",
     }
     assert booked(conn, "NF1") == ("5000.00", "300.00")
+
+
+def test_correcting_a_negative_booking_resolves_its_value_check_in_the_same_run(conn):
+    add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="-5000.00")
+    run_session(conn, DAY, DAY)
+    found = by_key(divergences(conn, "NF1"))
+    assert found[("TRADE_MARKETING_BONUS", "bonus_dpto")]["status_processamento"] == "AUTO_APPLIED"
+    check = found[("VALIDACAO_VALOR", "bonus_dpto")]
+    assert check["status_processamento"] == "RESOLVED"
+    assert check["dados_contextuais"]["motivo_resolucao"] == "campo corrigido automaticamente"

@@ -115,6 +115,22 @@ UPDATE audit.divergencias_processadas d
  WHERE d.id = c.divergencia_id
    AND c.motivo_nao_aplicada IS NULL;
 
+-- A corrected field holds a value within [0, limite_outlier] by construction: a negative
+-- or outlier divergence open on that same field no longer holds.
+UPDATE audit.divergencias_processadas d
+   SET status_processamento = 'RESOLVED',
+       processado_em = now(),
+       processado_por = 'airflow:divergencias_diarias',
+       sessao_alteracao_id = %(sessao_id)s,
+       dados_contextuais = coalesce(d.dados_contextuais, '{}'::jsonb)
+                           || jsonb_build_object('motivo_resolucao', 'campo corrigido automaticamente')
+  FROM correcoes c
+ WHERE c.motivo_nao_aplicada IS NULL
+   AND d.idnfsexterno = c.idnfsexterno
+   AND d.campo_afetado = c.campo_afetado
+   AND d.tipo_divergencia = 'VALIDACAO_VALOR'
+   AND d.status_processamento = 'DETECTED';
+
 SELECT audit.finalizar_operacao(id, 'SUCCESS', NULL) FROM operacao_correcao;
 
 UPDATE audit.sessoes_processamento s
