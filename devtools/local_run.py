@@ -52,7 +52,9 @@ def airflow_environment() -> dict[str, str]:
     }
     env.update({key: value for key, value in os.environ.items() if key in env})
     pythonpath = os.pathsep.join(filter(None, [str(PROJECT_ROOT / "plugins"), os.environ.get("PYTHONPATH")]))
-    return {**env, "PYTHONPATH": pythonpath}
+    # `airflow standalone` starts its components as `airflow …` found on PATH.
+    path = os.pathsep.join(filter(None, [str(Path(sys.executable).parent), os.environ.get("PATH")]))
+    return {**env, "PYTHONPATH": pythonpath, "PATH": path}
 
 
 def use_external_database() -> bool:

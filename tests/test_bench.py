@@ -1,0 +1,44 @@
+"""The benchmark runs end to end on a small load. Sanity only: timings on a shared machine
+are noise, so no threshold is ever asserted on them."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import bench.__main__ as bench_main
+
+PHASE_KEYS = {"seconds", "floor_seconds", "ratio"}
+TOP_KEYS = {
+    "n_sales",
+    "cpus",
+    "postgres_version",
+    "phases",
+    "total_ratio",
+    "peak_rss_mb",
+    "task_peak_rss_mb",
+    "spread",
+    "timestamp",
+}
+
+
+def test_bench_small_load(pg_admin_dsn, tmp_path):
+    output = tmp_path / "results.json"
+    results = bench_main.main(
+        ["--sales", "20000", "--repetitions", "1", "--admin-dsn", pg_admin_dsn, "--output", str(output)]
+    )
+
+    assert results["n_sales"] == 20000
+    assert set(results["phases"]) == {"detect", "apply", "export", "rerun"}
+    for phase in results["phases"].values():
+        assert phase["floor_seconds"] > 0
+        assert math.isfinite(phase["ratio"]) and phase["ratio"] > 0
+    assert math.isfinite(results["total_ratio"]) and results["total_ratio"] > 0
+    assert results["peak_rss_mb"] > 0 and results["task_peak_rss_mb"] > 0
+    # The rerun must find nothing new: otherwise it would not measure the idempotent path.
+    assert results["checks"][0]["rerun_new_divergences"] == 0
+
+    written = json.loads(output.read_text(encoding="utf-8"))
+    assert TOP_KEYS <= set(written)
+    for phase in written["phases"].values():
+        assert PHASE_KEYS <= set(phase)
