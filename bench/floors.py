@@ -101,9 +101,10 @@ def detect_floor(conn: psycopg.Connection, data_inicio: date, data_fim: date) ->
     return time.perf_counter() - started, firing
 
 
-def apply_floor(conn: psycopg.Connection, data_inicio: date, data_fim: date) -> tuple[float, int]:
+def apply_floor(conn: psycopg.Connection, data_inicio: date, data_fim: date) -> tuple[float, int, int]:
     """Seconds of the bare UPDATE of the applicable corrections, rolled back so the real
-    apply phase that follows finds the state detection left; and the rows it updated.
+    apply phase that follows finds the state detection left; the sales it updated; and
+    the fields it corrected (to compare with the corrections apply_corrections makes).
 
     ``conn`` must be in autocommit so the temp table outlives the rolled-back write.
     """
@@ -118,12 +119,13 @@ def apply_floor(conn: psycopg.Connection, data_inicio: date, data_fim: date) -> 
         },
     )
     conn.execute("ANALYZE bench_corrections")
+    fields = conn.execute("SELECT coalesce(sum(fields), 0)::bigint FROM bench_corrections").fetchone()[0]
     with conn.transaction():
         started = time.perf_counter()
         updated = conn.execute(_APPLY_FLOOR).rowcount
         elapsed = time.perf_counter() - started
         raise psycopg.Rollback()
-    return elapsed, updated
+    return elapsed, updated, fields
 
 
 def export_floor(conn: psycopg.Connection, sessao_id: int) -> tuple[float, int]:

@@ -88,9 +88,7 @@ with DAG(
         resolves the period and session type."""
         from divergencias.preparation import prepare_run
 
-        return prepare_run(
-            dict(params), dag_run.run_type, dag_run.logical_date or dag_run.run_after, dag_run.run_id
-        )
+        return prepare_run(dict(params), dag_run.run_type, dag_run.logical_date or dag_run.run_after, dag_run.run_id)
 
     @task
     def export_csv(ti=None) -> str:  # noqa: ANN001
@@ -99,9 +97,7 @@ with DAG(
         from divergencias.report import export_session_report, report_path
 
         session = session_params(ti)
-        path = report_path(
-            settings.output_dir(), session["data_inicio"], session["data_fim"], session["sessao_id"]
-        )
+        path = report_path(settings.output_dir(), session["data_inicio"], session["data_fim"], session["sessao_id"])
         with financial_db() as conn:
             export_session_report(conn, session["sessao_id"], path)
         return str(path)
@@ -114,9 +110,7 @@ with DAG(
         from divergencias.notifications import send_summary
 
         with financial_db() as conn:
-            return send_summary(
-                conn, session_params(ti)["sessao_id"], run_url(dag_run.dag_id, dag_run.run_id)
-            )
+            return send_summary(conn, session_params(ti)["sessao_id"], run_url(dag_run.dag_id, dag_run.run_id))
 
     prepared = validate_and_migrate()
     open_session = sql_task("open_session", parameters=prepared)

@@ -124,14 +124,27 @@ def output_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-@pytest.fixture
-def dag(airflow_db: Path):
-    """A freshly parsed DAG for each test: dag.test() keeps a run's conf in the DAG's params."""
+def _fresh_dag(dag_id: str):
+    """A freshly parsed DAG for each test (dag.test() keeps a run's conf in the DAG's params),
+    without retries: tests that break things want the failure, not the backoff wait."""
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(str(PROJECT_ROOT / "dags"))
     assert not bag.import_errors, bag.import_errors
-    return bag.get_dag("divergencias_diarias")
+    dag = bag.get_dag(dag_id)
+    for task in dag.tasks:
+        task.retries = 0
+    return dag
+
+
+@pytest.fixture
+def dag(airflow_db: Path):
+    return _fresh_dag("divergencias_diarias")
+
+
+@pytest.fixture
+def rollback_dag(airflow_db: Path):
+    return _fresh_dag("divergencias_rollback")
 
 
 def conf_json(**conf: object) -> str:

@@ -36,7 +36,10 @@ def test_bench_small_load(pg_admin_dsn, tmp_path):
     assert math.isfinite(results["total_ratio"]) and results["total_ratio"] > 0
     assert results["peak_rss_mb"] > 0 and results["task_peak_rss_mb"] > 0
     # The rerun must find nothing new: otherwise it would not measure the idempotent path.
-    assert results["checks"][0]["rerun_new_divergences"] == 0
+    checks = results["checks"][0]
+    assert checks["rerun_new_divergences"] == 0
+    # The apply floor writes exactly the corrections the real phase applies.
+    assert checks["apply_floor_fields"] == checks["corrections_applied"] > 0
 
     written = json.loads(output.read_text(encoding="utf-8"))
     assert TOP_KEYS <= set(written)

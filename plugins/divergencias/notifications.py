@@ -136,9 +136,7 @@ def summary_mail(conn: psycopg.Connection, sessao_id: int, run_url: str) -> Mail
     context = {
         "sessao": session,
         "regras": rules,
-        "totais": {
-            key: sum(r[key] for r in rules) for key in ("novas", "aplicadas", "pendentes", "resolvidas")
-        },
+        "totais": {key: sum(r[key] for r in rules) for key in ("novas", "aplicadas", "pendentes", "resolvidas")},
         "maiores_pendentes": largest,
         "criticidade": criticality(session["pendentes"], session["nivel_atencao"], session["nivel_critico"]),
         "link_execucao": run_url,
@@ -200,9 +198,7 @@ def notify_task_failure(context: dict) -> None:
         except ValueError:
             ambiente = settings.DEFAULT_ENVIRONMENT
         error = context.get("exception")
-        mail = failure_mail(
-            ti.dag_id, ti.task_id, ti.run_id, f"{type(error).__name__}: {error}", ti.log_url, ambiente
-        )
+        mail = failure_mail(ti.dag_id, ti.task_id, ti.run_id, f"{type(error).__name__}: {error}", ti.log_url, ambiente)
         send(mail, to)
     except Exception:
         log.exception("could not send the failure email")

@@ -28,9 +28,7 @@ def report_path(output_dir: Path, data_inicio: str, data_fim: str, sessao_id: in
 def write_report(conn: psycopg.Connection, sessao_id: int, path: Path) -> int:
     """Write the session's report to ``path``; return its size in bytes."""
     select = sql_file("divergencias/export_csv.sql").strip().rstrip(";")
-    copy = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')").format(
-        sql.SQL(select)
-    )
+    copy = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')").format(sql.SQL(select))
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".part")
     written = 0
@@ -55,9 +53,7 @@ def write_report(conn: psycopg.Connection, sessao_id: int, path: Path) -> int:
 def export_session_report(conn: psycopg.Connection, sessao_id: int, path: Path) -> int:
     """Write the report and record it on the session (``arquivo_relatorio``, step done)."""
     size = write_report(conn, sessao_id, path)
-    conn.execute(
-        "UPDATE audit.sessoes_processamento SET arquivo_relatorio = %s WHERE id = %s", (str(path), sessao_id)
-    )
+    conn.execute("UPDATE audit.sessoes_processamento SET arquivo_relatorio = %s WHERE id = %s", (str(path), sessao_id))
     conn.execute(sql_file("divergencias/mark_step_done.sql"), {"sessao_id": sessao_id, "etapa": "export_csv"})
     log.info("CSV report %s (%d bytes)", path, size)
     return size

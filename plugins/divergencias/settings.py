@@ -39,9 +39,7 @@ def environment() -> str:
 
 
 def recipients() -> list[str]:
-    return [
-        address.strip() for address in (_variable(RECIPIENTS_VARIABLE) or "").split(",") if address.strip()
-    ]
+    return [address.strip() for address in (_variable(RECIPIENTS_VARIABLE) or "").split(",") if address.strip()]
 
 
 def output_dir() -> Path:

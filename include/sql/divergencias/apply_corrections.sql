@@ -81,26 +81,11 @@ UPDATE audit.operacoes o
           FROM correcoes WHERE motivo_nao_aplicada IS NULL) AS a
  WHERE o.id = oc.id;
 
--- The write. jsonb_populate_record converts the canonical text to the column's own type,
--- so the same statement serves text columns (production) and numeric ones.
-UPDATE byd.controladoria c
-   SET bonus_dpto = CASE WHEN n.tem_bonus_dpto
-                         THEN (jsonb_populate_record(NULL::byd.controladoria,
-                                   jsonb_build_object('bonus_dpto', n.bonus_dpto))).bonus_dpto
-                         ELSE c.bonus_dpto END,
-       trade_mkt_dpto = CASE WHEN n.tem_trade_mkt_dpto
-                             THEN (jsonb_populate_record(NULL::byd.controladoria,
-                                       jsonb_build_object('trade_mkt_dpto', n.trade_mkt_dpto))).trade_mkt_dpto
-                             ELSE c.trade_mkt_dpto END
-  FROM (SELECT idnfsexterno,
-               bool_or(campo_afetado = 'bonus_dpto') AS tem_bonus_dpto,
-               max(valor_novo) FILTER (WHERE campo_afetado = 'bonus_dpto') AS bonus_dpto,
-               bool_or(campo_afetado = 'trade_mkt_dpto') AS tem_trade_mkt_dpto,
-               max(valor_novo) FILTER (WHERE campo_afetado = 'trade_mkt_dpto') AS trade_mkt_dpto
-          FROM correcoes
-         WHERE motivo_nao_aplicada IS NULL
-         GROUP BY idnfsexterno) AS n
- WHERE c.idnfsexterno = n.idnfsexterno;
+-- The write (audit.gravar_controladoria, shared with rollbacks).
+CREATE TEMP TABLE escritas_controladoria ON COMMIT DROP AS
+SELECT idnfsexterno, campo_afetado, valor_novo AS valor FROM correcoes WHERE motivo_nao_aplicada IS NULL;
+
+SELECT audit.gravar_controladoria();
 
 UPDATE audit.divergencias_processadas d
    SET status_processamento = 'AUTO_APPLIED',

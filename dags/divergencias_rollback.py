@@ -1,0 +1,69 @@
+"""
+### Divergências: rollback de uma sessão
+
+Undoes every correction a session of `divergencias_diarias` applied to `byd.controladoria`,
+in one transaction: each field gets back the exact text it had. A field changed since the
+correction is left alone and reported as a conflict. Running it twice changes nothing more.
+Manual runs only: `{"sessao_id": 123, "motivo": "..."}`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
+from airflow.sdk import DAG, Param, task
+
+from divergencias import settings
+from divergencias.notifications import notify_task_failure
+
+with DAG(
+    dag_id="divergencias_rollback",
+    description="Desfaz as correções aplicadas por uma sessão de divergencias_diarias",
+    doc_md=__doc__,
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz=settings.LOCAL_TIMEZONE),
+    catchup=False,
+    max_active_runs=1,
+    template_searchpath=[str(settings.SQL_DIR)],
+    render_template_as_native_obj=True,
+    default_args={
+        "owner": "controladoria",
+        "on_failure_callback": notify_task_failure,
+        "execution_timeout": timedelta(minutes=30),
+    },
+    params={
+        "sessao_id": Param(
+            type="integer", minimum=1, title="Sessão", description="Número da sessão (audit.sessoes_processamento.id)."
+        ),
+        "motivo": Param(type="string", minLength=3, title="Motivo", description="Por que as correções são desfeitas."),
+    },
+    tags=["controladoria", "byd", "divergencias"],
+) as dag:
+
+    @task
+    def check_request(params: dict, dag_run=None) -> dict:  # noqa: ANN001
+        """Checks the params and that the session exists; names who asked."""
+        from divergencias.rollback import check_request
+
+        return check_request(dict(params), getattr(dag_run, "triggering_user_name", None))
+
+    @task
+    def email_confirmation(ti=None) -> bool:  # noqa: ANN001
+        """Emails what was undone and what conflicted."""
+        from divergencias.rollback import send_confirmation
+
+        request = ti.xcom_pull(task_ids="check_request")
+        result = ti.xcom_pull(task_ids="rollback_session")[0]
+        return send_confirmation(request, result)
+
+    request = check_request()
+    undo = SQLExecuteQueryOperator(
+        task_id="rollback_session",
+        conn_id=settings.FINANCIAL_DB_CONN_ID,
+        sql="rollback/rollback_session.sql",
+        parameters=request,
+        split_statements=True,
+    )
+    request >> undo >> email_confirmation()

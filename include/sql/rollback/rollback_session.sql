@@ -1,0 +1,98 @@
+-- rollback_session: undoes every correction session %(sessao_id)s applied, in one
+-- transaction. Each field gets back its valor_original byte for byte; a field changed
+-- since the correction is left alone and reported as a conflict. One ROLLBACK operation per
+-- undone BULK_UPDATE (rollback_de), which becomes ROLLED_BACK. A second run finds nothing
+-- left to undo and writes nothing. Parameters: sessao_id, motivo, usuario.
+
+SELECT pg_advisory_xact_lock(7420261129);
+
+-- What the session wrote, field by field, as its operations recorded it.
+CREATE TEMP TABLE escritos ON COMMIT DROP AS
+SELECT o.id AS operacao_id, e.divergencia_id, e.valor AS valor_escrito
+  FROM audit.operacoes o
+ CROSS JOIN LATERAL jsonb_to_recordset(o.dados_posteriores) AS e(divergencia_id integer, valor text)
+ WHERE o.sessao_id = %(sessao_id)s
+   AND o.tipo_operacao = 'BULK_UPDATE'
+   AND o.status = 'SUCCESS';
+
+SELECT count(*) FROM (
+    SELECT 1 FROM byd.controladoria c
+     WHERE c.idnfsexterno IN (SELECT d.idnfsexterno FROM audit.divergencias_processadas d
+                               JOIN escritos e ON e.divergencia_id = d.id)
+       FOR UPDATE
+) AS travadas;
+
+CREATE TEMP TABLE desfazer ON COMMIT DROP AS
+SELECT d.id AS divergencia_id, d.idnfsexterno, d.campo_afetado, d.valor_original, e.valor_escrito, e.operacao_id,
+       CASE
+           WHEN NOT EXISTS (SELECT 1 FROM byd.controladoria c WHERE c.idnfsexterno = d.idnfsexterno)
+               THEN 'lançamento não existe mais em byd.controladoria'
+           WHEN EXISTS (SELECT 1 FROM byd.controladoria c
+                         WHERE c.idnfsexterno = d.idnfsexterno
+                           AND CASE d.campo_afetado WHEN 'bonus_dpto' THEN c.bonus_dpto::text
+                                                    ELSE c.trade_mkt_dpto::text END
+                               IS DISTINCT FROM e.valor_escrito)
+               THEN 'campo alterado depois da correção: valor atual preservado'
+       END AS conflito
+  FROM audit.divergencias_processadas d
+  JOIN escritos e ON e.divergencia_id = d.id
+ WHERE d.status_processamento IN ('AUTO_APPLIED', 'APPROVED');
+
+CREATE TEMP TABLE operacoes_rollback ON COMMIT DROP AS
+SELECT operacao_id AS desfeita_id,
+       audit.registrar_operacao('ROLLBACK', 'Rollback da sessão ' || %(sessao_id)s::text || ': ' || %(motivo)s,
+                                %(usuario)s, 'MANUAL', 'byd.controladoria', count(*)::int, NULL) AS id
+  FROM desfazer
+ WHERE conflito IS NULL
+ GROUP BY operacao_id;
+
+UPDATE audit.operacoes o
+   SET rollback_de = r.desfeita_id,
+       filtros_aplicados = jsonb_build_object('sessao_id', %(sessao_id)s::int),
+       dados_anteriores = (SELECT jsonb_agg(jsonb_build_object('divergencia_id', u.divergencia_id,
+                                   'idnfsexterno', u.idnfsexterno, 'campo', u.campo_afetado, 'valor', u.valor_escrito)
+                                   ORDER BY u.divergencia_id)
+                             FROM desfazer u WHERE u.operacao_id = r.desfeita_id AND u.conflito IS NULL),
+       dados_posteriores = (SELECT jsonb_agg(jsonb_build_object('divergencia_id', u.divergencia_id,
+                                    'idnfsexterno', u.idnfsexterno, 'campo', u.campo_afetado, 'valor', u.valor_original)
+                                    ORDER BY u.divergencia_id)
+                              FROM desfazer u WHERE u.operacao_id = r.desfeita_id AND u.conflito IS NULL),
+       metadata = jsonb_build_object('motivo', %(motivo)s::text,
+                                     'conflitos', (SELECT count(*) FROM desfazer WHERE conflito IS NOT NULL))
+  FROM operacoes_rollback r
+ WHERE o.id = r.id;
+
+CREATE TEMP TABLE escritas_controladoria ON COMMIT DROP AS
+SELECT idnfsexterno, campo_afetado, valor_original AS valor FROM desfazer WHERE conflito IS NULL;
+
+SELECT audit.gravar_controladoria();
+
+UPDATE audit.divergencias_processadas d
+   SET status_processamento = 'ROLLED_BACK',
+       processado_em = now(),
+       processado_por = %(usuario)s,
+       operacao_id = r.id,
+       dados_contextuais = coalesce(d.dados_contextuais, '{}'::jsonb)
+                           || jsonb_build_object('motivo_rollback', %(motivo)s::text)
+  FROM desfazer u
+  JOIN operacoes_rollback r ON r.desfeita_id = u.operacao_id
+ WHERE d.id = u.divergencia_id
+   AND u.conflito IS NULL;
+
+SELECT audit.finalizar_operacao(id, 'SUCCESS', NULL) FROM operacoes_rollback;
+
+UPDATE audit.operacoes o
+   SET status = 'ROLLED_BACK'
+  FROM operacoes_rollback r
+ WHERE o.id = r.desfeita_id;
+
+-- What the confirmation email reports (lists capped: the audit tables hold everything).
+SELECT (SELECT count(*) FROM desfazer WHERE conflito IS NULL) AS desfeitas,
+       (SELECT count(*) FROM desfazer WHERE conflito IS NOT NULL) AS total_conflitos,
+       (SELECT coalesce(jsonb_agg(x), '[]'::jsonb)::text
+          FROM (SELECT idnfsexterno, campo_afetado AS campo, valor_original, conflito AS motivo
+                  FROM desfazer WHERE conflito IS NOT NULL ORDER BY divergencia_id LIMIT 100) AS x) AS conflitos,
+       (SELECT coalesce(jsonb_agg(x), '[]'::jsonb)::text
+          FROM (SELECT idnfsexterno, campo_afetado AS campo, valor_escrito AS valor_desfeito,
+                       valor_original AS valor_restaurado
+                  FROM desfazer WHERE conflito IS NULL ORDER BY divergencia_id LIMIT 100) AS x) AS restaurados

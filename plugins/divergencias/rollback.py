@@ -1,0 +1,68 @@
+"""The rollback DAG's Python side: checking the request and the confirmation email.
+
+The undo itself is SQL (include/sql/rollback/rollback_session.sql), one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from divergencias import settings
+from divergencias.database import financial_db, sql_file
+from divergencias.notifications import Mail, deliverable_recipients, render, send
+
+log = logging.getLogger(__name__)
+
+
+class InvalidRollbackRequest(ValueError):
+    """A rollback that cannot be done; the message names the params."""
+
+
+def check_request(params: dict, user: str | None) -> dict:
+    """Bound parameters of rollback_session.sql, once the session is known to exist."""
+    sessao_id = params.get("sessao_id")
+    motivo = (params.get("motivo") or "").strip()
+    if not isinstance(sessao_id, int) or isinstance(sessao_id, bool) or sessao_id < 1:
+        raise InvalidRollbackRequest(f"Parâmetro sessao_id={sessao_id!r} inválido: informe o número da sessão.")
+    if not motivo:
+        raise InvalidRollbackRequest("Parâmetro motivo é obrigatório: diga por que a sessão está sendo desfeita.")
+    with financial_db() as conn:
+        row = conn.execute(sql_file("rollback/session_to_undo.sql"), {"sessao_id": sessao_id}).fetchone()
+    if row is None:
+        raise InvalidRollbackRequest(f"sessao_id={sessao_id}: sessão não encontrada em audit.sessoes_processamento.")
+    log.info("session %s (%s): %s correction(s) still applied", sessao_id, row[1], row[4])
+    return {"sessao_id": sessao_id, "motivo": motivo, "usuario": f"airflow:{user or 'desconhecido'}"[:100]}
+
+
+def confirmation_mail(request: dict, result: list) -> Mail:
+    desfeitas, total_conflitos, conflitos, restaurados = result
+    try:
+        ambiente = settings.environment()
+    except ValueError:
+        ambiente = settings.DEFAULT_ENVIRONMENT
+    context = {
+        "ambiente": ambiente,
+        "sessao_id": request["sessao_id"],
+        "motivo": request["motivo"],
+        "usuario": request["usuario"],
+        "desfeitas": desfeitas,
+        "total_conflitos": total_conflitos,
+        "conflitos": json.loads(conflitos),
+        "restaurados": json.loads(restaurados),
+    }
+    return Mail(
+        subject=(
+            f"[{ambiente}] Rollback da sessão {request['sessao_id']}: "
+            f"{desfeitas} correções desfeitas, {total_conflitos} conflitos"
+        ),
+        text=render("email_rollback.txt.j2", **context),
+        html=render("email_rollback.html.j2", **context),
+    )
+
+
+def send_confirmation(request: dict, result: list) -> bool:
+    to = deliverable_recipients("rollback confirmation email")
+    if to:
+        send(confirmation_mail(request, result), to)
+    return bool(to)

@@ -1,0 +1,109 @@
+"""divergencias_rollback and the audit trail: exact restoration, conflicts, idempotence,
+append-only operations and the status history of each divergence."""
+
+from datetime import date
+
+import psycopg
+import pytest
+
+from devtools.sql_steps import run_session
+from tests.helpers import add_sale, booked, divergences
+
+DAY = date(2026, 11, 10)
+
+
+def _apply_some(conn) -> int:
+    add_sale(conn, "NF_NULL", valor_bonus="5000.00", bonus_dpto=None)
+    add_sale(conn, "NF_NAN", valor_bonus="6000.00", bonus_dpto="NaN", trade="100", trade_mkt_dpto=" 1,00 ")
+    add_sale(conn, "NF_EDIT", valor_bonus="7000.00", bonus_dpto="700.00")
+    return run_session(conn, DAY, DAY)["sessao_id"]
+
+
+def _operations(conn) -> list[tuple]:
+    return conn.execute("SELECT id, tipo_operacao, status, rollback_de FROM audit.operacoes ORDER BY id").fetchall()
+
+
+def test_rollback_restores_every_field_byte_for_byte_and_reports_conflicts(rollback_dag, conn, smtp):
+    sessao_id = _apply_some(conn)
+    assert booked(conn, "NF_NAN") == ("6000.00", "100.00")
+    conn.execute("UPDATE byd.controladoria SET bonus_dpto = '7100.00' WHERE idnfsexterno = 'NF_EDIT'")
+
+    run = rollback_dag.test(run_conf={"sessao_id": sessao_id, "motivo": "lançamento em duplicidade"})
+    assert run.state == "success"
+    assert booked(conn, "NF_NULL") == (None, "0")
+    assert booked(conn, "NF_NAN") == ("NaN", " 1,00 ")
+    assert booked(conn, "NF_EDIT") == ("7100.00", "0")
+
+    statuses = {(d["idnfsexterno"], d["campo_afetado"]): d["status_processamento"] for d in divergences(conn)}
+    assert statuses == {
+        ("NF_NULL", "bonus_dpto"): "ROLLED_BACK",
+        ("NF_NAN", "bonus_dpto"): "ROLLED_BACK",
+        ("NF_NAN", "trade_mkt_dpto"): "ROLLED_BACK",
+        ("NF_EDIT", "bonus_dpto"): "AUTO_APPLIED",
+    }
+    ops = _operations(conn)
+    bulk = next(op for op in ops if op[1] == "BULK_UPDATE")
+    undo = next(op for op in ops if op[1] == "ROLLBACK")
+    assert bulk[2] == "ROLLED_BACK" and undo[2] == "SUCCESS" and undo[3] == bulk[0]
+
+    (mail,) = smtp.mails
+    assert "3 correções desfeitas, 1 conflitos" in mail.message["Subject"]
+    text = mail.message.get_body(("plain",)).get_content()
+    assert "NF_EDIT" in text and "lançamento em duplicidade" in text
+
+    # twice: nothing more changes
+    snapshot = conn.execute("SELECT md5(string_agg(c::text, '|' ORDER BY 1)) FROM byd.controladoria c").fetchone()
+    assert rollback_dag.test(run_conf={"sessao_id": sessao_id, "motivo": "de novo"}).state == "success"
+    assert (
+        conn.execute("SELECT md5(string_agg(c::text, '|' ORDER BY 1)) FROM byd.controladoria c").fetchone() == snapshot
+    )
+    assert _operations(conn) == ops
+
+    # and a rolled-back correction is not reopened while its values stay the same
+    run_session(conn, DAY, DAY)
+    assert booked(conn, "NF_NAN") == ("NaN", " 1,00 ")
+
+
+def test_rollback_of_an_unknown_session_fails_clearly(rollback_dag, conn):
+    run = rollback_dag.test(run_conf={"sessao_id": 999, "motivo": "teste"})
+    assert run.state == "failed"
+    assert {ti.task_id: ti.state for ti in run.get_task_instances()}["rollback_session"] == "upstream_failed"
+
+
+def test_rollback_params_are_required(rollback_dag):
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    with pytest.raises(ParamValidationError):
+        rollback_dag.test(run_conf={"sessao_id": 1})
+    with pytest.raises(ParamValidationError):
+        rollback_dag.test(run_conf={"sessao_id": "um", "motivo": "x"})
+
+
+def test_finished_operations_are_append_only(conn):
+    _apply_some(conn)
+    for statement in (
+        "UPDATE audit.operacoes SET registros_afetados = 0 WHERE tipo_operacao = 'BULK_UPDATE'",
+        "DELETE FROM audit.operacoes WHERE tipo_operacao = 'DETECT'",
+        "UPDATE audit.operacoes SET status = 'ROLLED_BACK', descricao = 'x' WHERE tipo_operacao = 'BULK_UPDATE'",
+    ):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(statement)
+
+
+def test_every_status_change_is_kept_with_who_when_session_and_operation(rollback_dag, conn):
+    sessao_id = _apply_some(conn)
+    rollback_dag.test(run_conf={"sessao_id": sessao_id, "motivo": "teste de trilha"})
+    (divergencia_id,) = conn.execute(
+        "SELECT id FROM audit.divergencias_processadas WHERE idnfsexterno = 'NF_NULL'"
+    ).fetchone()
+    story = conn.execute(
+        """SELECT h.status_anterior, h.status_novo, h.sessao_id, o.tipo_operacao, h.usuario
+             FROM audit.historico_divergencias h LEFT JOIN audit.operacoes o ON o.id = h.operacao_id
+            WHERE h.divergencia_id = %s ORDER BY h.id""",
+        (divergencia_id,),
+    ).fetchall()
+    assert story == [
+        (None, "DETECTED", sessao_id, "DETECT", "airflow:divergencias_diarias"),
+        ("DETECTED", "AUTO_APPLIED", sessao_id, "BULK_UPDATE", "airflow:divergencias_diarias"),
+        ("AUTO_APPLIED", "ROLLED_BACK", sessao_id, "ROLLBACK", "airflow:dag_test"),
+    ]
