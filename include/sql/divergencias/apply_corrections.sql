@@ -49,6 +49,9 @@ SELECT d.id AS divergencia_id, d.idnfsexterno, d.campo_afetado, d.valor_original
    AND d.dta_processamento >= %(data_inicio)s::date
    AND d.dta_processamento < %(data_fim)s::date + 1;
 
+-- Temp tables have no statistics until analysed; the joins below need them.
+ANALYZE correcoes;
+
 UPDATE audit.divergencias_processadas d
    SET dados_contextuais = coalesce(d.dados_contextuais, '{}'::jsonb)
                            || jsonb_build_object('motivo_nao_aplicada', c.motivo_nao_aplicada)

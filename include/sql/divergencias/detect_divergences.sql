@@ -7,8 +7,8 @@
 -- same open divergence differently at the same time.
 SELECT pg_advisory_xact_lock(7420261129);
 
--- The rows to evaluate, read from the view once. dta_processamento is local wall time:
--- the period is [data_inicio 00:00, data_fim + 1 day 00:00).
+-- The rows to evaluate, read from the view once, each money text parsed once here.
+-- dta_processamento is local wall time: the period is [data_inicio 00:00, data_fim + 1 day 00:00).
 CREATE TEMP TABLE vendas_avaliadas ON COMMIT DROP AS
 WITH fonte AS NOT MATERIALIZED (
     SELECT v.idnfsexterno::text AS idnfsexterno, v.dta_processamento, v.data_final_venda,
@@ -20,31 +20,43 @@ WITH fonte AS NOT MATERIALIZED (
            (v.dta_processamento >= %(data_inicio)s::date
             AND v.dta_processamento < %(data_fim)s::date + 1) IS TRUE AS no_periodo
       FROM byd.bonus_view v
+), linhas AS (
+    SELECT * FROM fonte
+     WHERE dta_processamento >= %(data_inicio)s::date AND dta_processamento < %(data_fim)s::date + 1
+    UNION ALL
+    -- sales of open divergences outside the period, so every open divergence is re-checked
+    SELECT * FROM fonte
+     WHERE idnfsexterno IN (SELECT d.idnfsexterno FROM audit.divergencias_processadas d
+                             WHERE d.status_processamento = 'DETECTED')
+       AND NOT no_periodo
 )
-SELECT * FROM fonte
- WHERE dta_processamento >= %(data_inicio)s::date AND dta_processamento < %(data_fim)s::date + 1
-UNION ALL
-SELECT * FROM fonte
- WHERE idnfsexterno IN (SELECT d.idnfsexterno FROM audit.divergencias_processadas d
-                         WHERE d.status_processamento = 'DETECTED')
-   AND NOT no_periodo;
+SELECT l.*,
+       audit.ler_valor_monetario(l.valor_bonus) AS n_valor_bonus,
+       audit.ler_valor_monetario(l.trade) AS n_trade,
+       audit.ler_valor_monetario(l.bonus_dpto) AS n_bonus_dpto,
+       audit.ler_valor_monetario(l.trade_mkt_dpto) AS n_trade_mkt_dpto
+  FROM linhas l;
 
 -- Every rule that fires, one row per (sale, rule, field): the contract's rules table.
+-- Only sales on which some rule can fire are expanded into the eleven rule rows.
 CREATE TEMP TABLE candidatas ON COMMIT DROP AS
 WITH config AS (
     SELECT audit.configuracao('tolerancia_valor')::numeric AS tolerancia,
            audit.configuracao('limite_outlier')::numeric AS limite_outlier
-), lidas AS (
+), lidas AS MATERIALIZED (
     SELECT a.*,
-           audit.ler_valor_monetario(a.valor_bonus) AS n_valor_bonus,
-           audit.ler_valor_monetario(a.trade) AS n_trade,
-           audit.ler_valor_monetario(a.bonus_dpto) AS n_bonus_dpto,
-           audit.ler_valor_monetario(a.trade_mkt_dpto) AS n_trade_mkt_dpto,
-           audit.texto_monetario_ilegivel(a.valor_bonus) AS i_valor_bonus,
-           audit.texto_monetario_ilegivel(a.trade) AS i_trade,
-           audit.texto_monetario_ilegivel(a.bonus_dpto) AS i_bonus_dpto,
-           audit.texto_monetario_ilegivel(a.trade_mkt_dpto) AS i_trade_mkt_dpto
+           a.n_valor_bonus IS NULL AND NOT audit.texto_monetario_vazio(a.valor_bonus) AS i_valor_bonus,
+           a.n_trade IS NULL AND NOT audit.texto_monetario_vazio(a.trade) AS i_trade,
+           a.n_bonus_dpto IS NULL AND NOT audit.texto_monetario_vazio(a.bonus_dpto) AS i_bonus_dpto,
+           a.n_trade_mkt_dpto IS NULL AND NOT audit.texto_monetario_vazio(a.trade_mkt_dpto) AS i_trade_mkt_dpto
       FROM vendas_avaliadas a
+     CROSS JOIN config c
+     WHERE a.apontamento = 'Revisar Divergência!'
+        OR btrim(a.bonus_utilizado) = 'PENDENTE VERIFICACAO'
+        OR NOT (a.n_valor_bonus BETWEEN 0 AND c.limite_outlier AND a.n_trade BETWEEN 0 AND c.limite_outlier
+                AND a.n_bonus_dpto BETWEEN 0 AND c.limite_outlier
+                AND a.n_trade_mkt_dpto BETWEEN 0 AND c.limite_outlier)
+        OR a.n_valor_bonus IS NULL OR a.n_trade IS NULL OR a.n_bonus_dpto IS NULL OR a.n_trade_mkt_dpto IS NULL
 )
 SELECT l.idnfsexterno, r.tipo_divergencia, r.campo_afetado, r.valor_original,
        -- numeric(15,2) columns: a value too large to fit keeps only its text (valor_original)

@@ -51,8 +51,10 @@ BEGIN
 END
 $$;
 
+-- Transition tables carry no statistics, so the planner would pair old and new rows with a
+-- nested loop (quadratic: 2 s for 5,000 rows); a hash join is linear.
 CREATE OR REPLACE FUNCTION audit.registrar_historico_alteracao() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_nestloop = off AS $$
 BEGIN
     INSERT INTO audit.historico_divergencias
            (divergencia_id, status_anterior, status_novo, sessao_id, operacao_id, usuario, detalhes)
