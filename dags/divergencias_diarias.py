@@ -55,6 +55,12 @@ with DAG(
         "owner": "controladoria",
         "on_failure_callback": notify_task_failure,
         "execution_timeout": timedelta(hours=1),
+        # Every step is one transaction and idempotent, so a retry after a dropped
+        # connection or a busy mail server can neither record nor apply twice.
+        "retries": 2,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=10),
     },
     params={
         "data_inicio": Param(
@@ -77,6 +83,12 @@ with DAG(
             enum=["auto", "manual"],
             title="Modo",
             description="auto: detecta e aplica correções seguras; manual: apenas detecta.",
+        ),
+        "permitir_periodo_longo": Param(
+            False,
+            type="boolean",
+            title="Permitir período longo",
+            description="Necessário para períodos de mais de 366 dias.",
         ),
     },
     tags=["controladoria", "byd", "divergencias"],

@@ -32,6 +32,9 @@ with DAG(
         "owner": "controladoria",
         "on_failure_callback": notify_task_failure,
         "execution_timeout": timedelta(minutes=30),
+        "retries": 2,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": True,
     },
     params={
         "sessao_id": Param(

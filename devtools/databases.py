@@ -42,24 +42,18 @@ def create_database(admin_dsn: str, name: str, template: str | None = None) -> s
     name = _checked_name(name)
     statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
     if template:
-        statement += sql.SQL(" TEMPLATE {} STRATEGY FILE_COPY").format(
-            sql.Identifier(_checked_name(template))
-        )
+        statement += sql.SQL(" TEMPLATE {} STRATEGY FILE_COPY").format(sql.Identifier(_checked_name(template)))
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(statement)
         conn.execute(
-            sql.SQL("COMMENT ON DATABASE {} IS {}").format(
-                sql.Identifier(name), sql.Literal(SYSTEM_CREATED_MARKER)
-            )
+            sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(SYSTEM_CREATED_MARKER))
         )
     return dsn_for(admin_dsn, name)
 
 
 def drop_database(admin_dsn: str, name: str) -> None:
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(_checked_name(name)))
-        )
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(_checked_name(name))))
 
 
 def is_system_created(conn: psycopg.Connection) -> bool:

@@ -180,9 +180,7 @@ def print_summary(after_session: int, caught: object | None) -> bool:
     sid, status, tipo, modo, inicio, fim, analisadas, novas, aplicadas, pendentes, csv = session
     print()
     print(f"Sessão {sid}: {status} ({tipo}, modo {modo}), período {inicio:%d/%m/%Y} a {fim:%d/%m/%Y}")
-    print(
-        f"  vendas analisadas {analisadas} | novas {novas} | corrigidas {aplicadas} | pendentes {pendentes}"
-    )
+    print(f"  vendas analisadas {analisadas} | novas {novas} | corrigidas {aplicadas} | pendentes {pendentes}")
     print()
     print(f"  {'tipo_divergencia':<24} {'status':<14} {'total':>6}")
     for tipo_divergencia, status_processamento, total in rows:
@@ -234,9 +232,7 @@ def airflow_ui() -> int:
     migrate_airflow_metadata()
     with mail_destination():
         print("==> Starting Airflow (api-server on http://localhost:8080, Ctrl-C to stop)", flush=True)
-        print(
-            f"    login: admin, password in {AIRFLOW_HOME / 'simple_auth_manager_passwords.json.generated'}"
-        )
+        print(f"    login: admin, password in {AIRFLOW_HOME / 'simple_auth_manager_passwords.json.generated'}")
         return airflow("standalone")
 
 

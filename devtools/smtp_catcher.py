@@ -19,6 +19,7 @@ from email.policy import default as default_policy
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 # aiosmtpd logs every SMTP command at INFO; a demo run only needs to know a mail arrived.
 logging.getLogger("mail.log").setLevel(logging.WARNING)
@@ -37,6 +38,7 @@ class SmtpCatcher:
     port: int
     folder: Path | None
     mails: list[CaughtMail] = field(default_factory=list)
+    logins: list[str] = field(default_factory=list)
 
     async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
         raw: bytes = envelope.original_content or envelope.content  # type: ignore[attr-defined]
@@ -50,16 +52,24 @@ class SmtpCatcher:
         self.mails.append(CaughtMail(message, list(envelope.rcpt_tos), path))  # type: ignore[attr-defined]
         return "250 Message accepted for delivery"
 
-    def airflow_connection_json(self) -> str:
+    def authenticate(
+        self, server: object, session: object, envelope: object, mechanism: str, data: object
+    ) -> AuthResult:
+        """Accepts any credentials, remembering the login (tests check a password never leaks)."""
+        self.logins.append(getattr(data, "login", b"").decode())
+        return AuthResult(success=True)
+
+    def airflow_connection_json(self, login: str | None = None, password: str | None = None) -> str:
         """``smtp_default`` for this server: plain SMTP, as a local server speaks it."""
-        return json.dumps(
-            {
-                "conn_type": "smtp",
-                "host": self.host,
-                "port": self.port,
-                "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "divergencias@demo.local"},
-            }
-        )
+        conn: dict[str, object] = {
+            "conn_type": "smtp",
+            "host": self.host,
+            "port": self.port,
+            "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "divergencias@demo.local"},
+        }
+        if login:
+            conn.update(login=login, password=password)
+        return json.dumps(conn)
 
 
 def _free_port(host: str) -> int:
@@ -72,7 +82,9 @@ def _free_port(host: str) -> int:
 def smtp_catcher(folder: Path | None = None, host: str = "127.0.0.1") -> Iterator[SmtpCatcher]:
     """Run the server for the duration of the block; ``folder`` keeps each message as .eml."""
     catcher = SmtpCatcher(host=host, port=_free_port(host), folder=folder)
-    controller = Controller(catcher, hostname=host, port=catcher.port)
+    controller = Controller(
+        catcher, hostname=host, port=catcher.port, authenticator=catcher.authenticate, auth_require_tls=False
+    )
     controller.start()
     try:
         yield catcher

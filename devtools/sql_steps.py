@@ -19,9 +19,7 @@ def run_step(conn: psycopg.Connection, task_id: str, params: dict) -> list[tuple
     statement's rows."""
     rows = None
     with conn.transaction():
-        for statement in DbApiHook.split_sql_string(
-            sql_file(f"divergencias/{task_id}.sql"), strip_semicolon=True
-        ):
+        for statement in DbApiHook.split_sql_string(sql_file(f"divergencias/{task_id}.sql"), strip_semicolon=True):
             cur = conn.execute(statement, params)
             rows = cur.fetchall() if cur.description else None
     return rows

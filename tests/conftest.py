@@ -91,13 +91,25 @@ def template_db(pg_admin_dsn: str) -> str:
 
 
 @pytest.fixture
-def business_db(pg_admin_dsn: str, template_db: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def make_business_db(pg_admin_dsn: str, template_db: str):
+    """Factory of migrated business databases with an empty demo ``byd``."""
+    names: list[str] = []
+
+    def make() -> str:
+        names.append(_unique("t"))
+        return databases.create_database(pg_admin_dsn, names[-1], template=template_db)
+
+    yield make
+    for name in names:
+        databases.drop_database(pg_admin_dsn, name)
+
+
+@pytest.fixture
+def business_db(make_business_db, monkeypatch: pytest.MonkeyPatch) -> str:
     """A migrated business database with an empty demo ``byd``; financial_db points at it."""
-    name = _unique("t")
-    dsn = databases.create_database(pg_admin_dsn, name, template=template_db)
+    dsn = make_business_db()
     monkeypatch.setenv("AIRFLOW_CONN_FINANCIAL_DB", databases.airflow_connection_json(dsn))
-    yield dsn
-    databases.drop_database(pg_admin_dsn, name)
+    return dsn
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import time
+from datetime import date, datetime
 
 import psycopg
 
@@ -60,3 +61,27 @@ def divergences(conn: psycopg.Connection, idnfsexterno: str | None = None) -> li
 
 def by_key(rows: list[dict]) -> dict[tuple[str, str], dict]:
     return {(r["tipo_divergencia"], r["campo_afetado"]): r for r in rows}
+
+
+def business_state(conn: psycopg.Connection) -> tuple[list[tuple], list[tuple]]:
+    """What a run leaves behind, without ids and timestamps: the booked values and every
+    divergence's key, status and values."""
+    booked_rows = conn.execute(
+        "SELECT idnfsexterno, bonus_dpto, trade_mkt_dpto FROM byd.controladoria ORDER BY 1"
+    ).fetchall()
+    found = conn.execute(
+        """SELECT idnfsexterno, tipo_divergencia, campo_afetado, status_processamento, valor_original,
+                  valor_sugerido, valor_aplicado
+             FROM audit.divergencias_processadas ORDER BY 1, 2, 3, 4"""
+    ).fetchall()
+    return booked_rows, found
+
+
+def run_session_at(dsn: str, start_at: float, data_inicio: date, data_fim: date) -> int:
+    """A whole run in its own process, started at a wall-clock moment shared with others."""
+    from devtools.sql_steps import run_session
+
+    while time.time() < start_at:
+        time.sleep(0.002)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return run_session(conn, data_inicio, data_fim)["sessao_id"]

@@ -17,6 +17,9 @@ TOP_KEYS = {
     "total_ratio",
     "peak_rss_mb",
     "task_peak_rss_mb",
+    "export_probe_peak_rss_mb",
+    "dag_run_peak_rss_mb",
+    "dag_run",
     "spread",
     "timestamp",
 }
@@ -40,6 +43,13 @@ def test_bench_small_load(pg_admin_dsn, tmp_path):
     assert checks["rerun_new_divergences"] == 0
     # The apply floor writes exactly the corrections the real phase applies.
     assert checks["apply_floor_fields"] == checks["corrections_applied"] > 0
+
+    # The whole DAG ran once under `airflow dags test` on a fresh copy and completed.
+    dag_run = results["dag_run"]
+    assert dag_run["session_status"] == "COMPLETED" and dag_run["returncode"] == 0
+    assert dag_run["seconds"] > 0 and dag_run["peak_rss_mb"] > 0
+    assert dag_run["overhead_seconds"] == dag_run["seconds"] - dag_run["data_work_seconds"]
+    assert results["task_peak_rss_mb"] == max(results["export_probe_peak_rss_mb"], dag_run["peak_rss_mb"])
 
     written = json.loads(output.read_text(encoding="utf-8"))
     assert TOP_KEYS <= set(written)

@@ -31,7 +31,7 @@ def test_dag_bag_imports_with_the_contract_tasks_in_order(dag):
     assert dag.dag_id == "divergencias_diarias"
     assert [t.task_id for t in dag.topological_sort()] == TASKS
     assert dag.get_task("close_session").is_teardown
-    assert set(dag.params.keys()) == {"data_inicio", "data_fim", "modo"}
+    assert set(dag.params.keys()) == {"data_inicio", "data_fim", "modo", "permitir_periodo_longo"}
     assert dag.params["modo"] == "auto"
 
 

@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 from divergencias.settings import LOCAL_TIMEZONE
 
 MODES = ("auto", "manual")
+# A longer period is almost always a typo in a year; it must be asked for explicitly.
+MAX_PERIOD_DAYS = 366
 # Airflow's DagRunType values.
 _SESSION_TYPE = {"scheduled": "DAILY_AUTO", "backfill": "REPROCESSING"}
 _MANUAL_SESSION_TYPE = "MANUAL_RUN"
@@ -58,8 +60,15 @@ def validate_params(params: dict) -> tuple[date | None, date | None, str]:
             "Informe data_inicio e data_fim juntos (ou nenhum dos dois): "
             f"recebido data_inicio={params.get('data_inicio')!r}, data_fim={params.get('data_fim')!r}."
         )
-    if inicio is not None and fim is not None and fim < inicio:
-        raise InvalidParams(f"data_fim ({fim}) é anterior a data_inicio ({inicio}).")
+    if inicio is not None and fim is not None:
+        if fim < inicio:
+            raise InvalidParams(f"data_fim ({fim}) é anterior a data_inicio ({inicio}).")
+        days = (fim - inicio).days + 1
+        if days > MAX_PERIOD_DAYS and params.get("permitir_periodo_longo") is not True:
+            raise InvalidParams(
+                f"Período de {days} dias entre data_inicio ({inicio}) e data_fim ({fim}) excede "
+                f"{MAX_PERIOD_DAYS} dias: confirme com permitir_periodo_longo=true."
+            )
     return inicio, fim, modo
 
 

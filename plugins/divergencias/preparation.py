@@ -11,13 +11,19 @@ from datetime import datetime
 from divergencias import __version__
 from divergencias.database import financial_db
 from divergencias.migrations import apply_migrations
-from divergencias.period import resolve_period, validate_params
+from divergencias.period import InvalidParams, resolve_period, validate_params
 from divergencias.settings import environment
 
 
 def prepare_run(params: dict, run_type: str, run_moment: datetime, dag_run_id: str) -> dict[str, str]:
     """Everything open_session records about the run, as bound parameters."""
-    validate_params(params)
+    try:
+        validate_params(params)
+    except InvalidParams as error:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        # A wrong trigger is not transient: fail at once, no retries.
+        raise AirflowFailException(str(error)) from None
     ambiente = environment()
     with financial_db(autocommit=True) as conn:
         apply_migrations(conn)

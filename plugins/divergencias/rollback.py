@@ -15,8 +15,11 @@ from divergencias.notifications import Mail, deliverable_recipients, render, sen
 log = logging.getLogger(__name__)
 
 
-class InvalidRollbackRequest(ValueError):
-    """A rollback that cannot be done; the message names the params."""
+def _reject(message: str) -> None:
+    """A rollback that cannot be done is not transient: fail at once, no retries."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    raise AirflowFailException(message)
 
 
 def check_request(params: dict, user: str | None) -> dict:
@@ -24,13 +27,13 @@ def check_request(params: dict, user: str | None) -> dict:
     sessao_id = params.get("sessao_id")
     motivo = (params.get("motivo") or "").strip()
     if not isinstance(sessao_id, int) or isinstance(sessao_id, bool) or sessao_id < 1:
-        raise InvalidRollbackRequest(f"Parâmetro sessao_id={sessao_id!r} inválido: informe o número da sessão.")
+        _reject(f"Parâmetro sessao_id={sessao_id!r} inválido: informe o número da sessão.")
     if not motivo:
-        raise InvalidRollbackRequest("Parâmetro motivo é obrigatório: diga por que a sessão está sendo desfeita.")
+        _reject("Parâmetro motivo é obrigatório: diga por que a sessão está sendo desfeita.")
     with financial_db() as conn:
         row = conn.execute(sql_file("rollback/session_to_undo.sql"), {"sessao_id": sessao_id}).fetchone()
     if row is None:
-        raise InvalidRollbackRequest(f"sessao_id={sessao_id}: sessão não encontrada em audit.sessoes_processamento.")
+        _reject(f"sessao_id={sessao_id}: sessão não encontrada em audit.sessoes_processamento.")
     log.info("session %s (%s): %s correction(s) still applied", sessao_id, row[1], row[4])
     return {"sessao_id": sessao_id, "motivo": motivo, "usuario": f"airflow:{user or 'desconhecido'}"[:100]}
 

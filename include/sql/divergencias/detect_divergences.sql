@@ -182,6 +182,18 @@ UPDATE audit.operacoes o
 
 SELECT audit.finalizar_operacao(id, 'SUCCESS', NULL) FROM operacao_deteccao;
 
+-- Odd source data that no rule records, kept on the session and shown in the email.
+UPDATE audit.sessoes_processamento s
+   SET log_completo = nullif(concat_ws(E'\n',
+           (SELECT 'AVISO: ' || count(*) || ' venda(s) sem dta_processamento em byd.bonus_view: '
+                   || 'ficam fora de qualquer período.'
+              FROM byd.bonus_view v WHERE v.dta_processamento IS NULL HAVING count(*) > 0),
+           (SELECT 'AVISO: ' || (count(*) - count(DISTINCT idnfsexterno))
+                   || ' linha(s) repetida(s) de idnfsexterno no período em byd.bonus_view: '
+                   || 'cada divergência foi registrada uma única vez.'
+              FROM vendas_avaliadas WHERE no_periodo HAVING count(*) > count(DISTINCT idnfsexterno))), '')
+ WHERE s.id = %(sessao_id)s;
+
 UPDATE audit.sessoes_processamento s
    SET total_registros_analisados = (SELECT count(*) FROM vendas_avaliadas WHERE no_periodo),
        divergencias_detectadas = (SELECT count(*) FROM audit.divergencias_processadas d

@@ -1,0 +1,144 @@
+"""Things break on purpose: a connection dying mid-apply, a dead mail server, a retried
+step. Nothing is half-written, the session says what happened, the run fails visibly,
+and re-running the period ends exactly where one clean run would have."""
+
+import json
+import socket
+import threading
+import time
+from datetime import date
+
+import psycopg
+
+from devtools.sql_steps import open_session, run_session, run_step
+from tests.helpers import add_sale, booked, business_state, divergences
+
+DAY = date(2026, 11, 10)
+PERIOD = {"data_inicio": "2026-11-10", "data_fim": "2026-11-10", "modo": "auto"}
+
+
+def _sales(conn) -> None:
+    for i in range(1, 6):
+        add_sale(conn, f"NF{i}", valor_bonus=f"{i}000.00", bonus_dpto=f"{i}00.00", trade="50", trade_mkt_dpto="")
+    add_sale(conn, "NF_PEND", bonus_utilizado="PENDENTE VERIFICACAO")
+
+
+def _clean_run_state(make_business_db) -> tuple:
+    with psycopg.connect(make_business_db(), autocommit=True) as clean:
+        _sales(clean)
+        run_session(clean, DAY, DAY)
+        return business_state(clean)
+
+
+def _session(conn) -> dict:
+    from psycopg.rows import dict_row
+
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT * FROM audit.sessoes_processamento ORDER BY id DESC LIMIT 1").fetchone()
+
+
+def _kill_the_backend_waiting_for(lock_holder: psycopg.Connection, admin_dsn: str, done: threading.Event) -> None:
+    """Terminate the session blocked behind ``lock_holder``'s row lock, then release it."""
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            row = admin.execute(
+                """SELECT pid FROM pg_stat_activity
+                    WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> %s""",
+                (lock_holder.info.backend_pid,),
+            ).fetchone()
+            if row:
+                admin.execute("SELECT pg_terminate_backend(%s)", (row[0],))
+                break
+            time.sleep(0.05)
+    lock_holder.rollback()
+    done.set()
+
+
+def test_connection_dies_in_the_middle_of_apply(dag, conn, business_db, make_business_db, smtp, output_dir):
+    _sales(conn)
+    before = conn.execute("SELECT * FROM byd.controladoria ORDER BY 1").fetchall()
+    holder = psycopg.connect(business_db)
+    holder.execute("SELECT 1 FROM byd.controladoria WHERE idnfsexterno = 'NF3' FOR UPDATE")
+    done = threading.Event()
+    threading.Thread(target=_kill_the_backend_waiting_for, args=(holder, business_db, done), daemon=True).start()
+
+    run = dag.test(run_conf=PERIOD)
+    assert done.wait(10)
+    holder.close()
+    assert run.state == "failed"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["apply_corrections"] == "failed" and states["close_session"] == "success"
+    assert conn.execute("SELECT * FROM byd.controladoria ORDER BY 1").fetchall() == before
+    session = _session(conn)
+    assert session["status"] == "FAILED" and session["correcoes_aplicadas"] == 0
+    assert any("apply_corrections" in m.message["Subject"] for m in smtp.mails)
+
+    assert dag.test(run_conf=PERIOD).state == "success"
+    assert _session(conn)["correcoes_aplicadas"] == 10
+    assert business_state(conn) == _clean_run_state(make_business_db)
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_smtp_down_keeps_corrections_and_csv_and_ends_partial(
+    dag, conn, make_business_db, business_db, output_dir, monkeypatch
+):
+    _sales(conn)
+    dead = {
+        "conn_type": "smtp",
+        "host": "127.0.0.1",
+        "port": _closed_port(),
+        "extra": {
+            "disable_tls": True,
+            "disable_ssl": True,
+            "from_email": "x@teste.local",
+            "retry_limit": 0,
+            "timeout": 5,
+        },
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps(dead))
+    monkeypatch.setenv("AIRFLOW_VAR_NOTIFICATION_RECIPIENTS", "controladoria@teste.local")
+
+    run = dag.test(run_conf=PERIOD)
+    assert run.state == "failed"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["email_summary"] == "failed" and states["export_csv"] == "success"
+    session = _session(conn)
+    assert session["status"] == "PARTIAL" and session["erros_encontrados"] == 1
+    assert session["correcoes_aplicadas"] == 10 and booked(conn, "NF1") == ("1000.00", "50.00")
+    assert (output_dir / f"divergencias_2026-11-10_2026-11-10_sessao{session['id']}.csv").exists()
+
+    monkeypatch.delenv("AIRFLOW_VAR_NOTIFICATION_RECIPIENTS")
+    assert dag.test(run_conf=PERIOD).state == "success"
+    assert business_state(conn) == _clean_run_state(make_business_db)
+
+
+def test_a_retried_step_never_records_or_applies_twice(conn):
+    _sales(conn)
+    params = open_session(conn, DAY, DAY, dag_run_id="manual__retry")
+    for _ in range(2):
+        run_step(conn, "detect_divergences", params)
+        run_step(conn, "apply_corrections", params)
+    assert open_session(conn, DAY, DAY, dag_run_id="manual__retry")["sessao_id"] == params["sessao_id"]
+    assert len(divergences(conn)) == 11
+    ops = conn.execute("SELECT tipo_operacao, count(*) FROM audit.operacoes GROUP BY 1 ORDER BY 1").fetchall()
+    assert ops == [("BULK_UPDATE", 1), ("DETECT", 2)]
+    assert conn.execute(
+        "SELECT divergencias_detectadas, correcoes_aplicadas FROM audit.sessoes_processamento"
+    ).fetchall() == [(11, 10)]
+
+
+def test_the_daily_tasks_retry_with_backoff_and_have_timeouts():
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import PROJECT_ROOT
+
+    dag = DagBag(str(PROJECT_ROOT / "dags")).get_dag("divergencias_diarias")
+    for task in dag.tasks:
+        assert task.retries == 2 and task.retry_exponential_backoff
+        assert task.execution_timeout is not None

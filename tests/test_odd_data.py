@@ -1,0 +1,68 @@
+"""Bad input and odd source data: a clear error or a recorded divergence, never a crash
+with partial writes."""
+
+from datetime import date, datetime
+
+import pytest
+
+from devtools.sql_steps import run_session
+from divergencias.period import InvalidParams, resolve_period
+from tests.helpers import add_sale, booked, divergences
+
+DAY = date(2026, 11, 10)
+NOW = datetime(2026, 11, 28, 10, 0)
+
+
+def test_a_period_over_366_days_needs_explicit_permission():
+    long_period = {"data_inicio": "2025-01-01", "data_fim": "2026-01-02"}
+    with pytest.raises(InvalidParams, match="permitir_periodo_longo"):
+        resolve_period(long_period, "manual", NOW.astimezone(), 31)
+    allowed = resolve_period({**long_period, "permitir_periodo_longo": True}, "manual", NOW.astimezone(), 31)
+    assert (allowed.data_fim - allowed.data_inicio).days == 366
+    exactly_366 = {"data_inicio": "2025-01-01", "data_fim": "2026-01-01"}
+    assert resolve_period(exactly_366, "manual", NOW.astimezone(), 31).data_fim == date(2026, 1, 1)
+
+
+def test_duplicate_rows_of_a_sale_in_the_view_are_recorded_once_and_reported(conn):
+    add_sale(conn, "NF_DUP", valor_bonus="5000.00", bonus_dpto="4000.00")
+    # a second incentive row for the same nota fiscal duplicates it in the view
+    conn.execute("ALTER TABLE byd.incentivos DROP CONSTRAINT incentivos_pkey")
+    conn.execute("INSERT INTO byd.incentivos VALUES ('NF_DUP', '5000.00', '0', 'SIM')")
+    assert conn.execute("SELECT count(*) FROM byd.bonus_view WHERE idnfsexterno = 'NF_DUP'").fetchone()[0] == 2
+    params = run_session(conn, DAY, DAY)
+    (d,) = divergences(conn, "NF_DUP")
+    assert d["status_processamento"] == "AUTO_APPLIED"
+    assert booked(conn, "NF_DUP")[0] == "5000.00"
+    log = conn.execute(
+        "SELECT log_completo FROM audit.sessoes_processamento WHERE id = %s", (params["sessao_id"],)
+    ).fetchone()[0]
+    assert "1 linha(s) repetida(s) de idnfsexterno" in log
+
+
+def test_sales_without_dta_processamento_are_reported_not_processed(conn):
+    add_sale(conn, "NF_NULL_DATE", bonus_dpto="1", dta_processamento=None)
+    add_sale(conn, "NF_OK", bonus_dpto="1")
+    params = run_session(conn, DAY, DAY)
+    assert [d["idnfsexterno"] for d in divergences(conn)] == ["NF_OK"]
+    log = conn.execute(
+        "SELECT log_completo FROM audit.sessoes_processamento WHERE id = %s", (params["sessao_id"],)
+    ).fetchone()[0]
+    assert "1 venda(s) sem dta_processamento" in log
+
+
+def test_a_clean_source_leaves_no_warning(conn):
+    add_sale(conn, "NF_OK", bonus_dpto="1")
+    params = run_session(conn, DAY, DAY)
+    log = conn.execute(
+        "SELECT log_completo FROM audit.sessoes_processamento WHERE id = %s", (params["sessao_id"],)
+    ).fetchone()[0]
+    assert log is None
+
+
+def test_long_period_refused_at_the_first_task(dag, system_db, monkeypatch):
+    from devtools.databases import airflow_connection_json
+
+    monkeypatch.setenv("AIRFLOW_CONN_FINANCIAL_DB", airflow_connection_json(system_db))
+    run = dag.test(run_conf={"data_inicio": "2024-01-01", "data_fim": "2026-01-01"})
+    assert run.state == "failed"
+    assert {ti.task_id: ti.state for ti in run.get_task_instances()}["validate_and_migrate"] == "failed"
