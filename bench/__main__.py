@@ -6,6 +6,10 @@ each repetition measures exactly the same work from exactly the same state. The 
 run the DAG's own SQL files (``devtools.sql_steps``) and the export task's own code
 (``divergencias.report``); the floors (``bench.floors``) are the bare statements doing the
 same irreducible job, timed in the same process on the same copy.
+
+Then, unless ``--no-dag-run``, the whole DAG runs once under Airflow (``airflow dags
+test``, ``bench.dag_run``) on one more fresh copy, for its overhead over the data work
+and the peak RSS of the process running its tasks.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench import PROJECT_ROOT, floors
+from bench import PROJECT_ROOT, dag_run, floors
 
 # Rare problems at production-like rates; trade marketing is what apply has to write.
 BENCH_RATES = {"trade_marketing": 0.05, "pendente": 0.01, "negativo_outlier": 0.005, "ilegivel": 0.001}
@@ -177,7 +181,9 @@ def run_task_probe(dsn: str, sessao_id: int, workdir: Path) -> dict[str, float]:
     }
 
 
-def summarize(n_sales: int, repetitions: list[dict], postgres_version: str, peak_rss_mb: float) -> dict:
+def summarize(
+    n_sales: int, repetitions: list[dict], postgres_version: str, peak_rss_mb: float, dag: dict | None = None
+) -> dict:
     """Medians, spreads (max - min) and ratios to the floors over the repetitions."""
     phases: dict[str, dict] = {}
     spread: dict[str, dict] = {}
@@ -201,6 +207,10 @@ def summarize(n_sales: int, repetitions: list[dict], postgres_version: str, peak
     main_phases = ("detect", "apply", "export")
     total = sum(phases[p]["seconds"] for p in main_phases)
     total_floor = sum(phases[p]["floor_seconds"] for p in main_phases)
+    if dag is not None:
+        # The same data and period as the repetitions' detect + apply + export.
+        dag = {**dag, "data_work_seconds": total, "overhead_seconds": dag["seconds"] - total}
+    dag_peak = dag["peak_rss_mb"] if dag is not None else None
     return {
         "n_sales": n_sales,
         "repetitions": len(repetitions),
@@ -212,7 +222,12 @@ def summarize(n_sales: int, repetitions: list[dict], postgres_version: str, peak
         "total_floor_seconds": total_floor,
         "total_ratio": total / total_floor if total_floor > 0 else math.inf,
         "peak_rss_mb": peak_rss_mb,
-        "task_peak_rss_mb": probe["vm_hwm_mb"],
+        # The highest peak of a real task process: the export probe, and the process that
+        # ran every task of the DAG under `airflow dags test` when that phase ran.
+        "task_peak_rss_mb": max(probe["vm_hwm_mb"], dag_peak or 0),
+        "export_probe_peak_rss_mb": probe["vm_hwm_mb"],
+        "dag_run_peak_rss_mb": dag_peak,
+        "dag_run": dag,
         "task_peak_rss_rusage_children_mb": probe["rusage_children_mb"],
         "spread": spread,
         "checks": [r["checks"] for r in repetitions],
@@ -239,10 +254,46 @@ def print_table(results: dict) -> None:
         f"{'total':<8} {'':>10} {'':>12} {results['total_seconds']:>10.3f} {'':>10} "
         f"{results['total_floor_seconds']:>10.3f} {results['total_ratio']:>7.2f}   (detect + apply + export)"
     )
+    dag = results["dag_run"]
+    sources = f"export probe {results['export_probe_peak_rss_mb']:.0f} MB"
+    if dag is not None:
+        sources += f", airflow dags test {dag['peak_rss_mb']:.0f} MB"
     print(
-        f"peak RSS: benchmark {results['peak_rss_mb']:.0f} MB, export task process {results['task_peak_rss_mb']:.0f} MB"
-        f" (its RUSAGE_CHILDREN figure, {results['task_peak_rss_rusage_children_mb']:.0f} MB, includes the parent's)"
+        f"peak RSS: benchmark {results['peak_rss_mb']:.0f} MB, task process {results['task_peak_rss_mb']:.0f} MB"
+        f" (max of {sources}; the probe's RUSAGE_CHILDREN figure,"
+        f" {results['task_peak_rss_rusage_children_mb']:.0f} MB, includes the parent's)"
     )
+    if dag is None:
+        print("airflow dags test: skipped (--no-dag-run)")
+        return
+    print(
+        f"airflow dags test: {dag['seconds']:.1f} s wall, data work {dag['data_work_seconds']:.1f} s, "
+        f"overhead {dag['overhead_seconds']:.1f} s (target <= {dag_run.OVERHEAD_TARGET_S:.0f} s), "
+        f"peak RSS {dag['peak_rss_mb']:.0f} MB (target <= {dag_run.TASK_RSS_TARGET_MB:.0f} MB), "
+        f"session {dag['session_status']}"
+    )
+
+
+def run_dag_once(admin_dsn: str, template: str, copy: str, airflow_home: dag_run.AirflowHome) -> dict:
+    """``airflow dags test`` of the whole DAG on a fresh copy of ``template``. The Airflow
+    home (and its log) is kept only when the run did not complete: ``log`` says where."""
+    from devtools import databases
+
+    say(f"airflow dags test {dag_run.DAG_ID} on {copy} (Airflow home {airflow_home.path})")
+    copy_dsn = databases.create_database(admin_dsn, copy, template=template)
+    try:
+        dag = dag_run.run_dag(airflow_home, copy_dsn, PERIOD_START, PERIOD_END)
+    finally:
+        databases.drop_database(admin_dsn, copy)
+    say(
+        f"  dags test      {dag['seconds']:8.2f} s  (exit {dag['returncode']}, session {dag['session_status']}, "
+        f"peak RSS {dag['peak_rss_mb']:.0f} MB)"
+    )
+    if dag["returncode"] == 0 and dag["session_status"] == "COMPLETED":
+        dag["log"] = None
+    else:
+        say(f"  the DAG run did not complete; its log is {dag['log']}")
+    return dag
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -254,6 +305,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "bench" / "results.json")
     parser.add_argument("--keep", action="store_true", help="keep the loaded database bench_<n>")
+    parser.add_argument(
+        "--no-dag-run",
+        dest="dag_run",
+        action="store_false",
+        help="skip the final `airflow dags test` of the whole DAG on a fresh copy",
+    )
     args = parser.parse_args(argv)
     if args.sales < 1 or args.repetitions < 1:
         parser.error("--sales and --repetitions must be >= 1")
@@ -273,8 +330,12 @@ def main(argv: list[str] | None = None) -> dict:
         admin_dsn = embedded_postgres.start(PROJECT_ROOT / ".pgdata")
     name = f"bench_{args.sales}"
     copies = [f"{name}_r{i}" for i in range(1, args.repetitions + 1)]
-    for copy in copies:  # leftovers of an interrupted run
+    dag_copy = f"{name}_dag"
+    for copy in [*copies, dag_copy]:  # leftovers of an interrupted run
         databases.drop_database(admin_dsn, copy)
+    # Airflow's metadata is migrated while the data loads (not timed).
+    airflow_home = dag_run.AirflowHome() if args.dag_run else None
+    dag = None
     try:
         say(f"loading {args.sales:,} sales into {name}")
         dsn = load_database(admin_dsn, name, args.sales)
@@ -289,11 +350,15 @@ def main(argv: list[str] | None = None) -> dict:
                     repetitions.append(measure_repetition(copy_dsn, Path(tmp), probe=index == args.repetitions))
                 finally:
                     databases.drop_database(admin_dsn, copy)
+        if airflow_home is not None:
+            dag = run_dag_once(admin_dsn, name, dag_copy, airflow_home)
     finally:
+        if airflow_home is not None and (dag is None or dag.get("log") is None):
+            airflow_home.cleanup()
         if not args.keep:
             databases.drop_database(admin_dsn, name)
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    results = summarize(args.sales, repetitions, postgres_version, peak_rss_mb)
+    results = summarize(args.sales, repetitions, postgres_version, peak_rss_mb, dag)
     print_table(results)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

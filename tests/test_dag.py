@@ -215,3 +215,29 @@ def test_production_shaped_database_gets_the_audit_schema_and_the_contract_resul
         ("NF-B", Decimal("9000.00"), "R$ 1.000,00", "intocada"),
         ("NF-C", Decimal("100.00"), "0", "intocada"),
     ]
+
+
+@pytest.mark.slow
+def test_with_50000_divergences_the_email_stays_small_and_links_a_large_csv(
+    dag, conn, business_db, smtp, output_dir, monkeypatch
+):
+    # each sale: pending verification, and a booking missing in controladoria (trade marketing)
+    conn.execute(
+        """INSERT INTO byd.vendas (idnfsexterno, dta_processamento)
+           SELECT 'NF' || i, timestamp '2026-11-10 08:00' FROM generate_series(1, 25000) AS i"""
+    )
+    conn.execute(
+        """INSERT INTO byd.incentivos (idnfsexterno, valor_bonus, trade, bonus_utilizado)
+           SELECT 'NF' || i, '100.00', '0', 'PENDENTE VERIFICACAO' FROM generate_series(1, 25000) AS i"""
+    )
+    monkeypatch.setenv("AIRFLOW_VAR_DIVERGENCIAS_ANEXO_MAX_MB", "1")
+    assert dag.test(run_conf={"data_inicio": "2026-11-10", "data_fim": "2026-11-10"}).state == "success"
+    session = _session(business_db)
+    assert session["divergencias_detectadas"] == 50000
+    csv_path = output_dir / f"divergencias_2026-11-10_2026-11-10_sessao{session['id']}.csv"
+    assert csv_path.stat().st_size > 2**20
+    (mail,) = smtp.mails
+    assert len(mail.message.as_bytes()) < 100_000
+    assert list(mail.message.iter_attachments()) == []
+    assert str(csv_path) in mail.message.get_body(("plain",)).get_content()
+    assert mail.message.get_body(("html",)).get_content().count("<tr") < 40

@@ -55,3 +55,11 @@ def test_invalid_params_name_the_params(params, named):
     with pytest.raises(InvalidParams) as error:
         resolve_period(params, "manual", SCHEDULED_FIRE, 31)
     assert all(name in str(error.value) for name in named)
+
+
+def test_the_task_sdk_run_type_enum_is_understood():
+    from airflow.sdk.api.datamodels._generated import DagRunType
+
+    assert resolve_period({}, DagRunType.SCHEDULED, SCHEDULED_FIRE, 31).tipo_sessao == "DAILY_AUTO"
+    assert resolve_period({}, DagRunType.BACKFILL, SCHEDULED_FIRE, 31).tipo_sessao == "REPROCESSING"
+    assert resolve_period({}, DagRunType.MANUAL, SCHEDULED_FIRE, 31).tipo_sessao == "MANUAL_RUN"

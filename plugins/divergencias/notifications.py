@@ -24,8 +24,6 @@ from divergencias.database import sql_file
 
 log = logging.getLogger(__name__)
 
-# Above this size the CSV is not attached; the email gives its path instead.
-MAX_ATTACHMENT_BYTES = 10 * 2**20
 DEFAULT_SENDER = "divergencias@localhost"
 
 
@@ -132,7 +130,7 @@ def summary_mail(conn: psycopg.Connection, sessao_id: int, run_url: str) -> Mail
     if session is None:
         raise LookupError(f"sessão {sessao_id} não encontrada em audit.sessoes_processamento")
     report = Path(session["arquivo_relatorio"]) if session["arquivo_relatorio"] else None
-    attach = report is not None and report.exists() and report.stat().st_size <= MAX_ATTACHMENT_BYTES
+    attach = report is not None and report.exists() and report.stat().st_size <= settings.attachment_limit_bytes()
     context = {
         "sessao": session,
         "regras": rules,

@@ -75,7 +75,8 @@ def validate_params(params: dict) -> tuple[date | None, date | None, str]:
 def resolve_period(params: dict, run_type: str, run_moment: datetime, dias_retroativos: int) -> RunPeriod:
     """The run's period and session type; raises InvalidParams before anything is written."""
     inicio, fim, modo = validate_params(params)
-    tipo_sessao = _SESSION_TYPE.get(str(run_type), _MANUAL_SESSION_TYPE)
+    # The task SDK hands over an enum whose str() is its name, not its value.
+    tipo_sessao = _SESSION_TYPE.get(getattr(run_type, "value", run_type), _MANUAL_SESSION_TYPE)
     if inicio is not None and fim is not None:
         return RunPeriod(inicio, fim, modo, tipo_sessao)
     day = reference_day(run_moment)

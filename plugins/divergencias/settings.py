@@ -14,6 +14,8 @@ SMTP_CONN_ID = "smtp_default"
 RECIPIENTS_VARIABLE = "notification_recipients"
 ENVIRONMENT_VARIABLE = "environment"
 OUTPUT_DIR_VARIABLE = "divergencias_output_dir"
+ATTACHMENT_LIMIT_VARIABLE = "divergencias_anexo_max_mb"
+DEFAULT_ATTACHMENT_LIMIT_MB = 10
 
 ENVIRONMENTS = ("PRODUCTION", "STAGING", "DEVELOPMENT")
 DEFAULT_ENVIRONMENT = "DEVELOPMENT"
@@ -46,3 +48,13 @@ def output_dir() -> Path:
     """The CSV folder; a relative Variable value is taken from the project folder."""
     path = Path(_variable(OUTPUT_DIR_VARIABLE) or DEFAULT_OUTPUT_DIR).expanduser()
     return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def attachment_limit_bytes() -> int:
+    """Largest CSV attached to the summary email; a larger one is linked by its path."""
+    value = _variable(ATTACHMENT_LIMIT_VARIABLE) or str(DEFAULT_ATTACHMENT_LIMIT_MB)
+    try:
+        megabytes = float(value)
+    except ValueError:
+        raise ValueError(f"Variable {ATTACHMENT_LIMIT_VARIABLE}={value!r}: use a number of megabytes") from None
+    return int(megabytes * 2**20)
