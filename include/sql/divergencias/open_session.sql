@@ -1,6 +1,18 @@
 -- open_session: one audit session per DAG run. A retried or cleared run reopens its own
 -- session (same dag_run_id) instead of opening a second one. Returns what every later
 -- task needs: id, period and mode.
+
+-- Safety net for a run whose close_session could not reach the database: no run lasts
+-- six hours (each task times out after one), so such a session is FAILED, not RUNNING.
+UPDATE audit.sessoes_processamento
+   SET status = 'FAILED',
+       fim_processamento = now(),
+       erros_encontrados = greatest(erros_encontrados, 1),
+       resultado_geral = 'FAILED: sessão abandonada (a execução terminou sem fechar a sessão)'
+ WHERE status = 'RUNNING'
+   AND inicio_processamento < now() - interval '6 hours'
+   AND dag_run_id IS DISTINCT FROM %(dag_run_id)s;
+
 INSERT INTO audit.sessoes_processamento AS s
        (tipo_sessao, status, data_inicio, data_fim, modo, dag_run_id, ambiente, versao_sistema,
         parametros_execucao)
