@@ -21,8 +21,7 @@ from airflow.sdk import DAG, Param, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from divergencias import settings
-from divergencias.dag_helpers import run_url, session_params
-from divergencias.notifications import notify_task_failure
+from divergencias.dag_helpers import run_url, session_params, task_defaults
 
 # Bound parameters of the steps after open_session, rendered natively (ints stay ints).
 # A dict of templates: the SQL operator would literal_eval a single template string.
@@ -51,17 +50,7 @@ with DAG(
     template_searchpath=[str(settings.SQL_DIR)],
     render_template_as_native_obj=True,
     user_defined_macros={"sessao": session_params},
-    default_args={
-        "owner": "controladoria",
-        "on_failure_callback": notify_task_failure,
-        "execution_timeout": timedelta(hours=1),
-        # Every step is one transaction and idempotent, so a retry after a dropped
-        # connection or a busy mail server can neither record nor apply twice.
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=10),
-    },
+    default_args=task_defaults(execution_timeout=timedelta(hours=1)),
     params={
         "data_inicio": Param(
             None,

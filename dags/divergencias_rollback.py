@@ -16,7 +16,7 @@ from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.sdk import DAG, Param, task
 
 from divergencias import settings
-from divergencias.notifications import notify_task_failure
+from divergencias.dag_helpers import task_defaults
 
 with DAG(
     dag_id="divergencias_rollback",
@@ -28,14 +28,7 @@ with DAG(
     max_active_runs=1,
     template_searchpath=[str(settings.SQL_DIR)],
     render_template_as_native_obj=True,
-    default_args={
-        "owner": "controladoria",
-        "on_failure_callback": notify_task_failure,
-        "execution_timeout": timedelta(minutes=30),
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": True,
-    },
+    default_args=task_defaults(execution_timeout=timedelta(minutes=30)),
     params={
         "sessao_id": Param(
             type="integer", minimum=1, title="Sessão", description="Número da sessão (audit.sessoes_processamento.id)."

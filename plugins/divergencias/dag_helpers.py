@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -23,3 +24,19 @@ def run_url(dag_id: str, run_id: str) -> str:
 
     base_url = conf.get("api", "base_url", fallback="http://localhost:8080/")
     return f"{base_url.rstrip('/')}/dags/{dag_id}/runs/{quote(run_id)}"
+
+
+def task_defaults(execution_timeout: timedelta) -> dict[str, Any]:
+    """default_args of both DAGs. Every step is one transaction and idempotent, so a retry
+    after a dropped connection or a busy mail server can neither record nor apply twice."""
+    from divergencias.notifications import notify_task_failure
+
+    return {
+        "owner": "controladoria",
+        "on_failure_callback": notify_task_failure,
+        "execution_timeout": execution_timeout,
+        "retries": 2,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=10),
+    }
