@@ -241,3 +241,15 @@ def test_with_50000_divergences_the_email_stays_small_and_links_a_large_csv(
     assert list(mail.message.iter_attachments()) == []
     assert str(csv_path) in mail.message.get_body(("plain",)).get_content()
     assert mail.message.get_body(("html",)).get_content().count("<tr") < 40
+
+
+def test_manual_run_without_dates_covers_the_retroactive_window_before_its_date(dag, conn, business_db, output_dir):
+    import pendulum
+
+    add_sale(conn, "NF1", bonus_dpto="1")
+    run = dag.test(logical_date=pendulum.datetime(2026, 11, 20, 1, 30, tz="UTC"))  # 19/11 22:30 in São Paulo
+    assert run.state == "success"
+    session = _session(business_db)
+    assert session["tipo_sessao"] == "MANUAL_RUN"
+    assert (session["data_inicio"], session["data_fim"]) == (date(2026, 10, 18), date(2026, 11, 18))
+    assert session["divergencias_detectadas"] == 1
