@@ -5,21 +5,25 @@
 
 SELECT pg_advisory_xact_lock(7420261129);
 
--- Lock the booked rows first: from here to commit nobody can change them, so the check
--- "the field still holds what detection read" stays true until the write.
-SELECT count(*) FROM (
-    SELECT 1 FROM byd.controladoria c
-     WHERE c.idnfsexterno IN (
-            SELECT d.idnfsexterno FROM audit.divergencias_processadas d
-             WHERE d.status_processamento = 'DETECTED'
-               AND d.tipo_divergencia IN ('TRADE_MARKETING_BONUS', 'TRADE_MARKETING_TRADE')
-               AND d.dta_processamento >= %(data_inicio)s::date
-               AND d.dta_processamento < %(data_fim)s::date + 1)
-       AND %(modo)s = 'auto'
-       FOR UPDATE
-) AS travadas;
+-- Lock the booked rows and read them, in one pass: from here to commit nobody can change
+-- them, so the check "the field still holds what detection read" stays true until the write.
+CREATE TEMP TABLE lancamentos ON COMMIT DROP AS
+SELECT c.idnfsexterno::text AS idnfsexterno, c.bonus_dpto::text AS bonus_dpto,
+       c.trade_mkt_dpto::text AS trade_mkt_dpto
+  FROM byd.controladoria c
+ WHERE c.idnfsexterno IN (
+        SELECT d.idnfsexterno FROM audit.divergencias_processadas d
+         WHERE d.status_processamento = 'DETECTED'
+           AND d.tipo_divergencia IN ('TRADE_MARKETING_BONUS', 'TRADE_MARKETING_TRADE')
+           AND d.dta_processamento >= %(data_inicio)s::date
+           AND d.dta_processamento < %(data_fim)s::date + 1)
+   AND %(modo)s = 'auto'
+   FOR UPDATE;
+
+ANALYZE lancamentos;
 
 -- Each correctable divergence of the period with the reason it cannot be applied, if any.
+-- Grouped by divergence: production's controladoria does not promise one row per sale.
 CREATE TEMP TABLE correcoes ON COMMIT DROP AS
 WITH config AS (
     SELECT audit.configuracao('limite_auto_aplicacao')::numeric AS limite_auto_aplicacao,
@@ -32,22 +36,21 @@ SELECT d.id AS divergencia_id, d.idnfsexterno, d.campo_afetado, d.valor_original
                THEN 'confiança abaixo do limite de aplicação automática'
            WHEN d.valor_sugerido IS NULL OR d.valor_sugerido < 0 OR d.valor_sugerido > cfg.limite_outlier
                THEN 'valor sugerido inválido (negativo, acima do limite ou ilegível)'
-           WHEN NOT EXISTS (SELECT 1 FROM byd.controladoria c WHERE c.idnfsexterno = d.idnfsexterno)
+           WHEN count(l.idnfsexterno) = 0
                THEN 'venda sem lançamento em byd.controladoria'
-           WHEN EXISTS (SELECT 1 FROM byd.controladoria c
-                         WHERE c.idnfsexterno = d.idnfsexterno
-                           AND CASE d.campo_afetado WHEN 'bonus_dpto' THEN c.bonus_dpto::text
-                                                    ELSE c.trade_mkt_dpto::text END
-                               IS DISTINCT FROM d.valor_original)
+           WHEN bool_or(CASE d.campo_afetado WHEN 'bonus_dpto' THEN l.bonus_dpto ELSE l.trade_mkt_dpto END
+                        IS DISTINCT FROM d.valor_original)
                THEN 'campo alterado após a detecção: o valor atual foi preservado'
        END AS motivo_nao_aplicada
   FROM audit.divergencias_processadas d
  CROSS JOIN config cfg
+  LEFT JOIN lancamentos l ON l.idnfsexterno = d.idnfsexterno
  WHERE %(modo)s = 'auto'
    AND d.status_processamento = 'DETECTED'
    AND d.tipo_divergencia IN ('TRADE_MARKETING_BONUS', 'TRADE_MARKETING_TRADE')
    AND d.dta_processamento >= %(data_inicio)s::date
-   AND d.dta_processamento < %(data_fim)s::date + 1;
+   AND d.dta_processamento < %(data_fim)s::date + 1
+ GROUP BY d.id, cfg.limite_auto_aplicacao, cfg.limite_outlier;
 
 -- Temp tables have no statistics until analysed; the joins below need them.
 ANALYZE correcoes;
