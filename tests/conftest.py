@@ -7,7 +7,6 @@ created (and marked) by the tests and dropped afterwards.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -157,7 +156,3 @@ def dag(airflow_db: Path):
 @pytest.fixture
 def rollback_dag(airflow_db: Path):
     return _fresh_dag("divergencias_rollback")
-
-
-def conf_json(**conf: object) -> str:
-    return json.dumps(conf)
