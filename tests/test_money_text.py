@@ -50,3 +50,11 @@ def test_money_text_is_read_as_the_contract_says(conn, text, empty, value, unrea
 def test_canonical_text_has_two_decimals(conn):
     assert conn.execute("SELECT audit.texto_monetario_canonico(17000)").fetchone()[0] == "17000.00"
     assert conn.execute("SELECT audit.texto_monetario_canonico(1234.5)").fetchone()[0] == "1234.50"
+
+
+def test_money_in_emails_reads_as_brazilian_reais():
+    from divergencias.notifications import brl
+
+    assert brl(Decimal("1234567.5")) == "R$ 1.234.567,50"
+    assert brl(Decimal("-7031.33")) == "-R$ 7.031,33"
+    assert brl(None) == "—"

@@ -40,8 +40,9 @@ def brl(value: Decimal | int | None) -> str:
     """R$ 1.234,56: how controllers read money."""
     if value is None:
         return "—"
-    text = f"{Decimal(value):,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
-    return f"R$ {text}"
+    amount = Decimal(value)
+    text = f"{abs(amount):,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
+    return f"{'-' if amount < 0 else ''}R$ {text}"
 
 
 def br_date(value: Any) -> str:
