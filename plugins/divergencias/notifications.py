@@ -192,10 +192,7 @@ def notify_task_failure(context: dict) -> None:
         if not to:
             return
         ti = context["ti"]
-        try:
-            ambiente = settings.environment()
-        except ValueError:
-            ambiente = settings.DEFAULT_ENVIRONMENT
+        ambiente = settings.environment_label()
         error = context.get("exception")
         mail = failure_mail(ti.dag_id, ti.task_id, ti.run_id, f"{type(error).__name__}: {error}", ti.log_url, ambiente)
         send(mail, to)

@@ -40,10 +40,7 @@ def check_request(params: dict, user: str | None) -> dict:
 
 def confirmation_mail(request: dict, result: list) -> Mail:
     desfeitas, total_conflitos, conflitos, restaurados = result
-    try:
-        ambiente = settings.environment()
-    except ValueError:
-        ambiente = settings.DEFAULT_ENVIRONMENT
+    ambiente = settings.environment_label()
     context = {
         "ambiente": ambiente,
         "sessao_id": request["sessao_id"],

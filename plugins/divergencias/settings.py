@@ -40,6 +40,15 @@ def environment() -> str:
     return value
 
 
+def environment_label() -> str:
+    """The environment for an email's subject: never fails, so a mistyped Variable cannot
+    silence an alert (the daily run itself rejects it in validate_and_migrate)."""
+    try:
+        return environment()
+    except ValueError:
+        return DEFAULT_ENVIRONMENT
+
+
 def recipients() -> list[str]:
     return [address.strip() for address in (_variable(RECIPIENTS_VARIABLE) or "").split(",") if address.strip()]
 

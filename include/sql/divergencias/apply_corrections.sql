@@ -74,22 +74,17 @@ HAVING count(*) > 0;
 
 UPDATE audit.operacoes o
    SET sessao_id = %(sessao_id)s,
-       filtros_aplicados = jsonb_build_object('data_inicio', %(data_inicio)s::text, 'data_fim', %(data_fim)s::text),
-       dados_anteriores = a.antes,
-       dados_posteriores = a.depois
-  FROM operacao_correcao oc,
-       (SELECT jsonb_agg(jsonb_build_object('divergencia_id', divergencia_id, 'idnfsexterno', idnfsexterno,
-                                            'campo', campo_afetado, 'valor', valor_original)
-                         ORDER BY divergencia_id) AS antes,
-               jsonb_agg(jsonb_build_object('divergencia_id', divergencia_id, 'idnfsexterno', idnfsexterno,
-                                            'campo', campo_afetado, 'valor', valor_novo)
-                         ORDER BY divergencia_id) AS depois
-          FROM correcoes WHERE motivo_nao_aplicada IS NULL) AS a
+       filtros_aplicados = jsonb_build_object('data_inicio', %(data_inicio)s::text, 'data_fim', %(data_fim)s::text)
+  FROM operacao_correcao oc
  WHERE o.id = oc.id;
 
--- The write (audit.gravar_controladoria, shared with rollbacks).
+-- The write, with its before/after record on the operation (audit.gravar_controladoria,
+-- shared with rollbacks).
 CREATE TEMP TABLE escritas_controladoria ON COMMIT DROP AS
-SELECT idnfsexterno, campo_afetado, valor_novo AS valor FROM correcoes WHERE motivo_nao_aplicada IS NULL;
+SELECT oc.id AS operacao_id, c.divergencia_id, c.idnfsexterno, c.campo_afetado,
+       c.valor_original AS valor_anterior, c.valor_novo AS valor
+  FROM correcoes c CROSS JOIN operacao_correcao oc
+ WHERE c.motivo_nao_aplicada IS NULL;
 
 SELECT audit.gravar_controladoria();
 

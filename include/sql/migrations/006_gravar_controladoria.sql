@@ -1,4 +1,4 @@
--- 006: the one place that writes byd.controladoria. Corrections and rollbacks fill a temp
+-- 006: the one place that writes byd.controladoria (redefined by 008). Callers fill a temp
 -- table escritas_controladoria (idnfsexterno, campo_afetado, valor) in their own
 -- transaction and call this. jsonb_populate_record converts the text to the column's own
 -- type, so text columns (production) and numeric ones both work. PL/pgSQL because the

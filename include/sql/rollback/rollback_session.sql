@@ -49,21 +49,17 @@ SELECT operacao_id AS desfeita_id,
 UPDATE audit.operacoes o
    SET rollback_de = r.desfeita_id,
        filtros_aplicados = jsonb_build_object('sessao_id', %(sessao_id)s::int),
-       dados_anteriores = (SELECT jsonb_agg(jsonb_build_object('divergencia_id', u.divergencia_id,
-                                   'idnfsexterno', u.idnfsexterno, 'campo', u.campo_afetado, 'valor', u.valor_escrito)
-                                   ORDER BY u.divergencia_id)
-                             FROM desfazer u WHERE u.operacao_id = r.desfeita_id AND u.conflito IS NULL),
-       dados_posteriores = (SELECT jsonb_agg(jsonb_build_object('divergencia_id', u.divergencia_id,
-                                    'idnfsexterno', u.idnfsexterno, 'campo', u.campo_afetado, 'valor', u.valor_original)
-                                    ORDER BY u.divergencia_id)
-                              FROM desfazer u WHERE u.operacao_id = r.desfeita_id AND u.conflito IS NULL),
        metadata = jsonb_build_object('motivo', %(motivo)s::text,
                                      'conflitos', (SELECT count(*) FROM desfazer WHERE conflito IS NOT NULL))
   FROM operacoes_rollback r
  WHERE o.id = r.id;
 
+-- The write, with its before/after record on each ROLLBACK operation.
 CREATE TEMP TABLE escritas_controladoria ON COMMIT DROP AS
-SELECT idnfsexterno, campo_afetado, valor_original AS valor FROM desfazer WHERE conflito IS NULL;
+SELECT r.id AS operacao_id, u.divergencia_id, u.idnfsexterno, u.campo_afetado,
+       u.valor_escrito AS valor_anterior, u.valor_original AS valor
+  FROM desfazer u JOIN operacoes_rollback r ON r.desfeita_id = u.operacao_id
+ WHERE u.conflito IS NULL;
 
 SELECT audit.gravar_controladoria();
 
