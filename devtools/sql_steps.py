@@ -11,6 +11,7 @@ from datetime import date
 import psycopg
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
+from divergencias.dag_helpers import OpenedSession
 from divergencias.database import sql_file
 
 
@@ -48,8 +49,7 @@ def open_session(
             "parametros_execucao": "{}",
         },
     )
-    sessao_id, inicio, fim, modo = rows[0]
-    return {"sessao_id": sessao_id, "data_inicio": inicio, "data_fim": fim, "modo": modo}
+    return OpenedSession(*rows[0]).params()
 
 
 def run_session(conn: psycopg.Connection, data_inicio: date, data_fim: date, modo: str = "auto") -> dict:
