@@ -57,7 +57,7 @@ def _column(name: str) -> sql.Composable:
 def _scan(values: list[sql.Composable]) -> sql.Composed:
     """One scan of the period through the view, aggregating ``values`` so that each one is
     computed for every row (an unused column would be left out of the plan)."""
-    return sql.SQL("SELECT count(*), coalesce({}, 0)::bigint FROM byd.bonus_view v WHERE {}").format(
+    return sql.SQL("SELECT count(*), ({})::bigint FROM byd.bonus_view v WHERE {}").format(
         sql.SQL(" + ").join(sql.SQL("coalesce({}, 0)").format(v) for v in values), _PERIOD
     )
 
