@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
-N      ?= 1000000
 
 .PHONY: install run test migrate airflow stop bench lint requirements
 
@@ -33,8 +32,9 @@ airflow: install
 stop:
 	@if [ -x $(PY) ]; then $(PY) -m devtools.local_run stop; else echo "Nothing to stop."; fi
 
+# make bench [N=sales] [SCENARIO=default|small] [DSN=admin DSN of another server] [BENCH_ARGS=...]
 bench: install
-	@$(PY) -m bench --sales $(N)
+	@$(PY) -m bench $(if $(N),--sales $(N)) $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(DSN),--dsn '$(DSN)') $(BENCH_ARGS)
 
 lint: install
 	@$(PY) -m ruff check .

@@ -12,8 +12,8 @@ from datetime import date
 import psycopg
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
+from divergencias.dag_helpers import OpenedSession
 from divergencias.database import sql_file
-from divergencias.settings import PIPELINE_USER
 
 
 def run_step(conn: psycopg.Connection, task_id: str, params: dict) -> list[tuple] | None:
@@ -52,8 +52,7 @@ def open_session(
             "parametros_execucao": json.dumps(parametros or {}),
         },
     )
-    sessao_id, inicio, fim, modo = rows[0]
-    return {"sessao_id": sessao_id, "data_inicio": inicio, "data_fim": fim, "modo": modo, "usuario": PIPELINE_USER}
+    return OpenedSession(*rows[0]).params()
 
 
 def run_session(

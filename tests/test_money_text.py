@@ -53,8 +53,19 @@ def test_canonical_text_has_two_decimals(conn):
 
 
 def test_money_in_emails_reads_as_brazilian_reais():
-    from divergencias.notifications import brl
+    from divergencias.formatting import brl
 
-    assert brl(Decimal("1234567.5")) == "R$ 1.234.567,50"
-    assert brl(Decimal("-7031.33")) == "-R$ 7.031,33"
+    assert brl(Decimal("1234567.5")) == "R$\xa01.234.567,50"
+    assert brl(Decimal("-7031.33")) == "-R$\xa07.031,33"
+    assert brl(0) == "R$\xa00,00"
     assert brl(None) == "—"
+
+
+def test_dates_in_emails_read_as_brazilian():
+    from datetime import date, datetime
+
+    from divergencias.formatting import br_date
+
+    assert br_date(date(2026, 3, 7)) == "07/03/2026"
+    assert br_date(datetime(2026, 12, 31, 23, 59)) == "31/12/2026"
+    assert br_date(None) == ""

@@ -3,28 +3,34 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 OPEN_SESSION_TASK_ID = "open_session"
 
 
+class OpenedSession(NamedTuple):
+    """The row open_session.sql returns (its RETURNING clause, in that order)."""
+
+    sessao_id: int
+    data_inicio: str
+    data_fim: str
+    modo: str
+
+    def params(self) -> dict[str, Any]:
+        """Bound parameters of every statement after open_session, with the pipeline user."""
+        from divergencias.settings import PIPELINE_USER
+
+        return {**self._asdict(), "sessao_id": int(self.sessao_id), "usuario": PIPELINE_USER}
+
+
 def session_params(ti: Any) -> dict[str, Any]:
     """Bound parameters of every statement after open_session: the session id, its period and
     mode as open_session returned them, and the pipeline user. Used as the ``sessao`` macro."""
-    from divergencias.settings import PIPELINE_USER
-
     rows = ti.xcom_pull(task_ids=OPEN_SESSION_TASK_ID)
     if not rows:
         raise RuntimeError("open_session returned no session: nothing to process")
-    sessao_id, data_inicio, data_fim, modo = rows[0]
-    return {
-        "sessao_id": int(sessao_id),
-        "data_inicio": data_inicio,
-        "data_fim": data_fim,
-        "modo": modo,
-        "usuario": PIPELINE_USER,
-    }
+    return OpenedSession(*rows[0]).params()
 
 
 def run_url(dag_id: str, run_id: str) -> str:

@@ -1,19 +1,20 @@
 """The pt-BR emails: the summary after every run and the alert when a task fails.
 
-Sent through the smtp provider's connection ``smtp_default``. No recipients or no SMTP
-connection means the email is skipped with a warning: a run is not failed for a mail
-setup that was never made. A configured server that refuses is a failure.
+Built here from the audit tables and the templates (money and dates formatted by
+``divergencias.formatting``); sent through the smtp provider's connection
+``smtp_default``. No recipients or no SMTP connection means the email is skipped with a
+warning: a run is not failed for a mail setup that was never made. A configured server
+that refuses is a failure.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from decimal import Decimal
 from email.message import EmailMessage
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -21,6 +22,7 @@ from psycopg.rows import dict_row
 
 from divergencias import settings
 from divergencias.database import sql_file
+from divergencias.formatting import br_date, brl
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +36,6 @@ def criticality(pending: int, attention_level: int, critical_level: int) -> str:
     if pending <= critical_level:
         return "ATENÇÃO"
     return "CRÍTICO"
-
-
-def brl(value: Decimal | int | None) -> str:
-    """R$ 1.234,56: how controllers read money."""
-    if value is None:
-        return "—"
-    amount = Decimal(value)
-    text = f"{abs(amount):,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
-    return f"{'-' if amount < 0 else ''}R$ {text}"
-
-
-def br_date(value: Any) -> str:
-    return value.strftime("%d/%m/%Y") if value is not None else ""
 
 
 @cache
@@ -67,12 +56,25 @@ def render(name: str, **context: Any) -> str:
     return _templates().get_template(name).render(**context)
 
 
+class Attachment(NamedTuple):
+    filename: str
+    content: bytes
+
+
 @dataclass(frozen=True)
 class Mail:
     subject: str
     text: str
     html: str
-    attachment: Path | None = None
+    attachment: Attachment | None = None
+
+
+def report_attachment(report: Path | None) -> Attachment | None:
+    """The CSV report to attach, or None when there is none or it is over the size limit
+    (the email then says where the report is)."""
+    if report is None or not report.exists() or report.stat().st_size > settings.attachment_limit_bytes():
+        return None
+    return Attachment(report.name, report.read_bytes())
 
 
 def smtp_configured() -> bool:
@@ -98,25 +100,37 @@ def deliverable_recipients(kind: str) -> list[str]:
     return to
 
 
+def build_message(mail: Mail, sender: str, to: list[str]) -> EmailMessage:
+    """multipart/mixed: the text and HTML bodies as alternatives, then the CSV, if any."""
+    message = EmailMessage()
+    message["Subject"] = mail.subject
+    message["From"] = sender
+    message["To"] = ", ".join(to)
+    message.set_content(mail.text)
+    message.add_alternative(mail.html, subtype="html")
+    if mail.attachment is not None:
+        message.add_attachment(
+            mail.attachment.content,
+            maintype="text",
+            subtype="csv",
+            filename=mail.attachment.filename,
+            params={"charset": "utf-8"},
+        )
+    return message
+
+
 def send(mail: Mail, to: list[str]) -> None:
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
     with SmtpHook(smtp_conn_id=settings.SMTP_CONN_ID) as hook:
-        message = EmailMessage()
-        message["Subject"] = mail.subject
-        message["From"] = hook.from_email or hook.smtp_user or DEFAULT_SENDER
-        message["To"] = ", ".join(to)
-        message.set_content(mail.text)
-        message.add_alternative(mail.html, subtype="html")
-        if mail.attachment is not None:
-            message.add_attachment(
-                mail.attachment.read_bytes(),
-                maintype="text",
-                subtype="csv",
-                filename=mail.attachment.name,
-                params={"charset": "utf-8"},
-            )
-        # The hook only builds HTML-only messages; its client sends our multipart one.
+        message = build_message(mail, hook.from_email or hook.smtp_user or DEFAULT_SENDER, to)
+        # Not the provider's public SmtpHook.send_email_smtp (nor SmtpNotifier, which calls
+        # it): it builds MIMEMultipart(mime_subtype) with exactly one text/html part plus the
+        # files, so the plain-text body of contract §7 cannot be added (with
+        # mime_subtype="alternative" the CSV would become a third alternative body), and it
+        # reads attachments only from local file paths. The hook still connects, negotiates
+        # TLS and logs in (get_conn, from the connection); its connected smtplib client, the
+        # only private name used here, sends our message.
         hook._smtp_client.send_message(message)
     log.info("email %r sent to %s", mail.subject, ", ".join(to))
 
@@ -131,7 +145,7 @@ def summary_mail(conn: psycopg.Connection, sessao_id: int, run_url: str) -> Mail
     if session is None:
         raise LookupError(f"sessão {sessao_id} não encontrada em audit.sessoes_processamento")
     report = Path(session["arquivo_relatorio"]) if session["arquivo_relatorio"] else None
-    attach = report is not None and report.exists() and report.stat().st_size <= settings.attachment_limit_bytes()
+    attachment = report_attachment(report)
     context = {
         "sessao": session,
         "regras": rules,
@@ -140,7 +154,7 @@ def summary_mail(conn: psycopg.Connection, sessao_id: int, run_url: str) -> Mail
         "criticidade": criticality(session["pendentes"], session["nivel_atencao"], session["nivel_critico"]),
         "link_execucao": run_url,
         "relatorio": report,
-        "relatorio_anexado": attach,
+        "relatorio_anexado": attachment is not None,
     }
     subject = (
         f"[{session['ambiente']}] Divergências "
@@ -152,7 +166,7 @@ def summary_mail(conn: psycopg.Connection, sessao_id: int, run_url: str) -> Mail
         subject=subject,
         text=render("email_resumo.txt.j2", **context),
         html=render("email_resumo.html.j2", **context),
-        attachment=report if attach else None,
+        attachment=attachment,
     )
 
 

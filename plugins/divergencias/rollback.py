@@ -7,12 +7,38 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
+from datetime import date
+from typing import NamedTuple
+
+from psycopg.rows import class_row
 
 from divergencias import settings
 from divergencias.database import financial_db, sql_file
 from divergencias.notifications import Mail, deliverable_recipients, render, send
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SessionToUndo:
+    """A row of rollback/session_to_undo.sql."""
+
+    id: int
+    status: str
+    data_inicio: date | None
+    data_fim: date | None
+    correcoes_ativas: int
+
+
+class RollbackResult(NamedTuple):
+    """The last row of rollback/rollback_session.sql, as the rollback task returns it:
+    counts, then the (capped) lists as JSON text."""
+
+    desfeitas: int
+    total_conflitos: int
+    conflitos: str
+    restaurados: str
 
 
 def _reject(message: str) -> None:
@@ -30,31 +56,32 @@ def check_request(params: dict, user: str | None) -> dict:
         _reject(f"Parâmetro sessao_id={sessao_id!r} inválido: informe o número da sessão.")
     if not motivo:
         _reject("Parâmetro motivo é obrigatório: diga por que a sessão está sendo desfeita.")
-    with financial_db() as conn:
-        row = conn.execute(sql_file("rollback/session_to_undo.sql"), {"sessao_id": sessao_id}).fetchone()
-    if row is None:
+    with financial_db() as conn, conn.cursor(row_factory=class_row(SessionToUndo)) as cur:
+        session = cur.execute(sql_file("rollback/session_to_undo.sql"), {"sessao_id": sessao_id}).fetchone()
+    if session is None:
         _reject(f"sessao_id={sessao_id}: sessão não encontrada em audit.sessoes_processamento.")
-    log.info("session %s (%s): %s correction(s) still applied", sessao_id, row[1], row[4])
+    log.info("session %s (%s): %s correction(s) still applied", sessao_id, session.status, session.correcoes_ativas)
     return {"sessao_id": sessao_id, "motivo": motivo, "usuario": f"airflow:{user or 'desconhecido'}"[:100]}
 
 
 def confirmation_mail(request: dict, result: list) -> Mail:
-    desfeitas, total_conflitos, conflitos, restaurados = result
+    """``result``: the rollback task's row (see ``RollbackResult``)."""
+    undone = RollbackResult(*result)
     ambiente = settings.environment_label()
     context = {
         "ambiente": ambiente,
         "sessao_id": request["sessao_id"],
         "motivo": request["motivo"],
         "usuario": request["usuario"],
-        "desfeitas": desfeitas,
-        "total_conflitos": total_conflitos,
-        "conflitos": json.loads(conflitos),
-        "restaurados": json.loads(restaurados),
+        "desfeitas": undone.desfeitas,
+        "total_conflitos": undone.total_conflitos,
+        "conflitos": json.loads(undone.conflitos),
+        "restaurados": json.loads(undone.restaurados),
     }
     return Mail(
         subject=(
             f"[{ambiente}] Rollback da sessão {request['sessao_id']}: "
-            f"{desfeitas} correções desfeitas, {total_conflitos} conflitos"
+            f"{undone.desfeitas} correções desfeitas, {undone.total_conflitos} conflitos"
         ),
         text=render("email_rollback.txt.j2", **context),
         html=render("email_rollback.html.j2", **context),

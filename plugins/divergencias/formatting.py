@@ -1,0 +1,30 @@
+"""How controllers read money and dates: pt-BR, through babel (CLDR), never by hand.
+
+Used by the email templates (filters ``brl`` and ``data_br``) and their subjects.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from babel.dates import format_date
+from babel.numbers import format_currency
+
+LOCALE = "pt_BR"
+EMPTY = "—"
+
+
+def brl(value: Decimal | int | None) -> str:
+    """``R$ 1.234,56`` and ``-R$ 7.031,33``; an em dash for no value.
+
+    CLDR puts a no-break space after ``R$``, so an amount never wraps inside a table cell.
+    """
+    if value is None:
+        return EMPTY
+    return format_currency(Decimal(value), "BRL", locale=LOCALE)
+
+
+def br_date(value: date | None) -> str:
+    """``31/10/2026`` (a datetime shows its date); empty for no value."""
+    return format_date(value, "dd/MM/yyyy", locale=LOCALE) if value is not None else ""
