@@ -172,8 +172,7 @@ def print_summary(after_session: int, caught: object | None) -> bool:
             return False
         rows = conn.execute(
             """SELECT tipo_divergencia, status_processamento, count(*)
-                 FROM audit.divergencias_processadas
-                WHERE sessao_id = %(id)s OR sessao_alteracao_id = %(id)s OR status_processamento = 'DETECTED'
+                 FROM audit.divergencias_da_sessao(%(id)s)
                 GROUP BY 1, 2 ORDER BY 1, 2""",
             {"id": session[0]},
         ).fetchall()

@@ -66,7 +66,10 @@ ON CONFLICT (codigo) DO NOTHING;
 CREATE OR REPLACE FUNCTION audit.expressao_regra(expressao text, campo text, referencia text, monetario boolean)
 RETURNS text LANGUAGE sql IMMUTABLE AS $$
     SELECT regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
+           regexp_replace(
                expressao,
+               -- a threshold is read once per statement (an InitPlan), not joined to every row
+               '\mcfg\.([a-z_]+)\M', '(SELECT p.\1 FROM parametros_deteccao p)', 'g'),
                '\mf\.referencia_invalida\M', coalesce(quote_ident('i_' || referencia), 'false'), 'g'),
                '\mf\.referencia_texto\M', coalesce(quote_ident(referencia), 'NULL::text'), 'g'),
                '\mf\.referencia\M', coalesce(quote_ident('n_' || referencia), 'NULL::numeric'), 'g'),
@@ -139,7 +142,6 @@ BEGIN
                             OR x.idnfsexterno::text IN (SELECT d.idnfsexterno FROM audit.divergencias_processadas d
                                                          WHERE d.status_processamento = 'DETECTED')
                         OFFSET 0) AS p) AS v
-         CROSS JOIN parametros_deteccao cfg
          WHERE NOT v.no_periodo
             OR v.idnfsexterno IN (SELECT d.idnfsexterno FROM audit.divergencias_processadas d
                                    WHERE d.status_processamento = 'DETECTED')
@@ -159,7 +161,6 @@ BEGIN
                v.revenda, v.apontamento, v.no_periodo, r.tipo_divergencia, r.campo_afetado, r.valor_original,
                r.valor_anterior, r.valor_sugerido, r.regra, r.valor_referencia
           FROM vendas_lidas v
-         CROSS JOIN parametros_deteccao cfg
          CROSS JOIN LATERAL (VALUES %1$s) AS r(tipo_divergencia, campo_afetado, valor_original, valor_anterior,
                                                 valor_sugerido, regra, valor_referencia, dispara)
          WHERE r.dispara
