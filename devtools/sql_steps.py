@@ -19,9 +19,15 @@ from divergencias.database import sql_file
 def run_step(conn: psycopg.Connection, task_id: str, params: dict) -> list[tuple] | None:
     """Run include/sql/divergencias/<task_id>.sql in one transaction; return the last
     statement's rows."""
+    return run_sql(conn, sql_file(f"divergencias/{task_id}.sql"), params)
+
+
+def run_sql(conn: psycopg.Connection, text: str, params: dict) -> list[tuple] | None:
+    """Run a step's SQL text split as the operator splits it, in one transaction; return the
+    last statement's rows."""
     rows = None
     with conn.transaction():
-        for statement in DbApiHook.split_sql_string(sql_file(f"divergencias/{task_id}.sql"), strip_semicolon=True):
+        for statement in DbApiHook.split_sql_string(text, strip_semicolon=True):
             cur = conn.execute(statement, params)
             rows = cur.fetchall() if cur.description else None
     return rows

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -109,6 +110,66 @@ def business_db(make_business_db, monkeypatch: pytest.MonkeyPatch) -> str:
     dsn = make_business_db()
     monkeypatch.setenv("AIRFLOW_CONN_FINANCIAL_DB", databases.airflow_connection_json(dsn))
     return dsn
+
+
+def _template_built_by(admin_dsn: str, build: Callable) -> Iterator[str]:
+    import psycopg
+
+    name = _unique("tmpl")
+    dsn = databases.create_database(admin_dsn, name)
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        build(connection)
+    yield name
+    databases.drop_database(admin_dsn, name)
+
+
+def _copy_as_financial_db(admin_dsn: str, template: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    name = _unique("t")
+    dsn = databases.create_database(admin_dsn, name, template=template)
+    monkeypatch.setenv("AIRFLOW_CONN_FINANCIAL_DB", databases.airflow_connection_json(dsn))
+    yield dsn
+    databases.drop_database(admin_dsn, name)
+
+
+@pytest.fixture(scope="session")
+def old_schema_template(pg_admin_dsn: str) -> Iterator[str]:
+    from tests.old_system import build_old_system_database
+
+    yield from _template_built_by(pg_admin_dsn, lambda c: build_old_system_database(c, with_rows=False))
+
+
+@pytest.fixture(scope="session")
+def old_rows_template(pg_admin_dsn: str) -> Iterator[str]:
+    from tests.old_system import build_old_system_database
+
+    yield from _template_built_by(pg_admin_dsn, lambda c: build_old_system_database(c, with_rows=True))
+
+
+@pytest.fixture(scope="session")
+def main_v2_template(pg_admin_dsn: str) -> Iterator[str]:
+    from tests.old_system import build_main_v2_database
+
+    yield from _template_built_by(pg_admin_dsn, build_main_v2_database)
+
+
+@pytest.fixture
+def old_schema_db(pg_admin_dsn: str, old_schema_template: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Demo byd plus ``audit`` as the old DDL created it, without rows; financial_db points at it."""
+    yield from _copy_as_financial_db(pg_admin_dsn, old_schema_template, monkeypatch)
+
+
+@pytest.fixture
+def old_rows_db(pg_admin_dsn: str, old_rows_template: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Demo byd plus the old ``audit`` after five months of the old cron job (tests/old_system.py);
+    financial_db points at it."""
+    yield from _copy_as_financial_db(pg_admin_dsn, old_rows_template, monkeypatch)
+
+
+@pytest.fixture
+def main_v2_db(pg_admin_dsn: str, main_v2_template: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Demo byd plus ``audit`` migrated by main at 308fd28 and run once by it (Sept-Oct 2026,
+    modo auto); financial_db points at it."""
+    yield from _copy_as_financial_db(pg_admin_dsn, main_v2_template, monkeypatch)
 
 
 @pytest.fixture
