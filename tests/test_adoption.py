@@ -1,0 +1,254 @@
+"""Taking over the users' databases (issue 7, point 1): the DAG migrates and runs on an empty
+database, on one whose ``audit`` the old DDL created (with and without months of the old
+job's rows) and on one migrated by the previous version, with the contract's results."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from divergencias.migrations import MigrationChanged, apply_migrations
+from tests import old_system
+from tests.helpers import business_state
+
+PERIOD = {"data_inicio": str(old_system.MAIN_V2_PERIOD[0]), "data_fim": str(old_system.MAIN_V2_PERIOD[1])}
+OLD_VIEW_COLUMNS = {
+    "vw_operacoes_resumo": [
+        "data",
+        "tipo_operacao",
+        "origem",
+        "status",
+        "total_operacoes",
+        "total_registros",
+        "duracao_media_seg",
+        "total_erros",
+    ],
+    "vw_divergencias_abertas": [
+        "id",
+        "operacao_id",
+        "idnfsexterno",
+        "tipo_divergencia",
+        "competencia",
+        "valor_anterior",
+        "valor_sugerido",
+        "valor_aplicado",
+        "campo_afetado",
+        "status_processamento",
+        "decisao_automatica",
+        "motivo_rejeicao",
+        "detectado_em",
+        "processado_em",
+        "processado_por",
+        "confidence_score",
+        "regras_aplicadas",
+        "dados_contextuais",
+        "dias_pendente",
+    ],
+    "vw_dashboard_monitoramento": [
+        "data_consulta",
+        "divergencias_abertas",
+        "execucoes_hoje",
+        "status_ultima_execucao",
+        "erros_hoje",
+    ],
+}
+
+
+OLD_OPERATION_COLUMNS = (
+    "SELECT (id, tipo_operacao, descricao, usuario, origem, registros_afetados, dados_anteriores, dados_posteriores, "
+    "timestamp_inicio, timestamp_fim, status, erro_mensagem, rollback_de)::text FROM audit.operacoes ORDER BY id"
+)
+
+
+@pytest.fixture
+def fresh_db(make_business_db, monkeypatch):
+    """An empty ``audit`` beside the same demo sales the old databases hold."""
+    from devtools import databases, demo_source
+
+    dsn = make_business_db()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA audit CASCADE")
+        demo_source.generate_sales(conn, old_system.DEMO_SALES, end_date=old_system.DEMO_END, progress=None)
+    monkeypatch.setenv("AIRFLOW_CONN_FINANCIAL_DB", databases.airflow_connection_json(dsn))
+    return dsn
+
+
+def _interface(conn: psycopg.Connection) -> dict:
+    views = {
+        name: [
+            column
+            for (column,) in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'audit' "
+                "AND table_name = %s ORDER BY ordinal_position",
+                (name,),
+            )
+        ]
+        for name in OLD_VIEW_COLUMNS
+    }
+    functions = dict(
+        conn.execute(
+            """SELECT p.proname, pg_get_function_arguments(p.oid) FROM pg_proc p
+                WHERE p.pronamespace = 'audit'::regnamespace
+                  AND p.proname IN ('registrar_operacao', 'finalizar_operacao')"""
+        ).fetchall()
+    )
+    return {"views": views, "functions": functions}
+
+
+def _check_interface(conn: psycopg.Connection) -> None:
+    found = _interface(conn)
+    for name, old_columns in OLD_VIEW_COLUMNS.items():
+        assert found["views"][name][: len(old_columns)] == old_columns, name
+    assert found["functions"] == {
+        "registrar_operacao": "p_tipo_operacao character varying, p_descricao text, p_usuario character varying, "
+        "p_origem character varying, p_tabela_afetada character varying DEFAULT NULL::character varying, "
+        "p_registros_afetados integer DEFAULT 0, p_query_executada text DEFAULT NULL::text",
+        "finalizar_operacao": "p_operacao_id integer, p_status character varying, "
+        "p_erro_mensagem text DEFAULT NULL::text",
+    }
+    # both old helpers still work as the old notebooks call them, named arguments included
+    with conn.transaction():
+        (op,) = conn.execute(
+            "SELECT audit.registrar_operacao(p_tipo_operacao => 'UPDATE', p_descricao => 'notebook', "
+            "p_usuario => 'analista', p_origem => 'NOTEBOOK')"
+        ).fetchone()
+        conn.execute("SELECT audit.finalizar_operacao(%s, 'SUCCESS')", (op,))
+        assert conn.execute(
+            "SELECT status, timestamp_fim IS NOT NULL FROM audit.operacoes WHERE id = %s", (op,)
+        ).fetchone() == ("SUCCESS", True)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            with conn.transaction():
+                conn.execute("UPDATE audit.operacoes SET descricao = 'reescrita' WHERE id = %s", (op,))
+        raise psycopg.Rollback()
+
+
+def _open_keys(conn: psycopg.Connection) -> set[tuple]:
+    return set(
+        conn.execute(
+            "SELECT idnfsexterno, tipo_divergencia, campo_afetado FROM audit.divergencias_processadas "
+            "WHERE status_processamento = 'DETECTED'"
+        ).fetchall()
+    )
+
+
+def _closed_history(conn: psycopg.Connection) -> list[tuple]:
+    """Rows a person or the old job closed: history, never rewritten."""
+    return conn.execute(
+        """SELECT id, idnfsexterno, tipo_divergencia, campo_afetado, competencia, valor_anterior::text,
+                  valor_sugerido::text, valor_aplicado::text, status_processamento, processado_em, processado_por,
+                  regras_aplicadas
+             FROM audit.divergencias_processadas
+            WHERE status_processamento IN ('AUTO_APPLIED', 'APPROVED', 'REJECTED') ORDER BY id"""
+    ).fetchall()
+
+
+def _run_twice(dag, dsn: str, monkeypatch) -> tuple[dict, dict]:
+    from devtools.databases import airflow_connection_json
+
+    monkeypatch.setenv("AIRFLOW_CONN_FINANCIAL_DB", airflow_connection_json(dsn))
+    results = []
+    for _ in range(2):
+        assert dag.test(run_conf={**PERIOD, "modo": "auto"}).state == "success"
+        with psycopg.connect(dsn) as conn:
+            results.append(
+                conn.execute(
+                    "SELECT status, divergencias_detectadas, correcoes_aplicadas FROM audit.sessoes_processamento "
+                    "WHERE dag_run_id IS NOT NULL AND versao_sistema <> '308fd28' ORDER BY id DESC LIMIT 1"
+                ).fetchone()
+            )
+    return results[0], results[1]
+
+
+@pytest.fixture
+def fresh_result(dag, fresh_db, smtp, output_dir, monkeypatch):
+    first, second = _run_twice(dag, fresh_db, monkeypatch)
+    with psycopg.connect(fresh_db) as conn:
+        _check_interface(conn)
+        return {"first": first, "second": second, "open": _open_keys(conn), "state": business_state(conn)[0]}
+
+
+def test_an_empty_database_gets_the_old_interface_and_the_contract_results(fresh_result):
+    assert fresh_result["first"][0] == "COMPLETED" and fresh_result["first"][1] > 0
+    assert fresh_result["second"] == ("COMPLETED", 0, 0)
+
+
+def test_a_database_whose_audit_the_old_ddl_created_is_adopted(
+    dag, old_schema_db, smtp, output_dir, fresh_result, monkeypatch
+):
+    first, second = _run_twice(dag, old_schema_db, monkeypatch)
+    with psycopg.connect(old_schema_db) as conn:
+        _check_interface(conn)
+        assert (first, second) == (fresh_result["first"], fresh_result["second"])
+        assert _open_keys(conn) == fresh_result["open"]
+        assert business_state(conn)[0] == fresh_result["state"]
+
+
+def test_months_of_old_rows_are_adopted_kept_and_collapsed(
+    dag, old_rows_db, smtp, output_dir, fresh_result, monkeypatch
+):
+    with psycopg.connect(old_rows_db) as conn:
+        closed_before = _closed_history(conn)
+        ids_before = [i for (i,) in conn.execute("SELECT id FROM audit.divergencias_processadas")]
+        operations_before = conn.execute(OLD_OPERATION_COLUMNS).fetchall()
+    first, second = _run_twice(dag, old_rows_db, monkeypatch)
+    with psycopg.connect(old_rows_db) as conn:
+        _check_interface(conn)
+        # old rows kept, closed ones untouched, old operations untouched
+        closed_after = {row[0]: row for row in _closed_history(conn)}
+        assert [closed_after[row[0]] for row in closed_before] == closed_before
+        assert conn.execute(OLD_OPERATION_COLUMNS).fetchall()[: len(operations_before)] == operations_before
+        kept = conn.execute(
+            "SELECT count(*) FROM audit.divergencias_processadas WHERE id = ANY(%s)", (ids_before,)
+        ).fetchone()[0]
+        assert kept == len(ids_before)
+        # duplicates collapsed: the oldest row stays open, the others RESOLVED with the reason and a history row
+        collapsed = conn.execute(
+            """SELECT count(*), count(h.id) FROM audit.divergencias_processadas d
+                 LEFT JOIN audit.historico_divergencias h ON h.divergencia_id = d.id AND h.status_novo = 'RESOLVED'
+                WHERE d.dados_contextuais ->> 'motivo_resolucao' LIKE 'duplicata deixada pelo sistema anterior%'"""
+        ).fetchone()
+        assert collapsed == (old_system.OLD_OPEN_ROWS - old_system.OLD_OPEN_KEYS,) * 2
+        # sessions the old job left RUNNING are FAILED with the reason
+        assert conn.execute("SELECT count(*) FROM audit.sessoes_processamento WHERE status = 'RUNNING'").fetchone() == (
+            0,
+        )
+        assert conn.execute(
+            "SELECT count(*) FROM audit.sessoes_processamento WHERE resultado_geral LIKE '%sistema anterior%'"
+        ).fetchone() == (old_system.OLD_RUNNING_SESSIONS,)
+        # adopted, not recorded again: one open row per key, and the same queue a fresh database has
+        assert conn.execute(
+            """SELECT count(*) FROM (SELECT 1 FROM audit.divergencias_processadas
+                WHERE status_processamento = 'DETECTED'
+                GROUP BY idnfsexterno, tipo_divergencia, campo_afetado HAVING count(*) > 1) AS x"""
+        ).fetchone() == (0,)
+        assert _open_keys(conn) == fresh_result["open"]
+        gone = conn.execute(
+            "SELECT count(*) FROM audit.divergencias_processadas WHERE dados_contextuais ->> 'motivo_resolucao' "
+            "= 'venda não encontrada na origem (byd.bonus_view)'"
+        ).fetchone()[0]
+        assert gone == old_system.OLD_OPEN_SALE_GONE
+        assert second[1:] == (0, 0)
+
+
+def test_a_database_migrated_by_the_previous_version_keeps_working(dag, main_v2_db, smtp, output_dir, monkeypatch):
+    with psycopg.connect(main_v2_db) as conn:
+        before = business_state(conn)
+    first, second = _run_twice(dag, main_v2_db, monkeypatch)
+    with psycopg.connect(main_v2_db) as conn:
+        _check_interface(conn)
+        assert first == ("COMPLETED", 0, 0) and second == ("COMPLETED", 0, 0)
+        assert business_state(conn) == before
+
+
+def test_a_changed_migration_stops_the_run_naming_the_file(business_db, tmp_path, monkeypatch):
+    from divergencias import migrations
+
+    copy = tmp_path / "migrations"
+    copy.mkdir()
+    for path in migrations.MIGRATIONS_DIR.glob("*.sql"):
+        (copy / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    (copy / "003_configuracoes_padrao.sql").write_text("-- editado depois de aplicado\n", encoding="utf-8")
+    monkeypatch.setattr(migrations, "MIGRATIONS_DIR", copy)
+    with psycopg.connect(business_db, autocommit=True) as conn:
+        with pytest.raises(MigrationChanged, match="003_configuracoes_padrao.sql foi alterada"):
+            apply_migrations(conn)
