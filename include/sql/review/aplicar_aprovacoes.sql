@@ -1,9 +1,14 @@
--- aplicar_aprovacoes: writes the approvals the API checked (temp table decisoes:
--- divergencia_id, valor, aplicar), in the caller's transaction. Every approval is kept in
+-- aplicar_aprovacoes: writes the approvals the API checked (ids, valores, aplicar: one entry
+-- per divergence), in the caller's transaction. Every approval is kept in
 -- audit.aprovacoes. Those to apply get a MANUAL_APPROVAL session of their own and one APPROVE
 -- operation whose before/after audit.gravar_controladoria records while writing the field,
 -- so divergencias_rollback undoes an approval by its session like any run's corrections.
--- Parameters: usuario, comentario, versao. Returns the session and operation, if any.
+-- Parameters: ids, valores, aplicar, usuario, comentario, versao. Returns the session and
+-- operation, if any.
+CREATE TEMP TABLE decisoes ON COMMIT DROP AS
+SELECT * FROM unnest(%(ids)s::integer[], %(valores)s::numeric[], %(aplicar)s::boolean[])
+           AS x(divergencia_id, valor, aplicar);
+
 CREATE TEMP TABLE aplicacao (sessao_id integer, operacao_id integer) ON COMMIT DROP;
 
 WITH sessao AS (
