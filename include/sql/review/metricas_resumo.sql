@@ -12,7 +12,7 @@ WITH abertas AS (
       FROM audit.divergencias_processadas d
      GROUP BY d.status_processamento
 ), pendentes AS (
-    SELECT coalesce(sum(total), 0) AS total FROM abertas
+    SELECT coalesce(sum(total), 0)::bigint AS total FROM abertas
 )
 SELECT now()::timestamp(0) AS gerado_em,
        p.total AS divergencias_abertas,

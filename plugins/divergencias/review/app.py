@@ -11,9 +11,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from airflow.api_fastapi.core_api.security import GetUserDep, get_user
+from airflow.api_fastapi.core_api.security import GetUserDep, bearer_scheme, get_user
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
@@ -100,6 +101,8 @@ def divergence_filters(
 
 Filters = Annotated[dict[str, Any], Depends(divergence_filters)]
 Sort = Annotated[Literal[tuple(queries.SORT_ORDERS)], Query()]  # type: ignore[valid-type]
+
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
 api = APIRouter(prefix="/api/v1")
 
@@ -272,12 +275,12 @@ def create_app() -> FastAPI:
     app.mount("/static", StaticFiles(directory=PAGE_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
-    async def page(request: Request) -> Response:
+    async def page(request: Request, bearer: Bearer) -> Response:
         """The page itself: to Airflow's login when nobody is logged in, 403 without read access."""
         from airflow.api_fastapi.app import get_auth_manager
 
         try:
-            user = await get_user(request, None, None)
+            user = await get_user(request, None, bearer)
         except HTTPException:
             return RedirectResponse(get_auth_manager().get_url_login(next_url=str(request.url)))
         if not access.allowed(user, "GET"):
