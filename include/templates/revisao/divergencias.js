@@ -57,7 +57,9 @@ async function call(path, options = {}) {
 
 function filters() {
   const params = new URLSearchParams();
-  for (const [key, value] of new FormData($("#filtros"))) if (value !== "") params.set(key, value.replace(",", "."));
+  for (const [key, value] of new FormData($("#filtros"))) {
+    if (value !== "") params.set(key, key === "diferenca_minima" ? value.replace(",", ".") : value);
+  }
   return params;
 }
 

@@ -171,7 +171,7 @@ def reject(
 ) -> Response:
     reason = body.motivo if body is not None else (motivo or "").strip()
     if len(reason) < 3:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "motivo é obrigatório para rejeitar (3+ caracteres)")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "motivo é obrigatório para rejeitar (3+ caracteres)")
     return respond(decisions.reject([divergencia_id], reason, user.get_name()))
 
 
@@ -237,7 +237,7 @@ def export(filters: Filters, formato: Literal["csv", "excel"] = "csv", ordenar: 
     workbook = exports.excel_workbook(filters, ordenar)
     if workbook is None:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, "Linhas demais para uma planilha Excel: filtre mais ou use CSV."
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "Linhas demais para uma planilha Excel: filtre mais ou use CSV."
         )
     return Response(
         workbook,

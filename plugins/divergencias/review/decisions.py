@@ -84,7 +84,7 @@ def _plan(row: dict, valor: Decimal | None, usuario: str) -> tuple[int, Decimal,
     _require_detected(row, "aprovadas")
     if campo not in WRITABLE_FIELDS:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"Divergência {ident}: o campo {campo} pertence ao cadastro comercial e não é gravado pelo sistema "
             "(só bonus_dpto e trade_mkt_dpto); rejeite-a e corrija na origem.",
         )
@@ -95,12 +95,12 @@ def _plan(row: dict, valor: Decimal | None, usuario: str) -> tuple[int, Decimal,
     chosen = next((v for v in (valor, first_value, row["valor_sugerido"]) if v is not None), None)
     if chosen is None:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"Divergência {ident}: a regra não sugere valor; informe o valor a aplicar ou rejeite-a.",
         )
     if not 0 <= chosen <= limite_outlier:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"Divergência {ident}: valor {chosen} inválido (deve estar entre 0 e {limite_outlier}).",
         )
     if not row["lancada"]:
@@ -137,7 +137,7 @@ def _refuse_same_field_twice(facts: list[dict]) -> None:
         key = (row["idnfsexterno"], row["campo_afetado"])
         if key in seen:
             raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY,
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
                 f"Divergências {seen[key]} e {row['id']} corrigem o mesmo campo ({key[1]} de {key[0]}): "
                 "aprove uma de cada vez.",
             )

@@ -25,5 +25,5 @@ def trigger(dag_id: str, conf: dict[str, Any], usuario: str) -> dict[str, str]:
             f"A DAG {dag_id} ainda não foi registrada pelo dag-processor; tente de novo em instantes.",
         ) from error
     except (ParamValidationError, ValueError) as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"{dag_id}: {error}") from error
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{dag_id}: {error}") from error
     return {"dag_id": dag_id, "dag_run_id": run.run_id, "url": run_url(dag_id, run.run_id)}
