@@ -66,6 +66,8 @@ SELECT d.idnfsexterno,
    AND d.dta_processamento < %(data_fim)s::date + 1
    AND d.confidence_score >= %(confidence)s
    AND d.valor_sugerido BETWEEN 0 AND %(outlier)s
+   AND abs(d.valor_sugerido - coalesce(audit.ler_valor_monetario(d.valor_original), 0))
+       < audit.configuracao_validada('limite_dupla_aprovacao')::numeric
    AND CASE d.campo_afetado WHEN 'bonus_dpto' THEN c.bonus_dpto::text ELSE c.trade_mkt_dpto::text END
        IS NOT DISTINCT FROM d.valor_original
  GROUP BY d.idnfsexterno

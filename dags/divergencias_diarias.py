@@ -15,22 +15,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
-from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.sdk import DAG, Param, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from divergencias import settings
 from divergencias.dag_helpers import run_url, session_params, task_defaults
+from divergencias.operators import AuditedSQLOperator, AuditedStep
 
 # Bound parameters of the steps after open_session, rendered natively (ints stay ints).
 # A dict of templates: the SQL operator would literal_eval a single template string.
-SESSION = {key: f"{{{{ sessao(ti)['{key}'] }}}}" for key in ("sessao_id", "data_inicio", "data_fim", "modo")}
+SESSION = {key: f"{{{{ sessao(ti)['{key}'] }}}}" for key in ("sessao_id", "data_inicio", "data_fim", "modo", "usuario")}
 
 
-def sql_task(task_id: str, parameters: object, **kwargs: object) -> SQLExecuteQueryOperator:
+def sql_task(task_id: str, parameters: object, **kwargs: object) -> AuditedSQLOperator:
     """A step written in SQL: include/sql/divergencias/<task_id>.sql, one transaction."""
-    return SQLExecuteQueryOperator(
+    return AuditedSQLOperator(
         task_id=task_id,
         conn_id=settings.FINANCIAL_DB_CONN_ID,
         sql=f"divergencias/{task_id}.sql",
@@ -45,7 +44,9 @@ with DAG(
     description="Detecta, corrige e reporta divergências de incentivos BYD",
     doc_md=__doc__,
     schedule=CronTriggerTimetable("0 7 * * *", timezone=settings.LOCAL_TIMEZONE),
-    start_date=pendulum.datetime(2026, 1, 1, tz=settings.LOCAL_TIMEZONE),
+    # No start_date: Airflow creates no task for a run dated before it and marks the run
+    # successful, so a backfill of past months (the business has sales from before the
+    # system) would silently do nothing. catchup=False keeps the scheduler to today's run.
     catchup=False,
     template_searchpath=[str(settings.SQL_DIR)],
     render_template_as_native_obj=True,
@@ -79,6 +80,13 @@ with DAG(
             title="Permitir período longo",
             description="Necessário para períodos de mais de 366 dias.",
         ),
+        "confirmar_resolucao_em_massa": Param(
+            False,
+            type="boolean",
+            title="Confirmar resolução em massa",
+            description="Permite resolver mais da metade da fila como 'venda não encontrada' "
+            "(sem isso a detecção para antes de gravar, suspeitando de uma origem quebrada).",
+        ),
     },
     tags=["controladoria", "byd", "divergencias"],
 ) as dag:
@@ -103,10 +111,11 @@ with DAG(
             export_session_report(conn, session["sessao_id"], path)
         return str(path)
 
-    @task
+    @task(trigger_rule="all_done")
     def email_summary(ti=None, dag_run=None) -> list[str]:  # noqa: ANN001
-        """Emails the pt-BR summary with the CSV attached (skipped with a warning when
-        there are no recipients or no SMTP connection)."""
+        """Emails the pt-BR summary with the CSV attached, also when the CSV failed (PARTIAL);
+        skipped when the data work did not commit (the failure email covers it), or with a
+        warning when there are no recipients or no SMTP connection."""
         from divergencias.database import financial_db
         from divergencias.notifications import send_summary
 
@@ -115,8 +124,27 @@ with DAG(
 
     prepared = validate_and_migrate()
     open_session = sql_task("open_session", parameters=prepared)
-    detect = sql_task("detect_divergences", parameters=SESSION, do_xcom_push=False)
-    apply = sql_task("apply_corrections", parameters=SESSION, do_xcom_push=False)
+    detect = sql_task(
+        "detect_divergences",
+        parameters=SESSION,
+        do_xcom_push=False,
+        audited_step=AuditedStep("DETECT", "Detecção de divergências", "audit.divergencias_processadas"),
+    )
+    apply = sql_task(
+        "apply_corrections",
+        parameters=SESSION,
+        do_xcom_push=False,
+        audited_step=AuditedStep("BULK_UPDATE", "Correção automática de divergências", "byd.controladoria"),
+    )
     close_session = sql_task("close_session", parameters=SESSION).as_teardown(setups=open_session)
 
-    prepared >> open_session >> detect >> apply >> export_csv() >> email_summary() >> close_session
+    @task
+    def fail_if_a_step_failed() -> None:
+        """Ends the run failed when the CSV failed: email_summary runs anyway (PARTIAL), and
+        close_session is a teardown, so without this leaf the run would end in success."""
+
+    prepared >> open_session >> detect >> apply
+    csv = export_csv()
+    email = email_summary()
+    apply >> csv >> email >> close_session
+    [csv, email] >> fail_if_a_step_failed()

@@ -6,12 +6,14 @@ and run in one transaction, so tests and the benchmark exercise the very files t
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import psycopg
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
 from divergencias.database import sql_file
+from divergencias.settings import PIPELINE_USER
 
 
 def run_step(conn: psycopg.Connection, task_id: str, params: dict) -> list[tuple] | None:
@@ -32,8 +34,10 @@ def open_session(
     modo: str = "auto",
     tipo_sessao: str = "MANUAL_RUN",
     dag_run_id: str | None = None,
+    parametros: dict | None = None,
 ) -> dict:
-    """open_session.sql; returns the parameters the later steps take."""
+    """open_session.sql; returns the parameters the later steps take. ``parametros`` are the
+    run's params as the DAG records them (e.g. confirmar_resolucao_em_massa)."""
     rows = run_step(
         conn,
         "open_session",
@@ -45,17 +49,19 @@ def open_session(
             "dag_run_id": dag_run_id,
             "ambiente": "DEVELOPMENT",
             "versao_sistema": "test",
-            "parametros_execucao": "{}",
+            "parametros_execucao": json.dumps(parametros or {}),
         },
     )
     sessao_id, inicio, fim, modo = rows[0]
-    return {"sessao_id": sessao_id, "data_inicio": inicio, "data_fim": fim, "modo": modo}
+    return {"sessao_id": sessao_id, "data_inicio": inicio, "data_fim": fim, "modo": modo, "usuario": PIPELINE_USER}
 
 
-def run_session(conn: psycopg.Connection, data_inicio: date, data_fim: date, modo: str = "auto") -> dict:
+def run_session(
+    conn: psycopg.Connection, data_inicio: date, data_fim: date, modo: str = "auto", parametros: dict | None = None
+) -> dict:
     """open_session, detect_divergences, apply_corrections, close_session: the data work of
     one run without the report and the email."""
-    params = open_session(conn, data_inicio, data_fim, modo)
+    params = open_session(conn, data_inicio, data_fim, modo, parametros=parametros)
     for task_id in ("detect_divergences", "apply_corrections", "close_session"):
         run_step(conn, task_id, params)
     return params

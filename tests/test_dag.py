@@ -29,9 +29,17 @@ PERIOD = {"data_inicio": "2026-10-01", "data_fim": "2026-10-31"}
 
 def test_dag_bag_imports_with_the_contract_tasks_in_order(dag):
     assert dag.dag_id == "divergencias_diarias"
-    assert [t.task_id for t in dag.topological_sort()] == TASKS
+    order = [t.task_id for t in dag.topological_sort()]
+    assert [task_id for task_id in order if task_id in TASKS] == TASKS
+    assert set(order) - set(TASKS) == {"fail_if_a_step_failed"}
     assert dag.get_task("close_session").is_teardown
-    assert set(dag.params.keys()) == {"data_inicio", "data_fim", "modo", "permitir_periodo_longo"}
+    assert set(dag.params.keys()) == {
+        "data_inicio",
+        "data_fim",
+        "modo",
+        "permitir_periodo_longo",
+        "confirmar_resolucao_em_massa",
+    }
     assert dag.params["modo"] == "auto"
 
 

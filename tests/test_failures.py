@@ -147,8 +147,10 @@ def test_the_daily_tasks_retry_with_backoff_and_have_timeouts():
 def test_a_session_left_running_by_a_dead_run_is_closed_as_failed_by_the_next_run(conn):
     conn.execute(
         """INSERT INTO audit.sessoes_processamento (tipo_sessao, status, inicio_processamento, dag_run_id)
-           VALUES ('DAILY_AUTO', 'RUNNING', now() - interval '7 hours', 'scheduled__morto'),
-                  ('MANUAL_RUN', 'RUNNING', now() - interval '5 minutes', 'manual__em_andamento')"""
+           VALUES ('DAILY_AUTO', 'RUNNING', (now() AT TIME ZONE 'America/Sao_Paulo')
+                                               - interval '7 hours', 'scheduled__morto'),
+                  ('MANUAL_RUN', 'RUNNING', (now() AT TIME ZONE 'America/Sao_Paulo')
+                                               - interval '5 minutes', 'manual__em_andamento')"""
     )
     run_session(conn, DAY, DAY)
     statuses = dict(conn.execute("SELECT dag_run_id, status FROM audit.sessoes_processamento").fetchall())

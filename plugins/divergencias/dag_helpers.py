@@ -11,12 +11,20 @@ OPEN_SESSION_TASK_ID = "open_session"
 
 def session_params(ti: Any) -> dict[str, Any]:
     """Bound parameters of every statement after open_session: the session id, its period and
-    mode, as open_session returned them. Used as the ``sessao`` template macro."""
+    mode as open_session returned them, and the pipeline user. Used as the ``sessao`` macro."""
+    from divergencias.settings import PIPELINE_USER
+
     rows = ti.xcom_pull(task_ids=OPEN_SESSION_TASK_ID)
     if not rows:
         raise RuntimeError("open_session returned no session: nothing to process")
     sessao_id, data_inicio, data_fim, modo = rows[0]
-    return {"sessao_id": int(sessao_id), "data_inicio": data_inicio, "data_fim": data_fim, "modo": modo}
+    return {
+        "sessao_id": int(sessao_id),
+        "data_inicio": data_inicio,
+        "data_fim": data_fim,
+        "modo": modo,
+        "usuario": PIPELINE_USER,
+    }
 
 
 def run_url(dag_id: str, run_id: str) -> str:

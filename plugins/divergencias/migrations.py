@@ -1,8 +1,11 @@
 """Applies the ordered SQL migrations of schema ``audit`` (include/sql/migrations).
 
 Every file is idempotent on its own, and the applied ones are recorded in
-``audit.schema_migracoes`` so a file runs once. A session-level advisory lock makes
-concurrent DAG runs (a backfill starts several) apply them one at a time.
+``audit.schema_migracoes`` with their checksum so a file runs once. A recorded file that
+changed since stops everything: the database would no longer match the files. All pending
+files run in one transaction, so adopting an old system's schema happens whole or not at
+all. A session-level advisory lock makes concurrent DAG runs (a backfill starts several)
+apply them one at a time.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
 
@@ -31,30 +35,51 @@ CREATE TABLE IF NOT EXISTS audit.schema_migracoes (
 """
 
 
+class MigrationChanged(RuntimeError):
+    """A migration already applied to the database no longer matches its file."""
+
+
+def checksum(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _verify_applied(recorded: dict[str, str], files: dict[str, Path]) -> None:
+    for name, recorded_checksum in sorted(recorded.items()):
+        path = files.get(name)
+        if path is None:
+            raise MigrationChanged(
+                f"migração {name} está registrada em audit.schema_migracoes mas o arquivo não existe mais em "
+                f"{MIGRATIONS_DIR}: restaure o arquivo (migrações aplicadas nunca são removidas)"
+            )
+        if checksum(path.read_text(encoding="utf-8")) != recorded_checksum:
+            raise MigrationChanged(
+                f"migração {name} foi alterada depois de aplicada (checksum diferente do registrado em "
+                f"audit.schema_migracoes): restaure o arquivo {path} e crie uma nova migração para a mudança"
+            )
+
+
 def apply_migrations(conn: psycopg.Connection, progress: Callable[[str], None] = log.info) -> list[str]:
-    """Apply pending migrations; return the names applied. ``conn`` must be in autocommit."""
-    files = sorted(MIGRATIONS_DIR.glob("*.sql"))
-    applied: list[str] = []
+    """Verify the applied migrations, apply the pending ones; return the names applied.
+    ``conn`` must be in autocommit."""
+    files = {path.name: path for path in sorted(MIGRATIONS_DIR.glob("*.sql"))}
     conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
     try:
         with conn.transaction():
             conn.execute(_BOOKKEEPING)
-        done = {row[0] for row in conn.execute("SELECT versao FROM audit.schema_migracoes")}
-        for path in files:
-            if path.name in done:
-                continue
-            text = path.read_text(encoding="utf-8")
-            progress(f"migration {path.name}")
-            with conn.transaction():
+        recorded = dict(conn.execute("SELECT versao, checksum FROM audit.schema_migracoes").fetchall())
+        _verify_applied(recorded, files)
+        pending = [name for name in files if name not in recorded]
+        with conn.transaction():
+            for name in pending:
+                text = files[name].read_text(encoding="utf-8")
+                progress(f"migration {name}")
                 conn.execute(text)
                 conn.execute(
-                    "INSERT INTO audit.schema_migracoes (versao, checksum) VALUES (%s, %s)",
-                    (path.name, hashlib.sha256(text.encode()).hexdigest()),
+                    "INSERT INTO audit.schema_migracoes (versao, checksum) VALUES (%s, %s)", (name, checksum(text))
                 )
-            applied.append(path.name)
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
-    return applied
+    return pending
 
 
 def migrate(dsn: str, progress: Callable[[str], None] = log.info) -> list[str]:

@@ -157,7 +157,18 @@ def summary_mail(conn: psycopg.Connection, sessao_id: int, run_url: str) -> Mail
 
 
 def send_summary(conn: psycopg.Connection, sessao_id: int, run_url: str) -> list[str]:
-    """Send the summary (or skip it); record on the session who was notified."""
+    """Send the summary (or skip it); record on the session who was notified. Runs after the
+    CSV whatever became of it: a session whose data work did not commit gets the failure
+    email instead, so this one is skipped."""
+    (data_work_done,) = conn.execute(
+        "SELECT etapas_concluidas @> ARRAY['detect_divergences', 'apply_corrections'] "
+        "FROM audit.sessoes_processamento WHERE id = %s",
+        (sessao_id,),
+    ).fetchone()
+    if not data_work_done:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException(f"sessão {sessao_id}: detecção ou correções não concluídas, resumo não enviado")
     to = deliverable_recipients("summary email")
     if to:
         send(summary_mail(conn, sessao_id, run_url), to)

@@ -1,6 +1,8 @@
-"""First task of the daily DAG: check the params, migrate ``audit``, fix the period.
+"""First task of the daily DAG: check the params, migrate ``audit``, check the settings,
+fix the period.
 
-Params are checked before the database is touched, so a bad trigger writes nothing.
+Params are checked before the database is touched, and every setting the run reads is
+checked before anything is written, so a bad trigger or a broken setting writes nothing.
 """
 
 from __future__ import annotations
@@ -8,11 +10,40 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+import psycopg
+
 from divergencias import __version__
 from divergencias.database import financial_db
-from divergencias.migrations import apply_migrations
+from divergencias.migrations import MigrationChanged, apply_migrations
 from divergencias.period import InvalidParams, resolve_period, validate_params
-from divergencias.settings import environment
+from divergencias.settings import REQUIRED_SETTINGS, environment
+
+
+class InvalidSettings(ValueError):
+    """A setting of audit.configuracoes_sistema a run needs is missing, inactive or malformed."""
+
+
+def read_required_settings(conn: psycopg.Connection) -> dict[str, str]:
+    """Every setting the run reads, validated by audit.configuracao_validada (the same check
+    the SQL steps make); raises InvalidSettings naming each key that fails and its value."""
+    values: dict[str, str] = {}
+    problems: list[str] = []
+    for key in REQUIRED_SETTINGS:
+        try:
+            with conn.transaction():
+                (values[key],) = conn.execute("SELECT audit.configuracao_validada(%s)", (key,)).fetchone()
+        except psycopg.errors.InvalidParameterValue as error:
+            problems.append(error.diag.message_primary or str(error))
+    if problems:
+        raise InvalidSettings("; ".join(problems))
+    return values
+
+
+def _fail(error: Exception) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    # Not transient: a retry would fail the same way. Fail at once.
+    raise AirflowFailException(str(error)) from None
 
 
 def prepare_run(params: dict, run_type: str, run_moment: datetime, dag_run_id: str) -> dict[str, str]:
@@ -20,15 +51,15 @@ def prepare_run(params: dict, run_type: str, run_moment: datetime, dag_run_id: s
     try:
         validate_params(params)
     except InvalidParams as error:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        # A wrong trigger is not transient: fail at once, no retries.
-        raise AirflowFailException(str(error)) from None
+        _fail(error)
     ambiente = environment()
     with financial_db(autocommit=True) as conn:
-        apply_migrations(conn)
-        (dias_retroativos,) = conn.execute("SELECT audit.configuracao('dias_retroativos')::int").fetchone()
-    period = resolve_period(params, run_type, run_moment, dias_retroativos)
+        try:
+            apply_migrations(conn)
+            settings = read_required_settings(conn)
+        except (MigrationChanged, InvalidSettings) as error:
+            _fail(error)
+    period = resolve_period(params, run_type, run_moment, int(settings["dias_retroativos"]))
     return {
         **period.as_xcom(),
         "dag_run_id": dag_run_id,

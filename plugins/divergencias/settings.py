@@ -22,8 +22,22 @@ DEFAULT_ENVIRONMENT = "DEVELOPMENT"
 DEFAULT_OUTPUT_DIR = "Datasets"
 
 LOCAL_TIMEZONE = "America/Sao_Paulo"
-# Who the audit trail names for what the pipeline does on its own.
+# Who the audit trail names for what the pipeline does on its own; handed to every SQL
+# step as the bound parameter ``usuario``.
 PIPELINE_USER = "airflow:divergencias_diarias"
+
+# Keys of audit.configuracoes_sistema a run reads. validate_and_migrate checks each one
+# (present, active, matching its validacao_regex) before anything is written.
+REQUIRED_SETTINGS = (
+    "tolerancia_valor",
+    "limite_auto_aplicacao",
+    "limite_outlier",
+    "dias_retroativos",
+    "pendentes_nivel_atencao",
+    "pendentes_nivel_critico",
+    "limite_dupla_aprovacao",
+    "limite_espera_bloqueio_s",
+)
 
 
 def _variable(key: str) -> str | None:

@@ -1,9 +1,21 @@
 -- apply_corrections: in modo auto, writes the safe corrections of the run's period into
 -- byd.controladoria, all or none (one transaction), with one BULK_UPDATE operation that
 -- keeps every field's text before and after. modo manual changes nothing in byd.
--- Parameters: sessao_id, data_inicio, data_fim, modo.
+-- Correctable rules are those the catalog (audit.regras_divergencia) marks corrigivel.
+-- Parameters: sessao_id, data_inicio, data_fim, modo, usuario.
 
-SELECT pg_advisory_xact_lock(7420261129);
+SELECT audit.iniciar_etapa(serializada => true);
+
+-- The correctable divergences of the period.
+CREATE TEMP TABLE corrigiveis ON COMMIT DROP AS
+SELECT d.id, d.idnfsexterno, d.campo_afetado, d.valor_original, d.valor_sugerido, d.confidence_score,
+       d.dados_contextuais
+  FROM audit.divergencias_processadas d
+  JOIN audit.regras_divergencia r ON r.codigo = d.tipo_divergencia AND r.corrigivel
+ WHERE %(modo)s = 'auto'
+   AND d.status_processamento = 'DETECTED'
+   AND d.dta_processamento >= %(data_inicio)s::date
+   AND d.dta_processamento < %(data_fim)s::date + 1;
 
 -- Lock the booked rows and read them, in one pass: from here to commit nobody can change
 -- them, so the check "the field still holds what detection read" stays true until the write.
@@ -11,46 +23,44 @@ CREATE TEMP TABLE lancamentos ON COMMIT DROP AS
 SELECT c.idnfsexterno::text AS idnfsexterno, c.bonus_dpto::text AS bonus_dpto,
        c.trade_mkt_dpto::text AS trade_mkt_dpto
   FROM byd.controladoria c
- WHERE c.idnfsexterno IN (
-        SELECT d.idnfsexterno FROM audit.divergencias_processadas d
-         WHERE d.status_processamento = 'DETECTED'
-           AND d.tipo_divergencia IN ('TRADE_MARKETING_BONUS', 'TRADE_MARKETING_TRADE')
-           AND d.dta_processamento >= %(data_inicio)s::date
-           AND d.dta_processamento < %(data_fim)s::date + 1)
-   AND %(modo)s = 'auto'
+ WHERE c.idnfsexterno IN (SELECT k.idnfsexterno FROM corrigiveis k)
    FOR UPDATE;
 
 ANALYZE lancamentos;
 
--- Each correctable divergence of the period with the reason it cannot be applied, if any.
--- Grouped by divergence: production's controladoria does not promise one row per sale.
+-- Each correctable divergence with the reason it cannot be applied, if any. Every check is
+-- written so that a NULL (a missing value, an unknown setting) refuses: a correction is
+-- applied only when all of them are true. Grouped by divergence: production's
+-- controladoria does not promise one row per sale.
 CREATE TEMP TABLE correcoes ON COMMIT DROP AS
 WITH config AS (
-    SELECT audit.configuracao('limite_auto_aplicacao')::numeric AS limite_auto_aplicacao,
-           audit.configuracao('limite_outlier')::numeric AS limite_outlier
+    SELECT audit.configuracao_validada('limite_auto_aplicacao')::numeric AS limite_auto_aplicacao,
+           audit.configuracao_validada('limite_outlier')::numeric AS limite_outlier,
+           audit.configuracao_validada('limite_dupla_aprovacao')::numeric AS limite_dupla_aprovacao
 )
-SELECT d.id AS divergencia_id, d.idnfsexterno, d.campo_afetado, d.valor_original, d.valor_sugerido,
-       audit.texto_monetario_canonico(d.valor_sugerido) AS valor_novo,
+SELECT k.id AS divergencia_id, k.idnfsexterno, k.campo_afetado, k.valor_original, k.valor_sugerido,
+       audit.texto_monetario_canonico(k.valor_sugerido) AS valor_novo,
        CASE
-           WHEN d.confidence_score < cfg.limite_auto_aplicacao
+           WHEN (k.confidence_score >= cfg.limite_auto_aplicacao) IS NOT TRUE
                THEN 'confiança abaixo do limite de aplicação automática'
-           WHEN d.valor_sugerido IS NULL OR d.valor_sugerido < 0 OR d.valor_sugerido > cfg.limite_outlier
+           WHEN (k.valor_sugerido BETWEEN 0 AND cfg.limite_outlier) IS NOT TRUE
                THEN 'valor sugerido inválido (negativo, acima do limite ou ilegível)'
+           WHEN (abs(k.valor_sugerido - coalesce(audit.ler_valor_monetario(k.valor_original), 0))
+                 < cfg.limite_dupla_aprovacao) IS NOT TRUE
+               THEN 'variação a partir de limite_dupla_aprovacao: exige a aprovação de duas pessoas'
+           WHEN k.dados_contextuais ? 'linhas_conflitantes'
+               THEN 'venda repetida em byd.bonus_view com valores diferentes: revisar a origem'
            WHEN count(l.idnfsexterno) = 0
                THEN 'venda sem lançamento em byd.controladoria'
-           WHEN bool_or(CASE d.campo_afetado WHEN 'bonus_dpto' THEN l.bonus_dpto ELSE l.trade_mkt_dpto END
-                        IS DISTINCT FROM d.valor_original)
+           WHEN bool_or(CASE k.campo_afetado WHEN 'bonus_dpto' THEN l.bonus_dpto ELSE l.trade_mkt_dpto END
+                        IS DISTINCT FROM k.valor_original)
                THEN 'campo alterado após a detecção: o valor atual foi preservado'
        END AS motivo_nao_aplicada
-  FROM audit.divergencias_processadas d
+  FROM corrigiveis k
  CROSS JOIN config cfg
-  LEFT JOIN lancamentos l ON l.idnfsexterno = d.idnfsexterno
- WHERE %(modo)s = 'auto'
-   AND d.status_processamento = 'DETECTED'
-   AND d.tipo_divergencia IN ('TRADE_MARKETING_BONUS', 'TRADE_MARKETING_TRADE')
-   AND d.dta_processamento >= %(data_inicio)s::date
-   AND d.dta_processamento < %(data_fim)s::date + 1
- GROUP BY d.id, cfg.limite_auto_aplicacao, cfg.limite_outlier;
+  LEFT JOIN lancamentos l ON l.idnfsexterno = k.idnfsexterno
+ GROUP BY k.id, k.idnfsexterno, k.campo_afetado, k.valor_original, k.valor_sugerido, k.confidence_score,
+          k.dados_contextuais, cfg.limite_auto_aplicacao, cfg.limite_outlier, cfg.limite_dupla_aprovacao;
 
 -- Temp tables have no statistics until analysed; the joins below need them.
 ANALYZE correcoes;
@@ -65,26 +75,26 @@ UPDATE audit.divergencias_processadas d
 
 -- One operation for the whole batch; only when there is something to apply.
 CREATE TEMP TABLE operacao_correcao ON COMMIT DROP AS
-SELECT audit.registrar_operacao('BULK_UPDATE', 'Correção automática de divergências de trade marketing',
-                                'airflow:divergencias_diarias', 'AUTOMATION', 'byd.controladoria',
-                                count(*)::int, NULL) AS id
+SELECT audit.iniciar_operacao('BULK_UPDATE', 'Correção automática de divergências', %(usuario)s, 'AUTOMATION',
+                              'byd.controladoria', %(sessao_id)s,
+                              jsonb_build_object('data_inicio', %(data_inicio)s::text,
+                                                 'data_fim', %(data_fim)s::text)) AS id
   FROM correcoes
  WHERE motivo_nao_aplicada IS NULL
 HAVING count(*) > 0;
 
-UPDATE audit.operacoes o
-   SET sessao_id = %(sessao_id)s,
-       filtros_aplicados = jsonb_build_object('data_inicio', %(data_inicio)s::text, 'data_fim', %(data_fim)s::text)
-  FROM operacao_correcao oc
- WHERE o.id = oc.id;
-
 -- The write, with its before/after record on the operation (audit.gravar_controladoria,
--- shared with rollbacks).
+-- shared with rollbacks and approvals).
 CREATE TEMP TABLE escritas_controladoria ON COMMIT DROP AS
 SELECT oc.id AS operacao_id, c.divergencia_id, c.idnfsexterno, c.campo_afetado,
        c.valor_original AS valor_anterior, c.valor_novo AS valor
   FROM correcoes c CROSS JOIN operacao_correcao oc
  WHERE c.motivo_nao_aplicada IS NULL;
+
+UPDATE audit.operacoes o
+   SET registros_afetados = (SELECT count(*) FROM escritas_controladoria)
+  FROM operacao_correcao oc
+ WHERE o.id = oc.id;
 
 SELECT audit.gravar_controladoria();
 
@@ -93,7 +103,7 @@ UPDATE audit.divergencias_processadas d
        valor_aplicado = c.valor_sugerido,
        decisao_automatica = true,
        processado_em = now(),
-       processado_por = 'airflow:divergencias_diarias',
+       processado_por = %(usuario)s,
        operacao_id = oc.id,
        sessao_alteracao_id = %(sessao_id)s,
        dados_contextuais = coalesce(d.dados_contextuais, '{}'::jsonb) - 'motivo_nao_aplicada'
@@ -101,20 +111,20 @@ UPDATE audit.divergencias_processadas d
  WHERE d.id = c.divergencia_id
    AND c.motivo_nao_aplicada IS NULL;
 
--- A corrected field holds a value within [0, limite_outlier] by construction: a negative
--- or outlier divergence open on that same field no longer holds.
+-- A corrected field holds a readable value within [0, limite_outlier] by construction:
+-- the value checks open on that same field (negative, outlier, unreadable) no longer hold.
 UPDATE audit.divergencias_processadas d
    SET status_processamento = 'RESOLVED',
        processado_em = now(),
-       processado_por = 'airflow:divergencias_diarias',
+       processado_por = %(usuario)s,
        sessao_alteracao_id = %(sessao_id)s,
        dados_contextuais = coalesce(d.dados_contextuais, '{}'::jsonb)
                            || jsonb_build_object('motivo_resolucao', 'campo corrigido automaticamente')
-  FROM correcoes c
+  FROM correcoes c, audit.regras_divergencia r
  WHERE c.motivo_nao_aplicada IS NULL
    AND d.idnfsexterno = c.idnfsexterno
    AND d.campo_afetado = c.campo_afetado
-   AND d.tipo_divergencia = 'VALIDACAO_VALOR'
+   AND r.codigo = d.tipo_divergencia AND NOT r.corrigivel
    AND d.status_processamento = 'DETECTED';
 
 SELECT audit.finalizar_operacao(id, 'SUCCESS', NULL) FROM operacao_correcao;

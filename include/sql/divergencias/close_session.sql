@@ -1,6 +1,8 @@
 -- close_session (teardown: runs whatever failed before it): the session's final status
 -- comes from the steps whose work committed. Data work done but report or email missing
 -- is PARTIAL; data work missing is FAILED. Never left RUNNING. Parameter: sessao_id.
+SELECT audit.iniciar_etapa(limitar_espera => false);
+
 UPDATE audit.sessoes_processamento s
    SET status = f.status,
        erros_encontrados = greatest(s.erros_encontrados, f.etapas_faltando),

@@ -1,129 +1,83 @@
--- detect_divergences: evaluates the five rules of contract §5 over the run's period, and
--- over the sales of every open (DETECTED) divergence so each one is re-checked; records
--- the new ones, refreshes the open ones and marks RESOLVED those that no longer hold.
--- One transaction. Parameters: sessao_id, data_inicio, data_fim.
+-- detect_divergences: evaluates the rule catalog (audit.regras_divergencia) over the run's
+-- period and over the sales of every open (DETECTED) divergence, so each one is re-checked;
+-- records the new ones, refreshes the open ones and marks RESOLVED those that no longer
+-- hold. Refuses to run on a source that looks broken. One transaction.
+-- Parameters: sessao_id, data_inicio, data_fim.
 
--- Overlapping runs take turns here and in apply_corrections, so two runs never judge the
--- same open divergence differently at the same time.
-SELECT pg_advisory_xact_lock(7420261129);
+-- Overlapping runs take turns here and in apply_corrections.
+SELECT audit.iniciar_etapa(serializada => true);
 
--- The rows to evaluate, read from the view once, each money text parsed once here.
--- dta_processamento is local wall time: the period is [data_inicio 00:00, data_fim + 1 day 00:00).
-CREATE TEMP TABLE vendas_avaliadas ON COMMIT DROP AS
-WITH fonte AS NOT MATERIALIZED (
-    SELECT v.idnfsexterno::text AS idnfsexterno, v.dta_processamento, v.data_final_venda,
-           v.competencia::text AS mes_origem, v.des_modelo::text AS des_modelo, v.chassi::text AS chassi,
-           v.revenda::text AS revenda, v.bonus_utilizado::text AS bonus_utilizado,
-           v.apontamento::text AS apontamento,
-           v.valor_bonus::text AS valor_bonus, v.trade::text AS trade,
-           v.bonus_dpto::text AS bonus_dpto, v.trade_mkt_dpto::text AS trade_mkt_dpto,
-           (v.dta_processamento >= %(data_inicio)s::date
-            AND v.dta_processamento < %(data_fim)s::date + 1) IS TRUE AS no_periodo
-      FROM byd.bonus_view v
-), linhas AS (
-    SELECT * FROM fonte
-     WHERE dta_processamento >= %(data_inicio)s::date AND dta_processamento < %(data_fim)s::date + 1
-    UNION ALL
-    -- sales of open divergences outside the period, so every open divergence is re-checked
-    SELECT * FROM fonte
-     WHERE idnfsexterno IN (SELECT d.idnfsexterno FROM audit.divergencias_processadas d
-                             WHERE d.status_processamento = 'DETECTED')
-       AND NOT no_periodo
-)
-SELECT l.*,
-       audit.ler_valor_monetario(l.valor_bonus) AS n_valor_bonus,
-       audit.ler_valor_monetario(l.trade) AS n_trade,
-       audit.ler_valor_monetario(l.bonus_dpto) AS n_bonus_dpto,
-       audit.ler_valor_monetario(l.trade_mkt_dpto) AS n_trade_mkt_dpto
-  FROM linhas l;
+-- Thresholds, validated: a missing, inactive or malformed setting stops the step here.
+CREATE TEMP TABLE parametros_deteccao ON COMMIT DROP AS
+SELECT audit.configuracao_validada('tolerancia_valor')::numeric AS tolerancia_valor,
+       audit.configuracao_validada('limite_outlier')::numeric AS limite_outlier;
 
--- Every rule that fires, one row per (sale, rule, field): the contract's rules table.
--- Only sales on which some rule can fire are expanded into the eleven rule rows.
+-- vendas_lidas, regras_disparadas, vendas_ambiguas (see migration 020).
+SELECT audit.avaliar_regras(%(data_inicio)s::date, %(data_fim)s::date);
+
+-- One row per (sale, rule, field). When the view repeats a sale with different values, the
+-- same row is chosen every run (the order below), and linhas_conflitantes keeps it from
+-- being applied.
 CREATE TEMP TABLE candidatas ON COMMIT DROP AS
-WITH config AS (
-    SELECT audit.configuracao('tolerancia_valor')::numeric AS tolerancia,
-           audit.configuracao('limite_outlier')::numeric AS limite_outlier
-), lidas AS MATERIALIZED (
-    SELECT a.*,
-           a.n_valor_bonus IS NULL AND NOT audit.texto_monetario_vazio(a.valor_bonus) AS i_valor_bonus,
-           a.n_trade IS NULL AND NOT audit.texto_monetario_vazio(a.trade) AS i_trade,
-           a.n_bonus_dpto IS NULL AND NOT audit.texto_monetario_vazio(a.bonus_dpto) AS i_bonus_dpto,
-           a.n_trade_mkt_dpto IS NULL AND NOT audit.texto_monetario_vazio(a.trade_mkt_dpto) AS i_trade_mkt_dpto
-      FROM vendas_avaliadas a
-     CROSS JOIN config c
-     WHERE a.apontamento = 'Revisar Divergência!'
-        OR btrim(a.bonus_utilizado) = 'PENDENTE VERIFICACAO'
-        OR NOT (a.n_valor_bonus BETWEEN 0 AND c.limite_outlier AND a.n_trade BETWEEN 0 AND c.limite_outlier
-                AND a.n_bonus_dpto BETWEEN 0 AND c.limite_outlier
-                AND a.n_trade_mkt_dpto BETWEEN 0 AND c.limite_outlier)
-        OR a.n_valor_bonus IS NULL OR a.n_trade IS NULL OR a.n_bonus_dpto IS NULL OR a.n_trade_mkt_dpto IS NULL
-)
-SELECT l.idnfsexterno, r.tipo_divergencia, r.campo_afetado, r.valor_original,
+SELECT DISTINCT ON (d.idnfsexterno, d.tipo_divergencia, d.campo_afetado)
+       d.idnfsexterno, d.tipo_divergencia, d.campo_afetado, d.valor_original, d.valor_referencia,
        -- numeric(15,2) columns: a value too large to fit keeps only its text (valor_original)
-       CASE WHEN abs(r.valor_anterior) < 1e13 THEN r.valor_anterior END AS valor_anterior,
-       CASE WHEN abs(r.valor_sugerido) < 1e13 THEN r.valor_sugerido END AS valor_sugerido,
-       r.confidence_score, ARRAY[r.regra] AS regras_aplicadas,
-       to_char(coalesce(l.data_final_venda, l.dta_processamento), 'YYYY-MM') AS competencia,
-       l.dta_processamento, l.no_periodo,
+       CASE WHEN abs(d.valor_anterior) < 1e13 THEN d.valor_anterior END AS valor_anterior,
+       CASE WHEN abs(d.valor_sugerido) < 1e13 THEN d.valor_sugerido END AS valor_sugerido,
+       r.confidence_score, ARRAY[d.regra] AS regras_aplicadas,
+       to_char(coalesce(d.data_final_venda, d.dta_processamento), 'YYYY-MM') AS competencia,
+       d.dta_processamento,
        jsonb_strip_nulls(jsonb_build_object(
-           'competencia_origem', l.mes_origem, 'modelo', l.des_modelo, 'chassi', l.chassi,
-           'revenda', l.revenda, 'apontamento', l.apontamento, 'valor_referencia', r.valor_referencia,
-           'correcao_automatica', r.correcao_automatica)) AS dados_contextuais
-  FROM lidas l
- CROSS JOIN config c
- CROSS JOIN LATERAL (VALUES
-    ('TRADE_MARKETING_BONUS', 'bonus_dpto', 'TRADE_MARKETING_BONUS', l.bonus_dpto, l.n_bonus_dpto,
-     coalesce(l.n_valor_bonus, 0.00), 0.95, l.valor_bonus, true,
-     l.apontamento = 'Revisar Divergência!' AND NOT l.i_bonus_dpto AND NOT l.i_valor_bonus
-       AND abs(coalesce(l.n_bonus_dpto, 0) - coalesce(l.n_valor_bonus, 0)) > c.tolerancia),
-    ('TRADE_MARKETING_TRADE', 'trade_mkt_dpto', 'TRADE_MARKETING_TRADE', l.trade_mkt_dpto, l.n_trade_mkt_dpto,
-     coalesce(l.n_trade, 0.00), 0.95, l.trade, true,
-     l.apontamento = 'Revisar Divergência!' AND NOT l.i_trade_mkt_dpto AND NOT l.i_trade
-       AND abs(coalesce(l.n_trade_mkt_dpto, 0) - coalesce(l.n_trade, 0)) > c.tolerancia),
-    ('PENDENTE_VERIFICACAO', 'bonus_utilizado', 'PENDENTE_VERIFICACAO', l.bonus_utilizado, NULL,
-     NULL, 0.50, NULL, false,
-     btrim(l.bonus_utilizado) = 'PENDENTE VERIFICACAO'),
-    ('VALIDACAO_VALOR', 'valor_bonus', CASE WHEN l.n_valor_bonus < 0 THEN 'VALOR_NEGATIVO' ELSE 'VALOR_OUTLIER' END,
-     l.valor_bonus, l.n_valor_bonus, NULL, 0.70, NULL, false,
-     l.n_valor_bonus < 0 OR l.n_valor_bonus > c.limite_outlier),
-    ('VALIDACAO_VALOR', 'trade', CASE WHEN l.n_trade < 0 THEN 'VALOR_NEGATIVO' ELSE 'VALOR_OUTLIER' END,
-     l.trade, l.n_trade, NULL, 0.70, NULL, false,
-     l.n_trade < 0 OR l.n_trade > c.limite_outlier),
-    ('VALIDACAO_VALOR', 'bonus_dpto', CASE WHEN l.n_bonus_dpto < 0 THEN 'VALOR_NEGATIVO' ELSE 'VALOR_OUTLIER' END,
-     l.bonus_dpto, l.n_bonus_dpto, NULL, 0.70, NULL, false,
-     l.n_bonus_dpto < 0 OR l.n_bonus_dpto > c.limite_outlier),
-    ('VALIDACAO_VALOR', 'trade_mkt_dpto', CASE WHEN l.n_trade_mkt_dpto < 0 THEN 'VALOR_NEGATIVO' ELSE 'VALOR_OUTLIER' END,
-     l.trade_mkt_dpto, l.n_trade_mkt_dpto, NULL, 0.70, NULL, false,
-     l.n_trade_mkt_dpto < 0 OR l.n_trade_mkt_dpto > c.limite_outlier),
-    ('VALOR_INVALIDO', 'valor_bonus', 'VALOR_INVALIDO', l.valor_bonus, NULL, NULL, 1.00, NULL, false, l.i_valor_bonus),
-    ('VALOR_INVALIDO', 'trade', 'VALOR_INVALIDO', l.trade, NULL, NULL, 1.00, NULL, false, l.i_trade),
-    ('VALOR_INVALIDO', 'bonus_dpto', 'VALOR_INVALIDO', l.bonus_dpto, NULL, NULL, 1.00, NULL, false, l.i_bonus_dpto),
-    ('VALOR_INVALIDO', 'trade_mkt_dpto', 'VALOR_INVALIDO', l.trade_mkt_dpto, NULL, NULL, 1.00, NULL, false,
-     l.i_trade_mkt_dpto)
- ) AS r(tipo_divergencia, campo_afetado, regra, valor_original, valor_anterior, valor_sugerido,
-        confidence_score, valor_referencia, correcao_automatica, dispara)
- WHERE r.dispara;
+           'competencia_origem', d.mes_origem, 'modelo', d.des_modelo, 'chassi', d.chassi,
+           'revenda', d.revenda, 'apontamento', d.apontamento, 'valor_referencia', d.valor_referencia,
+           'correcao_automatica', r.corrigivel, 'linhas_conflitantes', a.linhas)) AS dados_contextuais
+  FROM regras_disparadas d
+  JOIN audit.regras_divergencia r ON r.codigo = d.tipo_divergencia
+  LEFT JOIN vendas_ambiguas a ON a.idnfsexterno = d.idnfsexterno
+ ORDER BY d.idnfsexterno, d.tipo_divergencia, d.campo_afetado, d.valor_original, d.valor_referencia,
+          d.dta_processamento;
+
+ANALYZE candidatas;
+
+-- The period as the view returns it now: rows analysed and odd data for the warnings.
+CREATE TEMP TABLE leitura_periodo ON COMMIT DROP AS
+SELECT count(*) AS linhas,
+       count(*) - count(DISTINCT v.idnfsexterno) AS linhas_repetidas,
+       (SELECT count(*) FROM byd.bonus_view n WHERE n.dta_processamento IS NULL) AS sem_data
+  FROM byd.bonus_view v
+ WHERE v.dta_processamento >= %(data_inicio)s::date AND v.dta_processamento < %(data_fim)s::date + 1;
+
+-- A broken source (empty view, a join gone wrong) must not empty the queue: stop before
+-- writing unless a person confirmed the mass resolution (param confirmar_resolucao_em_massa).
+SELECT audit.verificar_fonte(
+           (SELECT linhas FROM leitura_periodo),
+           (SELECT count(*) FROM audit.divergencias_processadas d
+             WHERE d.status_processamento = 'DETECTED'
+               AND d.dta_processamento >= %(data_inicio)s::date
+               AND d.dta_processamento < %(data_fim)s::date + 1),
+           (SELECT count(*) FROM audit.divergencias_processadas d
+             WHERE d.status_processamento = 'DETECTED'
+               AND NOT EXISTS (SELECT 1 FROM vendas_lidas v WHERE v.idnfsexterno = d.idnfsexterno)),
+           (SELECT count(*) FROM audit.divergencias_processadas d WHERE d.status_processamento = 'DETECTED'),
+           (SELECT coalesce((s.parametros_execucao ->> 'confirmar_resolucao_em_massa')::boolean, false)
+              FROM audit.sessoes_processamento s WHERE s.id = %(sessao_id)s));
 
 -- The operation that records this run's findings; finished below with its count.
 CREATE TEMP TABLE operacao_deteccao ON COMMIT DROP AS
-SELECT audit.registrar_operacao('DETECT', 'Detecção de divergências', 'airflow:divergencias_diarias',
-                                'AUTOMATION', 'audit.divergencias_processadas', 0, NULL) AS id;
-
-UPDATE audit.operacoes o
-   SET sessao_id = %(sessao_id)s,
-       filtros_aplicados = jsonb_build_object('data_inicio', %(data_inicio)s::text, 'data_fim', %(data_fim)s::text)
-  FROM operacao_deteccao od
- WHERE o.id = od.id;
+SELECT audit.iniciar_operacao('DETECT', 'Detecção de divergências', %(usuario)s, 'AUTOMATION',
+                              'audit.divergencias_processadas', %(sessao_id)s,
+                              jsonb_build_object('data_inicio', %(data_inicio)s::text,
+                                                 'data_fim', %(data_fim)s::text)) AS id;
 
 -- Open divergences whose condition no longer holds are RESOLVED, saying why.
 UPDATE audit.divergencias_processadas d
    SET status_processamento = 'RESOLVED',
        processado_em = now(),
-       processado_por = 'airflow:divergencias_diarias',
+       processado_por = %(usuario)s,
        sessao_alteracao_id = %(sessao_id)s,
        dados_contextuais = coalesce(d.dados_contextuais, '{}'::jsonb) || jsonb_build_object(
            'motivo_resolucao',
-           CASE WHEN d.idnfsexterno IN (SELECT a.idnfsexterno FROM vendas_avaliadas a)
+           CASE WHEN d.idnfsexterno IN (SELECT v.idnfsexterno FROM vendas_lidas v)
                 THEN 'a condição não se verifica mais na origem'
                 ELSE 'venda não encontrada na origem (byd.bonus_view)' END)
  WHERE d.status_processamento = 'DETECTED'
@@ -132,8 +86,9 @@ UPDATE audit.divergencias_processadas d
                       AND c.tipo_divergencia = d.tipo_divergencia
                       AND c.campo_afetado = d.campo_afetado);
 
--- Open divergences that still hold take the values seen now, so apply_corrections
--- compares the field with what this detection read.
+-- Open divergences that still hold take the values seen now, so apply_corrections compares
+-- the field with what this detection read. Rows adopted from the old system get their
+-- valor_original and period here on the first run.
 UPDATE audit.divergencias_processadas d
    SET valor_original = c.valor_original,
        valor_anterior = c.valor_anterior,
@@ -141,25 +96,26 @@ UPDATE audit.divergencias_processadas d
        regras_aplicadas = c.regras_aplicadas,
        competencia = c.competencia,
        dta_processamento = c.dta_processamento,
-       dados_contextuais = coalesce(d.dados_contextuais, '{}'::jsonb) || c.dados_contextuais
+       dados_contextuais = (coalesce(d.dados_contextuais, '{}'::jsonb) - 'linhas_conflitantes') || c.dados_contextuais
   FROM candidatas c
  WHERE d.status_processamento = 'DETECTED'
    AND c.idnfsexterno = d.idnfsexterno
    AND c.tipo_divergencia = d.tipo_divergencia
    AND c.campo_afetado = d.campo_afetado
-   AND (d.valor_original, d.valor_anterior, d.valor_sugerido, d.regras_aplicadas, d.dta_processamento)
-       IS DISTINCT FROM (c.valor_original, c.valor_anterior, c.valor_sugerido, c.regras_aplicadas,
-                         c.dta_processamento);
+   AND (d.valor_original, d.valor_anterior, d.valor_sugerido, d.regras_aplicadas, d.competencia,
+        d.dta_processamento, d.dados_contextuais -> 'linhas_conflitantes', d.dados_contextuais ->> 'valor_referencia')
+       IS DISTINCT FROM (c.valor_original, c.valor_anterior, c.valor_sugerido, c.regras_aplicadas, c.competencia,
+                         c.dta_processamento, c.dados_contextuais -> 'linhas_conflitantes', c.valor_referencia);
 
 -- New divergences. Not reopened: one already open, or one a person REJECTED or a rollback
--- undid, while its values stay the same.
+-- undid while the source texts stay the same (compared as text, never as rounded numbers).
 INSERT INTO audit.divergencias_processadas
        (operacao_id, sessao_id, idnfsexterno, tipo_divergencia, campo_afetado, competencia,
         valor_original, valor_anterior, valor_sugerido, status_processamento, decisao_automatica,
-        confidence_score, regras_aplicadas, dados_contextuais, dta_processamento)
+        confidence_score, regras_aplicadas, dados_contextuais, dta_processamento, processado_por)
 SELECT od.id, %(sessao_id)s, c.idnfsexterno, c.tipo_divergencia, c.campo_afetado, c.competencia,
        c.valor_original, c.valor_anterior, c.valor_sugerido, 'DETECTED', false,
-       c.confidence_score, c.regras_aplicadas, c.dados_contextuais, c.dta_processamento
+       c.confidence_score, c.regras_aplicadas, c.dados_contextuais, c.dta_processamento, NULL
   FROM candidatas c
  CROSS JOIN operacao_deteccao od
  WHERE NOT EXISTS (
@@ -170,7 +126,7 @@ SELECT od.id, %(sessao_id)s, c.idnfsexterno, c.tipo_divergencia, c.campo_afetado
            AND (d.status_processamento = 'DETECTED'
                 OR (d.status_processamento IN ('REJECTED', 'ROLLED_BACK')
                     AND d.valor_original IS NOT DISTINCT FROM c.valor_original
-                    AND d.valor_sugerido IS NOT DISTINCT FROM c.valor_sugerido)))
+                    AND d.dados_contextuais ->> 'valor_referencia' IS NOT DISTINCT FROM c.valor_referencia)))
  ORDER BY c.dta_processamento, c.idnfsexterno, c.tipo_divergencia, c.campo_afetado
 ON CONFLICT (idnfsexterno, tipo_divergencia, campo_afetado) WHERE status_processamento = 'DETECTED'
 DO NOTHING;
@@ -184,20 +140,23 @@ SELECT audit.finalizar_operacao(id, 'SUCCESS', NULL) FROM operacao_deteccao;
 
 -- Odd source data that no rule records, kept on the session and shown in the email.
 UPDATE audit.sessoes_processamento s
-   SET log_completo = nullif(concat_ws(E'\n',
-           (SELECT 'AVISO: ' || count(*) || ' venda(s) sem dta_processamento em byd.bonus_view: '
-                   || 'ficam fora de qualquer período.'
-              FROM byd.bonus_view v WHERE v.dta_processamento IS NULL HAVING count(*) > 0),
-           (SELECT 'AVISO: ' || (count(*) - count(DISTINCT idnfsexterno))
-                   || ' linha(s) repetida(s) de idnfsexterno no período em byd.bonus_view: '
-                   || 'cada divergência foi registrada uma única vez.'
-              FROM vendas_avaliadas WHERE no_periodo HAVING count(*) > count(DISTINCT idnfsexterno))), '')
- WHERE s.id = %(sessao_id)s;
-
-UPDATE audit.sessoes_processamento s
-   SET total_registros_analisados = (SELECT count(*) FROM vendas_avaliadas WHERE no_periodo),
+   SET total_registros_analisados = p.linhas,
+       log_completo = nullif(concat_ws(E'\n',
+           CASE WHEN p.sem_data > 0 THEN 'AVISO: ' || p.sem_data || ' venda(s) sem dta_processamento em '
+                                         || 'byd.bonus_view: ficam fora de qualquer período.' END,
+           CASE WHEN p.linhas_repetidas > 0 THEN 'AVISO: ' || p.linhas_repetidas
+                || ' linha(s) repetida(s) de idnfsexterno no período em byd.bonus_view: '
+                || 'cada divergência foi registrada uma única vez.' END,
+           (SELECT 'AVISO: ' || count(*) || ' venda(s) com linhas divergentes em byd.bonus_view ('
+                   || string_agg(a.idnfsexterno, ', ' ORDER BY a.idnfsexterno) FILTER (WHERE a.ordem <= 10)
+                   || CASE WHEN count(*) > 10 THEN ', …' ELSE '' END
+                   || '): suas divergências ficam para revisão, nunca aplicadas automaticamente.'
+              FROM (SELECT idnfsexterno, row_number() OVER (ORDER BY idnfsexterno) AS ordem
+                      FROM vendas_ambiguas) a
+            HAVING count(*) > 0)), ''),
        divergencias_detectadas = (SELECT count(*) FROM audit.divergencias_processadas d
                                    WHERE d.sessao_id = s.id),
        etapas_concluidas = array_append(array_remove(s.etapas_concluidas, 'detect_divergences'),
                                         'detect_divergences')
+  FROM leitura_periodo p
  WHERE s.id = %(sessao_id)s;

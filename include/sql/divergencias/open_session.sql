@@ -2,13 +2,18 @@
 -- session (same dag_run_id) instead of opening a second one. Returns what every later
 -- task needs: id, period and mode.
 
--- Safety net for a run whose close_session could not reach the database: no run lasts
--- six hours (each task times out after one), so such a session is FAILED, not RUNNING.
+SELECT audit.iniciar_etapa();
+
+-- Safety net for a run whose close_session could not reach the database, and for the
+-- sessions the old system's job left RUNNING when it died: no run lasts six hours (each
+-- task times out after one), so such a session is FAILED, not RUNNING.
 UPDATE audit.sessoes_processamento
    SET status = 'FAILED',
        fim_processamento = now(),
        erros_encontrados = greatest(erros_encontrados, 1),
-       resultado_geral = 'FAILED: sessão abandonada (a execução terminou sem fechar a sessão)'
+       resultado_geral = CASE WHEN dag_run_id IS NULL AND versao_sistema IS DISTINCT FROM %(versao_sistema)s
+                              THEN 'FAILED: sessão deixada em RUNNING pelo sistema anterior, encerrada na adoção'
+                              ELSE 'FAILED: sessão abandonada (a execução terminou sem fechar a sessão)' END
  WHERE status = 'RUNNING'
    AND inicio_processamento < now() - interval '6 hours'
    AND dag_run_id IS DISTINCT FROM %(dag_run_id)s;

@@ -5,7 +5,7 @@
 -- undone operation (rollback_de), which becomes ROLLED_BACK. A second run finds nothing
 -- left to undo and writes nothing. Parameters: sessao_id, motivo, usuario.
 
-SELECT pg_advisory_xact_lock(7420261129);
+SELECT audit.iniciar_etapa(serializada => true);
 
 -- What the session wrote, field by field, as its operations recorded it.
 CREATE TEMP TABLE escritos ON COMMIT DROP AS
@@ -40,16 +40,17 @@ SELECT d.id AS divergencia_id, d.idnfsexterno, d.campo_afetado, d.valor_original
  WHERE d.status_processamento IN ('AUTO_APPLIED', 'APPROVED');
 
 CREATE TEMP TABLE operacoes_rollback ON COMMIT DROP AS
-SELECT operacao_id AS desfeita_id,
-       audit.registrar_operacao('ROLLBACK', 'Rollback da sessão ' || %(sessao_id)s::text || ': ' || %(motivo)s,
-                                %(usuario)s, 'MANUAL', 'byd.controladoria', count(*)::int, NULL) AS id
+SELECT operacao_id AS desfeita_id, count(*)::int AS registros,
+       audit.iniciar_operacao('ROLLBACK', 'Rollback da sessão ' || %(sessao_id)s::text || ': ' || %(motivo)s,
+                              %(usuario)s, 'MANUAL', 'byd.controladoria', NULL,
+                              jsonb_build_object('sessao_id', %(sessao_id)s::int)) AS id
   FROM desfazer
  WHERE conflito IS NULL
  GROUP BY operacao_id;
 
 UPDATE audit.operacoes o
    SET rollback_de = r.desfeita_id,
-       filtros_aplicados = jsonb_build_object('sessao_id', %(sessao_id)s::int),
+       registros_afetados = r.registros,
        metadata = jsonb_build_object('motivo', %(motivo)s::text,
                                      'conflitos', (SELECT count(*) FROM desfazer WHERE conflito IS NOT NULL))
   FROM operacoes_rollback r

@@ -1,0 +1,86 @@
+"""The daily DAG's SQL steps: one file, one transaction, and a trace when it fails.
+
+A failed step's transaction is rolled back with everything it wrote, so the failure itself
+is recorded afterwards on a connection of its own: an ``operacoes`` row with status FAILED
+and the error, which the old system's monitoring views already count.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
+
+from divergencias import settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AuditedStep:
+    """How the audit trail names a step's failure."""
+
+    tipo_operacao: str
+    descricao: str
+    tabela_afetada: str
+
+
+class LockWaitTimeout(RuntimeError):
+    """A step waited longer than limite_espera_bloqueio_s for a lock someone else holds."""
+
+
+def _lock_timeout_in(error: BaseException) -> bool:
+    while error is not None:
+        if isinstance(error, psycopg.errors.LockNotAvailable):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def record_failure(step: AuditedStep, sessao_id: int, error: BaseException) -> None:
+    """Write the FAILED operation; never raises (the step's own error is what matters)."""
+    from divergencias.database import financial_db, sql_file
+
+    try:
+        with financial_db() as conn:
+            conn.execute("SELECT audit.iniciar_etapa(limitar_espera => false)")
+            conn.execute(
+                sql_file("divergencias/record_failure.sql"),
+                {
+                    "sessao_id": sessao_id,
+                    "tipo_operacao": step.tipo_operacao,
+                    "descricao": f"FALHA: {step.descricao}",
+                    "tabela_afetada": step.tabela_afetada,
+                    "usuario": settings.PIPELINE_USER,
+                    "erro": f"{type(error).__name__}: {error}"[:10_000],
+                },
+            )
+    except Exception:
+        log.exception("could not record the failure of %s in audit.operacoes", step.descricao)
+
+
+class AuditedSQLOperator(SQLExecuteQueryOperator):
+    """SQLExecuteQueryOperator that records its failure in ``audit.operacoes`` and turns a
+    lock wait timeout into a message a person can act on (the task is then retried)."""
+
+    def __init__(self, *, audited_step: AuditedStep | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.audited_step = audited_step
+
+    def execute(self, context: Any) -> Any:
+        try:
+            return super().execute(context)
+        except Exception as error:
+            if self.audited_step is None:
+                raise
+            record_failure(self.audited_step, int(self.parameters["sessao_id"]), error)
+            if _lock_timeout_in(error):
+                raise LockWaitTimeout(
+                    f"{self.task_id}: esperou mais que limite_espera_bloqueio_s (audit.configuracoes_sistema) por "
+                    "um bloqueio, provavelmente uma transação aberta em byd.controladoria ou audit. Encerre-a; "
+                    "a tarefa será tentada de novo."
+                ) from error
+            raise

@@ -1,0 +1,322 @@
+"""Failing safe (issue 7, points 2–11): broken settings, a broken source, ambiguous rows,
+locks and failures stop or hold back the write, with a message naming what was wrong."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from datetime import date, datetime
+
+import psycopg
+import pytest
+
+from devtools.sql_steps import open_session, run_session, run_step
+from divergencias.preparation import InvalidSettings, read_required_settings
+from divergencias.report import write_report
+from divergencias.settings import REQUIRED_SETTINGS
+from tests.helpers import add_sale, booked, divergences
+
+DAY = date(2026, 11, 10)
+ONE_DAY = {"data_inicio": "2026-11-10", "data_fim": "2026-11-10"}
+
+
+def _new_version(conn: psycopg.Connection, key: str, value: str) -> None:
+    """A controller's change: a new versao of the key's row, the old one kept."""
+    conn.execute(
+        """INSERT INTO audit.configuracoes_sistema (chave, valor, tipo_valor, versao, ativo, criado_por)
+           SELECT chave, %(valor)s, tipo_valor, max(versao) + 1, true, 'teste'
+             FROM audit.configuracoes_sistema WHERE chave = %(chave)s GROUP BY chave, tipo_valor""",
+        {"chave": key, "valor": value},
+    )
+
+
+def _deactivate(conn: psycopg.Connection, key: str) -> None:
+    conn.execute("UPDATE audit.configuracoes_sistema SET ativo = false WHERE chave = %s", (key,))
+
+
+def _sessions(conn: psycopg.Connection) -> list[tuple]:
+    return conn.execute("SELECT id, status FROM audit.sessoes_processamento ORDER BY id").fetchall()
+
+
+# --- 2. configuration fails closed -------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", REQUIRED_SETTINGS)
+def test_a_deactivated_setting_is_named_and_nothing_reads_it_as_null(conn, key):
+    _deactivate(conn, key)
+    with pytest.raises(InvalidSettings, match=f'"{key}" ausente ou inativa'):
+        read_required_settings(conn)
+
+
+@pytest.mark.parametrize("key", REQUIRED_SETTINGS)
+def test_a_setting_that_fails_its_regex_is_named_with_its_value(conn, key):
+    _new_version(conn, key, "abc")
+    with pytest.raises(InvalidSettings, match=f"\"{key}\" inválida.*'abc'"):
+        read_required_settings(conn)
+
+
+def test_the_sql_steps_refuse_a_missing_threshold_instead_of_applying_everything(conn):
+    """Today's failure: with limite_auto_aplicacao deactivated every correction was applied."""
+    add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
+    params = open_session(conn, DAY, DAY)
+    run_step(conn, "detect_divergences", params)
+    _deactivate(conn, "limite_auto_aplicacao")
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="limite_auto_aplicacao"):
+        run_step(conn, "apply_corrections", params)
+    assert divergences(conn, "NF1")[0]["status_processamento"] == "DETECTED"
+    _deactivate(conn, "limite_outlier")
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="limite_outlier"):
+        run_step(conn, "detect_divergences", params)
+    assert booked(conn, "NF1") == ("4000.00", "0")
+
+
+def test_a_broken_setting_fails_the_dag_at_its_first_task_writing_nothing(dag, conn, smtp, output_dir):
+    add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
+    _new_version(conn, "limite_outlier", "cem mil")
+    run = dag.test(run_conf=ONE_DAY)
+    assert run.state == "failed"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["validate_and_migrate"] == "failed"
+    assert _sessions(conn) == [] and divergences(conn) == []
+    assert booked(conn, "NF1") == ("4000.00", "0")
+    (alert,) = smtp.mails
+    assert "limite_outlier" in alert.message.get_body(("plain",)).get_content()
+
+
+# --- 3. a broken source fails loudly ------------------------------------------------------
+
+
+def _open_queue(conn: psycopg.Connection, sales: int) -> None:
+    for n in range(sales):
+        add_sale(conn, f"NF{n:03d}", valor_bonus="5000.00", bonus_dpto="4000.00")
+    run_session(conn, DAY, DAY, modo="manual")
+
+
+def _open_count(conn: psycopg.Connection) -> int:
+    return conn.execute(
+        "SELECT count(*) FROM audit.divergencias_processadas WHERE status_processamento = 'DETECTED'"
+    ).fetchone()[0]
+
+
+def test_an_empty_view_for_a_period_with_open_divergences_stops_before_writing(conn):
+    _open_queue(conn, 3)
+    conn.execute("TRUNCATE byd.vendas")
+    with pytest.raises(psycopg.errors.DataException, match="nenhuma linha no período, que tem 3 divergência"):
+        run_session(conn, DAY, DAY)
+    assert _open_count(conn) == 3
+    run_session(conn, DAY, DAY, parametros={"confirmar_resolucao_em_massa": True})
+    assert _open_count(conn) == 0
+
+
+def test_resolving_most_of_the_queue_as_not_found_needs_confirmation(conn):
+    _open_queue(conn, 30)
+    conn.execute("DELETE FROM byd.vendas WHERE idnfsexterno < 'NF020'")
+    with pytest.raises(psycopg.errors.DataException, match="20 de 30 divergências abertas"):
+        run_session(conn, DAY, DAY)
+    assert _open_count(conn) == 30
+    run_session(conn, DAY, DAY, modo="manual", parametros={"confirmar_resolucao_em_massa": True})
+    assert _open_count(conn) == 10
+
+
+def test_a_few_sales_gone_are_resolved_without_confirmation(conn):
+    _open_queue(conn, 30)
+    conn.execute("DELETE FROM byd.vendas WHERE idnfsexterno < 'NF010'")
+    run_session(conn, DAY, DAY, modo="manual")
+    assert _open_count(conn) == 20
+
+
+# --- 4. duplicate sales in the view ---------------------------------------------------------
+
+
+def test_a_sale_whose_view_rows_disagree_is_never_auto_applied(conn):
+    add_sale(conn, "NF_DUP", valor_bonus="300.00", bonus_dpto="100.00")
+    conn.execute("ALTER TABLE byd.incentivos DROP CONSTRAINT incentivos_pkey")
+    conn.execute("INSERT INTO byd.incentivos VALUES ('NF_DUP', '900.00', '0', 'SIM')")
+    for _ in range(3):
+        run_session(conn, DAY, DAY)
+        assert booked(conn, "NF_DUP") == ("100.00", "0")
+    (d,) = divergences(conn, "NF_DUP")
+    assert d["status_processamento"] == "DETECTED" and d["dados_contextuais"]["linhas_conflitantes"] == 2
+    assert "repetida em byd.bonus_view" in d["dados_contextuais"]["motivo_nao_aplicada"]
+    log = conn.execute("SELECT log_completo FROM audit.sessoes_processamento ORDER BY id DESC LIMIT 1").fetchone()[0]
+    assert "1 venda(s) com linhas divergentes em byd.bonus_view (NF_DUP)" in log
+
+
+# --- 5. exact reopen -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", ["REJECTED", "ROLLED_BACK"])
+def test_a_closed_divergence_on_a_value_with_three_decimals_is_not_reopened(conn, status):
+    add_sale(conn, "NF1", valor_bonus="5000.005", bonus_dpto="4000.00")
+    run_session(conn, DAY, DAY, modo="manual")
+    conn.execute(
+        "UPDATE audit.divergencias_processadas SET status_processamento = %s, processado_em = now(), "
+        "processado_por = 'controller' WHERE idnfsexterno = 'NF1'",
+        (status,),
+    )
+    run_session(conn, DAY, DAY)
+    assert [d["status_processamento"] for d in divergences(conn, "NF1")] == [status]
+    assert booked(conn, "NF1") == ("4000.00", "0")
+    # a new source value is a new divergence
+    conn.execute("UPDATE byd.incentivos SET valor_bonus = '5000.006' WHERE idnfsexterno = 'NF1'")
+    run_session(conn, DAY, DAY, modo="manual")
+    assert [d["status_processamento"] for d in divergences(conn, "NF1")] == [status, "DETECTED"]
+
+
+# --- 6. any past period runs ---------------------------------------------------------------
+
+
+def test_a_run_dated_before_2026_processes_its_period(dag, conn, smtp, output_dir):
+    from zoneinfo import ZoneInfo
+
+    add_sale(conn, "NF_2025", valor_bonus="5000.00", bonus_dpto="4000.00", dta_processamento=datetime(2025, 12, 19))
+    moment = datetime(2025, 12, 20, 7, 0, tzinfo=ZoneInfo("America/Sao_Paulo"))
+    run = dag.test(logical_date=moment)
+    assert run.state == "success"
+    assert {ti.task_id for ti in run.get_task_instances()} >= {"open_session", "detect_divergences"}
+    session = conn.execute("SELECT data_inicio, data_fim, status FROM audit.sessoes_processamento").fetchone()
+    assert session == (date(2025, 11, 18), date(2025, 12, 19), "COMPLETED")
+    assert booked(conn, "NF_2025")[0] == "5000.00"
+
+
+def test_no_task_of_the_daily_dag_has_a_start_date(dag):
+    assert dag.start_date is None
+    assert all(task.start_date is None for task in dag.tasks)
+
+
+# --- 7. waiting on a lock fails with a reason --------------------------------------------------
+
+
+def test_a_person_holding_the_booked_row_makes_apply_fail_with_a_reason(dag, conn, business_db, smtp, output_dir):
+    add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
+    _new_version(conn, "limite_espera_bloqueio_s", "1")
+    holding = threading.Event()
+    release = threading.Event()
+
+    def hold_the_row() -> None:
+        with psycopg.connect(business_db) as person:
+            person.execute("SELECT * FROM byd.controladoria WHERE idnfsexterno = 'NF1' FOR UPDATE")
+            holding.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold_the_row)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        run = dag.test(run_conf=ONE_DAY)
+    finally:
+        release.set()
+        holder.join()
+    assert run.state == "failed"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["detect_divergences"] == "success" and states["apply_corrections"] == "failed"
+    (erro,) = conn.execute(
+        "SELECT erro_mensagem FROM audit.operacoes WHERE status = 'FAILED' AND tipo_operacao = 'BULK_UPDATE'"
+    ).fetchone()
+    assert "lock timeout" in erro
+    assert booked(conn, "NF1") == ("4000.00", "0")
+    alert = smtp.mails[0].message.get_body(("plain",)).get_content()
+    assert "limite_espera_bloqueio_s" in alert
+
+
+# --- 8. failures are recorded ----------------------------------------------------------------
+
+
+def test_a_failed_detection_leaves_a_failed_operation_the_dashboard_counts(dag, conn, smtp, output_dir):
+    _open_queue(conn, 3)
+    conn.execute("TRUNCATE byd.vendas")
+    run = dag.test(run_conf=ONE_DAY)
+    assert run.state == "failed"
+    tipo, usuario, erro, sessao = conn.execute(
+        "SELECT tipo_operacao, usuario, erro_mensagem, sessao_id FROM audit.operacoes WHERE status = 'FAILED'"
+    ).fetchone()
+    assert (tipo, usuario) == ("DETECT", "airflow:divergencias_diarias") and "nenhuma linha no período" in erro
+    assert conn.execute("SELECT status FROM audit.sessoes_processamento WHERE id = %s", (sessao,)).fetchone() == (
+        "FAILED",
+    )
+    assert conn.execute(
+        "SELECT sum(total_erros) FROM audit.vw_operacoes_resumo WHERE tipo_operacao = 'DETECT'"
+    ).fetchone() == (1,)
+    assert conn.execute("SELECT erros_hoje FROM audit.vw_dashboard_monitoramento").fetchone() == (1,)
+    assert _open_count(conn) == 3
+    # no summary for a session whose data work failed: the failure email says it
+    subjects = [mail.message["Subject"] for mail in smtp.mails]
+    assert len(subjects) == 1 and "FALHA em divergencias_diarias.detect_divergences" in subjects[0]
+
+
+# --- 9. the summary goes out after every run, PARTIAL included ---------------------------------
+
+
+def test_when_the_csv_fails_the_summary_still_goes_out_with_the_counts(dag, conn, smtp, tmp_path, monkeypatch):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where the report folder should be")
+    monkeypatch.setenv("AIRFLOW_VAR_DIVERGENCIAS_OUTPUT_DIR", str(blocker / "relatorios"))
+    add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
+    run = dag.test(run_conf=ONE_DAY)
+    assert run.state == "failed"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["export_csv"] == "failed" and states["email_summary"] == "success"
+    status, aplicadas = conn.execute("SELECT status, correcoes_aplicadas FROM audit.sessoes_processamento").fetchone()
+    assert (status, aplicadas) == ("PARTIAL", 1)
+    summaries = [m.message for m in smtp.mails if "FALHA" not in m.message["Subject"]]
+    (summary,) = summaries
+    assert "1 novas, 1 corrigidas, 0 pendentes" in summary["Subject"]
+    text = summary.get_body(("plain",)).get_content()
+    assert "O relatório CSV não foi gerado nesta execução" in text
+    assert list(summary.iter_attachments()) == []
+
+
+# --- 10. spreadsheet safety ------------------------------------------------------------------
+
+
+def test_text_a_spreadsheet_would_run_is_neutralised_and_numbers_stay_numbers(conn, tmp_path):
+    add_sale(conn, '=HYPERLINK("http://x")', valor_bonus="5000.00", bonus_dpto="=1+1")
+    add_sale(conn, "NF_AT", valor_bonus="@SUM(A1)", bonus_dpto="5000.00")
+    add_sale(conn, "NF_PLUS", trade="+55 11 5555", trade_mkt_dpto="0")
+    add_sale(conn, "NF_TAB", trade="\tcmd", trade_mkt_dpto="-abc")
+    add_sale(conn, "NF_NEG", valor_bonus="-500.00", bonus_dpto="-500.00")
+    params = run_session(conn, DAY, DAY, modo="manual")
+    path = tmp_path / "r.csv"
+    write_report(conn, params["sessao_id"], path)
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    originals = {(r["idnfsexterno"], r["campo_afetado"]): r["valor_original"] for r in rows}
+    assert originals[('\'=HYPERLINK("http://x")', "bonus_dpto")] == "'=1+1"
+    assert originals[("NF_AT", "valor_bonus")] == "'@SUM(A1)"
+    assert originals[("NF_PLUS", "trade")] == "'+55 11 5555"
+    assert originals[("NF_TAB", "trade")] == "'\tcmd"
+    assert originals[("NF_TAB", "trade_mkt_dpto")] == "'-abc"
+    negative = [r for r in rows if r["idnfsexterno"] == "NF_NEG" and r["campo_afetado"] == "valor_bonus"]
+    assert negative[0]["valor_original"] == "-500.00" and negative[0]["valor_anterior"] == "-500.00"
+    for row in rows:
+        for column in ("id", "sessao_id", "confidence_score"):
+            float(row[column])
+
+
+# --- 11. local time ---------------------------------------------------------------------------
+
+
+def test_audit_times_and_the_dashboard_are_sao_paulo_whatever_the_server_zone(business_db):
+    name = psycopg.conninfo.conninfo_to_dict(business_db)["dbname"]
+    with psycopg.connect(business_db, autocommit=True) as admin:
+        admin.execute(
+            psycopg.sql.SQL("ALTER DATABASE {} SET timezone = 'Asia/Tokyo'").format(psycopg.sql.Identifier(name))
+        )
+    with psycopg.connect(business_db, autocommit=True) as conn:
+        assert conn.execute("SHOW timezone").fetchone() == ("Asia/Tokyo",)
+        add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
+        run_session(conn, DAY, DAY)
+        lag = conn.execute(
+            """SELECT max(abs(extract(epoch FROM (now() AT TIME ZONE 'America/Sao_Paulo') - t)))
+                 FROM (SELECT inicio_processamento AS t FROM audit.sessoes_processamento
+                       UNION ALL SELECT fim_processamento FROM audit.sessoes_processamento
+                       UNION ALL SELECT detectado_em FROM audit.divergencias_processadas
+                       UNION ALL SELECT processado_em FROM audit.divergencias_processadas
+                       UNION ALL SELECT timestamp_inicio FROM audit.operacoes) AS x"""
+        ).fetchone()[0]
+        assert lag < 300
+        today, runs = conn.execute(
+            "SELECT data_consulta, execucoes_hoje FROM audit.vw_dashboard_monitoramento"
+        ).fetchone()
+        assert today == conn.execute("SELECT (now() AT TIME ZONE 'America/Sao_Paulo')::date").fetchone()[0]
+        assert runs == 1
