@@ -21,23 +21,6 @@ from tests.conftest import PROJECT_ROOT
 
 USERS = {"controladora": "user", "aprovador": "user", "auditor": "viewer", "semacesso": "", "admin": "admin"}
 
-# Until the rule catalog (issue 8, migration 020) is on this branch: the shape it promises,
-# created only where it is missing.
-CATALOG_FALLBACK = """
-CREATE TABLE audit.regras_divergencia (
-    codigo varchar(100) PRIMARY KEY, rotulo text NOT NULL, descricao text, campos text[],
-    confidence_score numeric(3,2), corrigivel boolean NOT NULL DEFAULT false);
-INSERT INTO audit.regras_divergencia (codigo, rotulo, descricao, campos, confidence_score, corrigivel) VALUES
- ('TRADE_MARKETING_BONUS', 'Bônus divergente', 'bonus_dpto difere de valor_bonus', '{bonus_dpto}', 0.95, true),
- ('TRADE_MARKETING_TRADE', 'Trade divergente', 'trade_mkt_dpto difere de trade', '{trade_mkt_dpto}', 0.95, true),
- ('PENDENTE_VERIFICACAO', 'Pendente de verificação', 'bonus_utilizado pendente', '{bonus_utilizado}', 0.50, false),
- ('VALIDACAO_VALOR', 'Valor negativo ou acima do limite', 'valor < 0 ou > limite_outlier',
-  '{valor_bonus,trade,bonus_dpto,trade_mkt_dpto}', 0.70, false),
- ('VALOR_INVALIDO', 'Valor ilegível', 'texto monetário ilegível', '{valor_bonus,trade,bonus_dpto,trade_mkt_dpto}',
-  1.00, false);
-"""
-
-
 @pytest.fixture(scope="session")
 def passwords(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {user: secrets.token_urlsafe(12) for user in USERS}
@@ -113,10 +96,7 @@ def as_user(tokens: dict[str, str]):
 
 @pytest.fixture
 def review_db(business_db: str) -> str:
-    """A business database (financial_db points at it) with the rule catalog."""
-    with psycopg.connect(business_db, autocommit=True) as conn:
-        if conn.execute("SELECT to_regclass('audit.regras_divergencia')").fetchone()[0] is None:
-            conn.execute(CATALOG_FALLBACK)
+    """A migrated business database; financial_db points at it."""
     return business_db
 
 

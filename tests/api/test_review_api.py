@@ -153,7 +153,7 @@ def test_list_filters_sorting_and_paging(client, as_user, db):
 
     assert {d["idnfsexterno"] for d in listing(tipo_divergencia="TRADE_MARKETING_TRADE")["itens"]} == {"NF_C"}
     assert [d["regra"] for d in listing(tipo_divergencia="PENDENTE_VERIFICACAO")["itens"]] == [
-        "Pendente de verificação"
+        "Bônus pendente de verificação"
     ]
     assert {d["idnfsexterno"] for d in listing(competencia="2026-10")["itens"]} == {"NF_D"}
     assert {d["idnfsexterno"] for d in listing(idnfsexterno="NF_B")["itens"]} == {"NF_B"}
@@ -182,7 +182,7 @@ def test_detail_with_rule_history_and_approvals(client, as_user, db):
 
     detail = client.get(f"{API}/divergencias/{one}", headers=as_user("auditor")).json()
     assert detail["status_processamento"] == "APPROVED" and detail["processado_por"] == "controladora"
-    assert detail["regra"]["rotulo"] == "Bônus divergente"
+    assert detail["regra"]["rotulo"] == "Bônus contabilizado diferente do registrado"
     assert [(h["status_anterior"], h["status_novo"], h["usuario"]) for h in detail["historico"]] == [
         (None, "DETECTED", "airflow:divergencias_diarias"),
         ("DETECTED", "APPROVED", "controladora"),
@@ -516,7 +516,7 @@ def test_csv_and_excel_exports(client, as_user, db):
     ]
     trade = {(r["idnfsexterno"], r["tipo_divergencia"]): r for r in rows}
     hyperlink = trade[("'=HYPERLINK(1)", "TRADE_MARKETING_BONUS")]
-    assert hyperlink["valor_original"] == "'-10,50" and hyperlink["valor_anterior"] == "-10.50"
+    assert hyperlink["valor_original"] == "-10,50" and hyperlink["valor_anterior"] == "-10.50"  # a number
     assert trade[("NF2", "TRADE_MARKETING_BONUS")]["valor_sugerido"] == "70000.00"
     filtered = client.get(
         f"{API}/relatorios/divergencias/export", params={"formato": "csv", "idnfsexterno": "NF2"}, headers=auditor
@@ -534,7 +534,7 @@ def test_csv_and_excel_exports(client, as_user, db):
     assert by_nf["NF2"][header.index("Valor anterior")].value == 1234.56  # Excel keeps numbers as doubles
     detected = by_nf["NF2"][header.index("Detectado em")]
     assert isinstance(detected.value, datetime) and detected.number_format.startswith("dd/mm/yyyy")
-    assert by_nf["'=HYPERLINK(1)"][header.index("Valor original (texto)")].value == "'-10,50"
+    assert by_nf["'=HYPERLINK(1)"][header.index("Valor original (texto)")].value == "-10,50"
     assert (
         client.get(f"{API}/relatorios/divergencias/export", params={"formato": "pdf"}, headers=auditor).status_code
         == 422
@@ -554,7 +554,7 @@ def test_metrics_and_audit_lists(client, as_user, db):
     assert summary["abertas_por_regra"] == [
         {
             "tipo_divergencia": "TRADE_MARKETING_BONUS",
-            "regra": "Bônus divergente",
+            "regra": "Bônus contabilizado diferente do registrado",
             "total": 1,
             "diferenca_total": "200.00",
         }
@@ -565,7 +565,7 @@ def test_metrics_and_audit_lists(client, as_user, db):
         {
             "dia": date.today().isoformat(),
             "tipo_divergencia": "TRADE_MARKETING_BONUS",
-            "regra": "Bônus divergente",
+            "regra": "Bônus contabilizado diferente do registrado",
             "total": 2,
         }
     ]

@@ -25,10 +25,10 @@ WITH sessao AS (
     RETURNING id, correcoes_aplicadas
 ), operacao AS (
     INSERT INTO audit.operacoes
-           (tipo_operacao, descricao, usuario, origem, tabela_afetada, registros_afetados, sessao_id, metadata)
+           (tipo_operacao, descricao, usuario, origem, tabela_afetada, registros_afetados, sessao_id, metadata, status)
     SELECT 'APPROVE', 'Aprovação manual de ' || s.correcoes_aplicadas || ' divergência(s)', %(usuario)s, 'API',
            'byd.controladoria', s.correcoes_aplicadas, s.id,
-           jsonb_strip_nulls(jsonb_build_object('comentario', %(comentario)s::text))
+           jsonb_strip_nulls(jsonb_build_object('comentario', %(comentario)s::text)), 'PENDING'
       FROM sessao s
     RETURNING id, sessao_id
 )

@@ -1,5 +1,6 @@
 -- fatos_aprovacao: what the approval checks need, per divergence named (rows already locked
--- by travar_divergencias): status, values, limits, whether the sale is booked, whether the
+-- by travar_divergencias): status, values, limits (validated: a missing or invalid setting
+-- stops the decision before anything is written), whether the sale is booked, whether the
 -- field still holds exactly the text detection read, and the approvals still waiting.
 -- Parameter: ids.
 SELECT d.id, d.status_processamento, d.idnfsexterno, d.campo_afetado, d.valor_original,
@@ -15,7 +16,7 @@ SELECT d.id, d.status_processamento, d.idnfsexterno, d.campo_afetado, d.valor_or
           FROM audit.aprovacoes a
          WHERE a.divergencia_id = d.id AND a.operacao_id IS NULL) AS pendentes
   FROM audit.divergencias_processadas d
- CROSS JOIN (SELECT audit.configuracao('limite_outlier')::numeric AS limite_outlier,
-                    audit.configuracao('limite_dupla_aprovacao')::numeric AS limite_dupla_aprovacao) AS cfg
+ CROSS JOIN (SELECT audit.configuracao_validada('limite_outlier')::numeric AS limite_outlier,
+                    audit.configuracao_validada('limite_dupla_aprovacao')::numeric AS limite_dupla_aprovacao) AS cfg
  WHERE d.id = ANY(%(ids)s::integer[])
  ORDER BY d.id

@@ -6,10 +6,10 @@ CREATE TEMP TABLE operacao_rejeicao (id integer) ON COMMIT DROP;
 WITH operacao AS (
     INSERT INTO audit.operacoes
            (tipo_operacao, descricao, usuario, origem, tabela_afetada, registros_afetados, filtros_aplicados,
-            metadata)
+            metadata, status)
     VALUES ('REJECT', 'Rejeição de ' || cardinality(%(ids)s::integer[]) || ' divergência(s)', %(usuario)s, 'API',
             'audit.divergencias_processadas', cardinality(%(ids)s::integer[]),
-            jsonb_build_object('ids', to_jsonb(%(ids)s::integer[])), jsonb_build_object('motivo', %(motivo)s::text))
+            jsonb_build_object('ids', to_jsonb(%(ids)s::integer[])), jsonb_build_object('motivo', %(motivo)s::text), 'PENDING')
     RETURNING id
 )
 INSERT INTO operacao_rejeicao SELECT id FROM operacao;

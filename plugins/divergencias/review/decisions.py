@@ -49,7 +49,12 @@ def _deciding(ids: list[int]) -> Iterator[tuple[psycopg.Connection, list[dict]]]
                     "Uma execução do pipeline está gravando agora; tente de novo em instantes.",
                     headers={"Retry-After": "30"},
                 ) from error
-            facts = conn.execute(sql_file("review/fatos_aprovacao.sql"), {"ids": ids}).fetchall()
+            try:
+                facts = conn.execute(sql_file("review/fatos_aprovacao.sql"), {"ids": ids}).fetchall()
+            except psycopg.errors.InvalidParameterValue as error:  # a setting missing or invalid
+                raise HTTPException(
+                    status.HTTP_503_SERVICE_UNAVAILABLE, f"{error.diag.message_primary}: nada foi gravado."
+                ) from error
             missing = sorted(set(ids) - {row["id"] for row in facts})
             if missing:
                 raise HTTPException(
@@ -68,15 +73,6 @@ def _require_detected(row: dict, action: str) -> None:
         )
 
 
-def _setting(row: dict, key: str) -> Decimal:
-    if row[key] is None:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            f"Configuração {key} ausente ou inativa em audit.configuracoes_sistema: nada foi gravado.",
-        )
-    return row[key]
-
-
 def _plan(row: dict, valor: Decimal | None, usuario: str) -> tuple[int, Decimal, bool]:
     """(id, value, apply now?) for one divergence, or the reason it cannot be approved. A
     change of at least limite_dupla_aprovacao is applied only by a second person's approval."""
@@ -88,8 +84,7 @@ def _plan(row: dict, valor: Decimal | None, usuario: str) -> tuple[int, Decimal,
             f"Divergência {ident}: o campo {campo} pertence ao cadastro comercial e não é gravado pelo sistema "
             "(só bonus_dpto e trade_mkt_dpto); rejeite-a e corrija na origem.",
         )
-    limite_outlier = _setting(row, "limite_outlier")
-    limite_dupla = _setting(row, "limite_dupla_aprovacao")
+    limite_outlier, limite_dupla = row["limite_outlier"], row["limite_dupla_aprovacao"]
     pending = row["pendentes"]
     first_value = Decimal(pending[0]["valor"]) if pending else None
     chosen = next((v for v in (valor, first_value, row["valor_sugerido"]) if v is not None), None)
