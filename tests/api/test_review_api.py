@@ -461,6 +461,16 @@ def test_processar_validates_like_the_trigger_form_and_queues_a_run(client, as_u
     assert (dag_id, who, state) == ("divergencias_diarias", "controladora", "queued")
     assert conf == {"data_inicio": "2026-11-01", "data_fim": "2026-11-10", "modo": "manual"}
 
+    body = {
+        "data_inicio": "2024-01-01",
+        "data_fim": "2026-01-01",
+        "permitir_periodo_longo": True,
+        "confirmar_resolucao_em_massa": True,
+    }
+    response = client.post(f"{API}/divergencias/processar", json=body, headers=user)
+    assert response.status_code == 201, response.text
+    assert _dag_run(response.json()["dag_run_id"])[1] == {**body, "modo": "auto"}
+
 
 def test_rollback_route_triggers_the_rollback_dag(client, as_user, db):
     add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")

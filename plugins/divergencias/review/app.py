@@ -59,6 +59,7 @@ class Processing(BaseModel):
     data_fim: date | None = None
     modo: Literal["auto", "manual"] = "auto"
     permitir_periodo_longo: bool = False
+    confirmar_resolucao_em_massa: bool = False
 
     @model_validator(mode="after")
     def period(self) -> Processing:
@@ -74,7 +75,8 @@ class Processing(BaseModel):
     def conf(self) -> dict[str, Any]:
         conf = {"data_inicio": self.data_inicio, "data_fim": self.data_fim, "modo": self.modo}
         conf = {key: value.isoformat() if isinstance(value, date) else value for key, value in conf.items()}
-        return {**conf, "permitir_periodo_longo": True} if self.permitir_periodo_longo else conf
+        flags = ("permitir_periodo_longo", "confirmar_resolucao_em_massa")
+        return {**conf, **{flag: True for flag in flags if getattr(self, flag)}}
 
 
 def divergence_filters(
