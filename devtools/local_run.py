@@ -28,6 +28,15 @@ DEMO_SALES = 3000
 DEMO_RATES = {"trade_marketing": 0.05, "pendente": 0.01, "negativo_outlier": 0.01, "ilegivel": 0.005}
 DEMO_RECIPIENTS = "controladoria@demo.local"
 DAG_ID = "divergencias_diarias"
+# The local UI's users (simple auth manager roles): two people who may approve, so the
+# four-eyes flow can be tried at once, an auditor who only reads, and an admin.
+LOCAL_USERS = {
+    "controladora": ("user", "controller: reviews, approves and rejects"),
+    "aprovador": ("user", "second approver for changes of limite_dupla_aprovacao or more"),
+    "auditor": ("viewer", "read-only auditor"),
+    "admin": ("admin", "data engineer: everything in Airflow"),
+}
+PASSWORD_FILE = AIRFLOW_HOME / "simple_auth_manager_passwords.json.generated"
 _step_started = time.monotonic()
 
 
@@ -224,14 +233,35 @@ def migrate() -> int:
     return 0
 
 
+def local_users() -> dict[str, str]:
+    """LOCAL_USERS' passwords, kept across restarts in Airflow's own password file (the
+    simple auth manager reads it and generates none for users already there)."""
+    import json
+    import secrets
+
+    passwords = json.loads(PASSWORD_FILE.read_text()) if PASSWORD_FILE.exists() else {}
+    for user in LOCAL_USERS:
+        passwords.setdefault(user, secrets.token_urlsafe(12))
+    PASSWORD_FILE.parent.mkdir(parents=True, exist_ok=True)
+    PASSWORD_FILE.write_text(json.dumps(passwords) + "\n")
+    PASSWORD_FILE.chmod(0o600)
+    os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = ",".join(f"{u}:{r}" for u, (r, _) in LOCAL_USERS.items())
+    return passwords
+
+
 def airflow_ui() -> int:
     sys.path.insert(0, str(PROJECT_ROOT / "plugins"))
     os.environ.update(airflow_environment())
     configure_business_database()
+    if not use_external_database():
+        migrate_audit()  # the review page reads schema audit before the first run
     migrate_airflow_metadata()
+    passwords = local_users()
     with mail_destination():
         print("==> Starting Airflow (api-server on http://localhost:8080, Ctrl-C to stop)", flush=True)
-        print(f"    login: admin, password in {AIRFLOW_HOME / 'simple_auth_manager_passwords.json.generated'}")
+        print("    Review page: http://localhost:8080/plugin/divergencias (menu Divergências)")
+        for user, (role, description) in LOCAL_USERS.items():
+            print(f"    login {user:<13} password {passwords[user]:<18} role {role:<7} {description}")
         return airflow("standalone")
 
 

@@ -1,7 +1,8 @@
--- rollback_session: undoes every correction session %(sessao_id)s applied, in one
+-- rollback_session: undoes every correction session %(sessao_id)s applied (a run's
+-- BULK_UPDATE, or the APPROVE operation of a manual approval's session), in one
 -- transaction. Each field gets back its valor_original byte for byte; a field changed
 -- since the correction is left alone and reported as a conflict. One ROLLBACK operation per
--- undone BULK_UPDATE (rollback_de), which becomes ROLLED_BACK. A second run finds nothing
+-- undone operation (rollback_de), which becomes ROLLED_BACK. A second run finds nothing
 -- left to undo and writes nothing. Parameters: sessao_id, motivo, usuario.
 
 SELECT audit.iniciar_etapa(serializada => true);
@@ -12,7 +13,7 @@ SELECT o.id AS operacao_id, e.divergencia_id, e.valor AS valor_escrito
   FROM audit.operacoes o
  CROSS JOIN LATERAL jsonb_to_recordset(o.dados_posteriores) AS e(divergencia_id integer, valor text)
  WHERE o.sessao_id = %(sessao_id)s
-   AND o.tipo_operacao = 'BULK_UPDATE'
+   AND o.tipo_operacao IN ('BULK_UPDATE', 'APPROVE')
    AND o.status = 'SUCCESS';
 
 SELECT count(*) FROM (

@@ -1,0 +1,30 @@
+-- divergencias: the rows of the review API's list, detail and exports, each filter applied
+-- only when given. The API wraps it as the CTE "filtradas" (page, total, CSV, Excel).
+-- diferenca = |suggested value - current value| (empty read as 0); NULL for rules that
+-- suggest nothing. aprovacoes_pendentes: who already approved a DETECTED divergence that
+-- waits for a second person.
+SELECT d.id, d.sessao_id, d.idnfsexterno, d.tipo_divergencia, r.rotulo AS regra, d.campo_afetado,
+       d.competencia, d.valor_original, d.valor_anterior, d.valor_sugerido, d.valor_aplicado,
+       abs(d.valor_sugerido - coalesce(d.valor_anterior, 0)) AS diferenca,
+       abs(d.valor_sugerido - coalesce(d.valor_anterior, 0)) >= cfg.limite_dupla_aprovacao
+           AS requer_dupla_aprovacao,
+       d.status_processamento, d.confidence_score, d.regras_aplicadas, d.dta_processamento,
+       d.detectado_em, d.processado_em, d.processado_por, d.motivo_rejeicao, d.operacao_id,
+       d.dados_contextuais,
+       CASE WHEN d.status_processamento = 'DETECTED'
+            THEN (SELECT coalesce(array_agg(a.usuario ORDER BY a.id), '{}')
+                    FROM audit.aprovacoes a WHERE a.divergencia_id = d.id AND a.operacao_id IS NULL)
+            ELSE '{}'
+       END AS aprovacoes_pendentes
+  FROM audit.divergencias_processadas d
+ CROSS JOIN (SELECT audit.configuracao('limite_dupla_aprovacao')::numeric AS limite_dupla_aprovacao) AS cfg
+  LEFT JOIN audit.regras_divergencia r ON r.codigo = d.tipo_divergencia
+ WHERE (%(id)s::integer IS NULL OR d.id = %(id)s)
+   AND (%(status_processamento)s::text IS NULL OR d.status_processamento = %(status_processamento)s)
+   AND (%(tipo_divergencia)s::text IS NULL OR d.tipo_divergencia = %(tipo_divergencia)s)
+   AND (%(competencia)s::text IS NULL OR d.competencia = %(competencia)s)
+   AND (%(idnfsexterno)s::text IS NULL OR d.idnfsexterno = %(idnfsexterno)s)
+   AND (%(data_inicio)s::date IS NULL OR d.dta_processamento >= %(data_inicio)s::date)
+   AND (%(data_fim)s::date IS NULL OR d.dta_processamento < %(data_fim)s::date + 1)
+   AND (%(diferenca_minima)s::numeric IS NULL
+        OR abs(d.valor_sugerido - coalesce(d.valor_anterior, 0)) >= %(diferenca_minima)s::numeric)

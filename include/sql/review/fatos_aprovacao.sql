@@ -1,0 +1,22 @@
+-- fatos_aprovacao: what the approval checks need, per divergence named (rows already locked
+-- by travar_divergencias): status, values, limits (validated: a missing or invalid setting
+-- stops the decision before anything is written), whether the sale is booked, whether the
+-- field still holds exactly the text detection read, and the approvals still waiting.
+-- Parameter: ids.
+SELECT d.id, d.status_processamento, d.idnfsexterno, d.campo_afetado, d.valor_original,
+       d.valor_anterior, d.valor_sugerido, cfg.limite_outlier, cfg.limite_dupla_aprovacao,
+       EXISTS (SELECT 1 FROM byd.controladoria c WHERE c.idnfsexterno = d.idnfsexterno) AS lancada,
+       EXISTS (SELECT 1 FROM byd.controladoria c
+                WHERE c.idnfsexterno = d.idnfsexterno
+                  AND CASE d.campo_afetado WHEN 'bonus_dpto' THEN c.bonus_dpto::text
+                                           WHEN 'trade_mkt_dpto' THEN c.trade_mkt_dpto::text END
+                      IS DISTINCT FROM d.valor_original) AS campo_alterado,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('usuario', a.usuario, 'valor', a.valor::text) ORDER BY a.id),
+                        '[]')
+          FROM audit.aprovacoes a
+         WHERE a.divergencia_id = d.id AND a.operacao_id IS NULL) AS pendentes
+  FROM audit.divergencias_processadas d
+ CROSS JOIN (SELECT audit.configuracao_validada('limite_outlier')::numeric AS limite_outlier,
+                    audit.configuracao_validada('limite_dupla_aprovacao')::numeric AS limite_dupla_aprovacao) AS cfg
+ WHERE d.id = ANY(%(ids)s::integer[])
+ ORDER BY d.id

@@ -1,0 +1,37 @@
+-- metricas_resumo: the stable dashboard figures of GET metricas/resumo, one row.
+-- criticidade as in the summary email: BAIXA below pendentes_nivel_atencao, ATENÇÃO up to
+-- pendentes_nivel_critico, CRÍTICO above.
+WITH abertas AS (
+    SELECT d.tipo_divergencia, count(*) AS total,
+           coalesce(sum(abs(d.valor_sugerido - coalesce(d.valor_anterior, 0))), 0) AS diferenca_total
+      FROM audit.divergencias_processadas d
+     WHERE d.status_processamento = 'DETECTED'
+     GROUP BY d.tipo_divergencia
+), por_status AS (
+    SELECT d.status_processamento, count(*) AS total
+      FROM audit.divergencias_processadas d
+     GROUP BY d.status_processamento
+), pendentes AS (
+    SELECT coalesce(sum(total), 0)::bigint AS total FROM abertas
+)
+SELECT now()::timestamp(0) AS gerado_em,
+       p.total AS divergencias_abertas,
+       (SELECT coalesce(sum(diferenca_total), 0) FROM abertas) AS diferenca_aberta_total,
+       CASE WHEN p.total < audit.configuracao('pendentes_nivel_atencao')::integer THEN 'BAIXA'
+            WHEN p.total <= audit.configuracao('pendentes_nivel_critico')::integer THEN 'ATENÇÃO'
+            ELSE 'CRÍTICO' END AS criticidade,
+       (SELECT coalesce(jsonb_object_agg(status_processamento, total), '{}') FROM por_status) AS por_status,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('tipo_divergencia', a.tipo_divergencia, 'regra', r.rotulo,
+                                                      'total', a.total, 'diferenca_total', a.diferenca_total::text)
+                                  ORDER BY a.total DESC, a.tipo_divergencia), '[]')
+          FROM abertas a LEFT JOIN audit.regras_divergencia r ON r.codigo = a.tipo_divergencia) AS abertas_por_regra,
+       (SELECT count(DISTINCT a.divergencia_id) FROM audit.aprovacoes a
+          JOIN audit.divergencias_processadas d ON d.id = a.divergencia_id
+         WHERE d.status_processamento = 'DETECTED' AND a.operacao_id IS NULL) AS aguardando_segunda_aprovacao,
+       (SELECT to_jsonb(u) FROM (
+            SELECT s.id, s.tipo_sessao, s.status, s.inicio_processamento, s.fim_processamento, s.data_inicio,
+                   s.data_fim, s.divergencias_detectadas, s.correcoes_aplicadas, s.correcoes_pendentes
+              FROM audit.sessoes_processamento s
+             WHERE s.tipo_sessao <> 'MANUAL_APPROVAL'
+             ORDER BY s.id DESC LIMIT 1) AS u) AS ultima_execucao
+  FROM pendentes p

@@ -1,0 +1,315 @@
+// Review page: talks only to /divergencias/api/v1 on the same origin, so every fetch carries
+// Airflow's login cookie. Everything shown goes through textContent (no HTML from data).
+"use strict";
+
+const API = "/divergencias/api/v1";
+const PAGE_SIZE = 50;
+const COLORS = ["#2f6fdf", "#e07a10", "#1f7a4d", "#b3261e", "#7b4fd0", "#0f8a9d", "#8a6d00", "#52606d"];
+const money = new Intl.NumberFormat("pt-BR", { style: "currency", currency: "BRL" });
+const state = { offset: 0, total: 0, canEdit: false, rules: {} };
+
+const $ = (selector) => document.querySelector(selector);
+
+function el(tag, text, attrs = {}) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = text;
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+  return node;
+}
+
+function brl(value) {
+  return value === null || value === undefined ? "—" : money.format(Number(value));
+}
+
+function dateTime(value) {
+  return value ? new Date(value).toLocaleString("pt-BR") : "—";
+}
+
+function day(value) {
+  return value ? value.split("-").reverse().join("/") : "—";
+}
+
+function show(text, isError = false) {
+  const box = $("#mensagem");
+  box.textContent = text;
+  box.classList.toggle("erro", isError);
+  box.hidden = false;
+}
+
+async function call(path, options = {}) {
+  const response = await fetch(API + path, {
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json" },
+    ...options,
+  });
+  if (response.status === 401) {
+    window.top.location.href = "/auth/login?next=" + encodeURIComponent(window.top.location.href);
+    throw new Error("Sessão expirada: faça login novamente.");
+  }
+  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
+  if (!response.ok) {
+    const detail = body?.detail;
+    const text = Array.isArray(detail) ? detail.map((d) => d.msg).join("; ") : detail;
+    throw new Error(text || `Erro ${response.status}`);
+  }
+  return body;
+}
+
+function filters() {
+  const params = new URLSearchParams();
+  for (const [key, value] of new FormData($("#filtros"))) {
+    if (value !== "") params.set(key, key === "diferenca_minima" ? value.replace(",", ".") : value);
+  }
+  return params;
+}
+
+function statusBadge(status) {
+  return el("span", status, { class: `status status-${status}` });
+}
+
+function row(cells) {
+  const tr = document.createElement("tr");
+  for (const cell of cells) {
+    const td = cell instanceof Node ? document.createElement("td") : el("td", cell);
+    if (cell instanceof Node) td.append(cell);
+    tr.append(td);
+  }
+  return tr;
+}
+
+async function loadQueue() {
+  const params = filters();
+  params.set("limit", PAGE_SIZE);
+  params.set("offset", state.offset);
+  const page = await call(`/divergencias?${params}`);
+  state.total = page.total;
+  const body = $("#tabela-divergencias tbody");
+  body.replaceChildren();
+  for (const d of page.itens) {
+    const check = el("input", null, { type: "checkbox", class: "marcar", "data-id": d.id, "aria-label": `Marcar ${d.id}` });
+    check.disabled = d.status_processamento !== "DETECTED";
+    const detail = el("button", "Detalhes", { type: "button" });
+    detail.addEventListener("click", () => openDetail(d.id));
+    const approvals = d.aprovacoes_pendentes.length
+      ? `1ª: ${d.aprovacoes_pendentes.join(", ")}`
+      : d.requer_dupla_aprovacao && d.status_processamento === "DETECTED" ? "exige 2" : "";
+    const tr = row([check, String(d.id), d.idnfsexterno, d.regra || d.tipo_divergencia, d.campo_afetado,
+      d.valor_original ?? "(vazio)", brl(d.valor_sugerido), brl(d.diferenca), d.competencia || "—",
+      statusBadge(d.status_processamento), dateTime(d.detectado_em), approvals, detail]);
+    tr.dataset.id = d.id;
+    tr.children[7].classList.add("num");
+    check.addEventListener("change", () => tr.classList.toggle("selecionada", check.checked));
+    body.append(tr);
+  }
+  const last = Math.min(state.offset + PAGE_SIZE, state.total);
+  $("#contagem").textContent = state.total ? `${state.offset + 1}–${last} de ${state.total}` : "Nenhuma divergência";
+  $("#anterior").disabled = state.offset === 0;
+  $("#proxima").disabled = last >= state.total;
+  $("#marcar-todas").checked = false;
+  const query = filters();
+  $("#baixar-csv").href = `${API}/relatorios/divergencias/export?formato=csv&${query}`;
+  $("#baixar-excel").href = `${API}/relatorios/divergencias/export?formato=excel&${query}`;
+}
+
+function selectedIds() {
+  return [...document.querySelectorAll(".marcar:checked")].map((box) => Number(box.dataset.id));
+}
+
+async function decide(kind) {
+  const ids = selectedIds();
+  const reason = $("#motivo").value.trim();
+  if (!ids.length) return show("Marque ao menos uma divergência.", true);
+  try {
+    if (kind === "aprovar") {
+      const valor = $("#valor").value.trim().replace(",", ".");
+      const payload = { ids, comentario: reason || null };
+      if (valor) payload.valor = valor;
+      const result = await call("/divergencias/aprovar", { method: "POST", body: JSON.stringify(payload) });
+      const waiting = result.aguardando_segunda_aprovacao;
+      show(`Aprovadas e aplicadas: ${result.aprovadas.length}` +
+        (waiting.length ? `; aguardando segunda aprovação: ${waiting.join(", ")}` : "") +
+        (result.sessao_id ? ` (sessão ${result.sessao_id})` : ""));
+    } else {
+      if (reason.length < 3) return show("Informe o motivo da rejeição.", true);
+      const result = await call("/divergencias/rejeitar", { method: "POST", body: JSON.stringify({ ids, motivo: reason }) });
+      show(`Rejeitadas: ${result.rejeitadas.length}`);
+    }
+    $("#motivo").value = "";
+    $("#valor").value = "";
+    await loadQueue();
+  } catch (error) {
+    show(error.message, true);
+  }
+}
+
+async function openDetail(id) {
+  try {
+    const d = await call(`/divergencias/${id}`);
+    $("#detalhe-titulo").textContent = `Divergência ${d.id}: ${d.regra?.rotulo || d.tipo_divergencia}`;
+    const fields = $("#detalhe-campos");
+    fields.replaceChildren();
+    const pairs = [["Nota fiscal", d.idnfsexterno], ["Campo", d.campo_afetado], ["Status", d.status_processamento],
+      ["Valor original (texto)", d.valor_original ?? "(vazio)"], ["Valor atual", brl(d.valor_anterior)],
+      ["Valor sugerido", brl(d.valor_sugerido)], ["Valor aplicado", brl(d.valor_aplicado)],
+      ["Diferença", brl(d.diferenca)], ["Competência", d.competencia], ["Confiança", d.confidence_score],
+      ["Venda processada em", dateTime(d.dta_processamento)], ["Detectada em", dateTime(d.detectado_em)],
+      ["Processada por", d.processado_por], ["Motivo da rejeição", d.motivo_rejeicao],
+      ["Regra", d.regra?.descricao]];
+    for (const [label, value] of pairs) fields.append(el("dt", label), el("dd", value ?? "—"));
+    const history = $("#detalhe-historico tbody");
+    history.replaceChildren(...d.historico.map((h) => row([dateTime(h.registrado_em), h.status_anterior || "—",
+      h.status_novo, h.usuario, h.sessao_id ?? "—", h.detalhes ? JSON.stringify(h.detalhes) : ""])));
+    const approvals = $("#detalhe-aprovacoes tbody");
+    approvals.replaceChildren(...d.aprovacoes.map((a) => row([dateTime(a.aprovado_em), a.usuario, brl(a.valor),
+      a.comentario || "", a.operacao_id ? "sim" : "aguardando 2ª"])));
+    $("#detalhe").hidden = false;
+  } catch (error) {
+    show(error.message, true);
+  }
+}
+
+async function loadRuns() {
+  const page = await call("/auditoria/sessoes?limit=50");
+  const body = $("#tabela-sessoes tbody");
+  body.replaceChildren();
+  for (const s of page.itens) {
+    const undo = el("button", "Desfazer correções", { type: "button", "data-sessao": s.id });
+    undo.disabled = !state.canEdit || !s.correcoes_ativas;
+    undo.addEventListener("click", () => rollback(s.id, s.correcoes_ativas));
+    const period = s.data_inicio ? `${day(s.data_inicio)} a ${day(s.data_fim)}` : "—";
+    const tr = row([String(s.id), s.tipo_sessao, statusBadge(s.status), dateTime(s.inicio_processamento), period,
+      s.modo || "—", s.total_registros_analisados, s.divergencias_detectadas, s.correcoes_aplicadas,
+      s.correcoes_pendentes, s.erros_encontrados, undo]);
+    for (const i of [6, 7, 8, 9, 10]) tr.children[i].classList.add("num");
+    body.append(tr);
+  }
+}
+
+async function rollback(id, active) {
+  const reason = window.prompt(`Desfazer as ${active} correção(ões) ativas da sessão ${id}? Informe o motivo:`);
+  if (!reason) return;
+  try {
+    const run = await call(`/sessoes/${id}/rollback`, { method: "POST", body: JSON.stringify({ motivo: reason }) });
+    show(`Rollback disparado: execução ${run.dag_run_id} de ${run.dag_id}.`);
+  } catch (error) {
+    show(error.message, true);
+  }
+}
+
+async function process(event) {
+  event.preventDefault();
+  const form = new FormData($("#processar"));
+  const payload = { modo: form.get("modo") };
+  if (form.get("data_inicio")) payload.data_inicio = form.get("data_inicio");
+  if (form.get("data_fim")) payload.data_fim = form.get("data_fim");
+  try {
+    const run = await call("/divergencias/processar", { method: "POST", body: JSON.stringify(payload) });
+    show(`Execução disparada: ${run.dag_run_id}.`);
+  } catch (error) {
+    show(error.message, true);
+  }
+}
+
+function card(label, value) {
+  const box = el("div", null, { class: "cartao" });
+  box.append(el("strong", value), el("span", label));
+  return box;
+}
+
+async function loadDashboard() {
+  const [summary, daily] = await Promise.all([call("/metricas/resumo"), call("/metricas/diarias?dias=30")]);
+  $("#cartoes").replaceChildren(card("abertas", summary.divergencias_abertas),
+    card("criticidade", summary.criticidade), card("aguardando 2ª aprovação", summary.aguardando_segunda_aprovacao),
+    card("diferença em aberto", brl(summary.diferenca_aberta_total)));
+  drawChart(daily);
+}
+
+// Stacked bars: one per day of the last 30, one colour per rule; inline SVG, no library.
+function drawChart(points) {
+  const days = [...Array(30).keys()].map((i) => {
+    const d = new Date();
+    d.setDate(d.getDate() - 29 + i);
+    return d.toLocaleDateString("sv-SE");
+  });
+  const rules = [...new Set(points.map((p) => p.tipo_divergencia))].sort();
+  const totals = Object.fromEntries(days.map((d) => [d, 0]));
+  for (const p of points) if (p.dia in totals) totals[p.dia] += p.total;
+  const max = Math.max(1, ...Object.values(totals));
+  const [width, height, left, bottom] = [900, 240, 36, 24];
+  const bar = (width - left) / days.length;
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", "Divergências por dia e regra");
+  svg.style.width = "100%";
+  svg.style.maxWidth = `${width}px`;
+  const scale = (height - bottom - 8) / max;
+  const add = (tag, attrs, text) => {
+    const node = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+    if (text !== undefined) node.textContent = text;
+    svg.append(node);
+    return node;
+  };
+  add("text", { x: 0, y: 12, "font-size": 11 }, String(max));
+  add("line", { x1: left - 2, y1: height - bottom, x2: width, y2: height - bottom, stroke: "#9aa5b1" });
+  days.forEach((d, i) => {
+    let y = height - bottom;
+    rules.forEach((rule, r) => {
+      const point = points.find((p) => p.dia === d && p.tipo_divergencia === rule);
+      if (!point) return;
+      const h = point.total * scale;
+      y -= h;
+      const rect = add("rect", { x: left + i * bar + 1, y, width: bar - 2, height: h, fill: COLORS[r % COLORS.length] });
+      rect.append(Object.assign(document.createElementNS(ns, "title"), {
+        textContent: `${day(d)} · ${point.regra || rule}: ${point.total}` }));
+    });
+    if (i % 5 === 0) add("text", { x: left + i * bar, y: height - 6, "font-size": 10 }, day(d).slice(0, 5));
+  });
+  const legend = el("div", null, { class: "legenda" });
+  rules.forEach((rule, r) => {
+    const label = points.find((p) => p.tipo_divergencia === rule)?.regra || rule;
+    const item = el("span", label);
+    item.style.setProperty("--cor", COLORS[r % COLORS.length]);
+    legend.append(item);
+  });
+  $("#grafico").replaceChildren(svg, legend);
+}
+
+function selectTab(name) {
+  for (const tab of document.querySelectorAll("[role=tab]")) tab.setAttribute("aria-selected", tab.dataset.aba === name);
+  for (const section of document.querySelectorAll(".aba")) section.hidden = section.id !== `aba-${name}`;
+  const load = { fila: loadQueue, execucoes: loadRuns, painel: loadDashboard }[name];
+  load().catch((error) => show(error.message, true));
+}
+
+async function start() {
+  const [me, rules] = await Promise.all([call("/eu"), call("/regras")]);
+  state.canEdit = me.pode_editar;
+  $("#usuario").textContent = `Conectado como ${me.usuario}` + (me.pode_editar ? "" : " (somente leitura)");
+  for (const button of document.querySelectorAll("#aprovar, #rejeitar, #processar button")) button.disabled = !me.pode_editar;
+  const select = $("#filtro-regra");
+  for (const rule of rules) select.append(el("option", rule.rotulo || rule.codigo, { value: rule.codigo }));
+  $("#filtros").addEventListener("submit", (event) => {
+    event.preventDefault();
+    state.offset = 0;
+    loadQueue().catch((error) => show(error.message, true));
+  });
+  $("#anterior").addEventListener("click", () => { state.offset = Math.max(0, state.offset - PAGE_SIZE); loadQueue(); });
+  $("#proxima").addEventListener("click", () => { state.offset += PAGE_SIZE; loadQueue(); });
+  $("#marcar-todas").addEventListener("change", (event) => {
+    for (const box of document.querySelectorAll(".marcar:not(:disabled)")) {
+      box.checked = event.target.checked;
+      box.dispatchEvent(new Event("change"));
+    }
+  });
+  $("#aprovar").addEventListener("click", () => decide("aprovar"));
+  $("#rejeitar").addEventListener("click", () => decide("rejeitar"));
+  $("#fechar-detalhe").addEventListener("click", () => { $("#detalhe").hidden = true; });
+  $("#processar").addEventListener("submit", process);
+  for (const tab of document.querySelectorAll("[role=tab]")) tab.addEventListener("click", () => selectTab(tab.dataset.aba));
+  await loadQueue();
+}
+
+start().catch((error) => show(error.message, true));

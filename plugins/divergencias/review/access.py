@@ -1,0 +1,35 @@
+"""Who may do what: Airflow's own login and its access to the DAG ``divergencias_diarias``.
+
+A plugin app inherits no authentication from the api-server: every route declares one of
+these dependencies. 401 without a user (cookie ``_token`` of the UI or ``Authorization:
+Bearer`` from ``/auth/token``), 403 without the access the route needs.
+"""
+
+from __future__ import annotations
+
+from airflow.api_fastapi.auth.managers.base_auth_manager import ResourceMethod
+from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+from airflow.api_fastapi.core_api.security import requires_access_dag
+from fastapi import Depends
+
+DAILY_DAG_ID = "divergencias_diarias"
+ROLLBACK_DAG_ID = "divergencias_rollback"
+
+# Reading needs read access to the daily DAG; deciding needs edit access to it.
+READ = [Depends(requires_access_dag("GET", param_dag_id=DAILY_DAG_ID))]
+EDIT = [Depends(requires_access_dag("PUT", param_dag_id=DAILY_DAG_ID))]
+
+
+def trigger_access(dag_id: str) -> list:
+    """Edit access to the daily DAG plus Airflow's own right to start a run of ``dag_id``."""
+    return [*EDIT, Depends(requires_access_dag("POST", DagAccessEntity.RUN, param_dag_id=dag_id))]
+
+
+def allowed(user: BaseUser, method: ResourceMethod) -> bool:
+    """Whether ``user`` may ``method`` the daily DAG (GET reads, PUT decides)."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.models.dag import DagModel
+
+    details = DagDetails(id=DAILY_DAG_ID, team_name=DagModel.get_team_name(DAILY_DAG_ID))
+    return get_auth_manager().is_authorized_dag(method=method, user=user, details=details)

@@ -1,0 +1,292 @@
+"""The review API (contract §9) and the "Divergências" page, as one FastAPI app that the
+plugin mounts at ``/divergencias`` on Airflow's api-server.
+
+Routes under ``/api/v1``; ``health`` is open, every other route declares the access it needs
+(divergencias.review.access). Money goes out as decimal text, never as a float.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from airflow.api_fastapi.core_api.security import GetUserDep, bearer_scheme, get_user
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Request, status
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+
+from divergencias import __version__, settings
+from divergencias.review import access, decisions, exports, queries, runs
+from divergencias.review.encoding import respond
+
+PAGE_DIR = settings.TEMPLATES_DIR / "revisao"
+STATUSES = Literal["DETECTED", "AUTO_APPLIED", "APPROVED", "REJECTED", "RESOLVED", "ROLLED_BACK"]
+MAX_PAGE = 1000
+LONG_PERIOD_DAYS = 366
+
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
+Ids = Annotated[list[Annotated[int, Field(gt=0)]], Field(min_length=1, max_length=MAX_PAGE)]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+class Approval(BaseModel):
+    ids: Ids
+    valor: Annotated[Decimal | None, Field(ge=0, max_digits=15, decimal_places=2)] = None
+    comentario: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=2000)] = None
+
+    @model_validator(mode="after")
+    def value_for_one_divergence(self) -> Approval:
+        self.ids = sorted(set(self.ids))
+        if self.valor is not None and len(self.ids) != 1:
+            raise ValueError("valor só pode ser informado ao aprovar uma única divergência")
+        return self
+
+
+class Rejection(BaseModel):
+    motivo: Reason
+
+
+class BulkRejection(Rejection):
+    ids: Ids
+
+
+class Processing(BaseModel):
+    data_inicio: date | None = None
+    data_fim: date | None = None
+    modo: Literal["auto", "manual"] = "auto"
+    permitir_periodo_longo: bool = False
+    confirmar_resolucao_em_massa: bool = False
+
+    @model_validator(mode="after")
+    def period(self) -> Processing:
+        if (self.data_inicio is None) != (self.data_fim is None):
+            raise ValueError("informe data_inicio e data_fim juntas, ou nenhuma das duas")
+        if self.data_inicio and self.data_fim:
+            if self.data_fim < self.data_inicio:
+                raise ValueError("data_fim anterior a data_inicio")
+            if (self.data_fim - self.data_inicio).days + 1 > LONG_PERIOD_DAYS and not self.permitir_periodo_longo:
+                raise ValueError(f"período de mais de {LONG_PERIOD_DAYS} dias exige permitir_periodo_longo")
+        return self
+
+    def conf(self) -> dict[str, Any]:
+        conf = {"data_inicio": self.data_inicio, "data_fim": self.data_fim, "modo": self.modo}
+        conf = {key: value.isoformat() if isinstance(value, date) else value for key, value in conf.items()}
+        flags = ("permitir_periodo_longo", "confirmar_resolucao_em_massa")
+        return {**conf, **{flag: True for flag in flags if getattr(self, flag)}}
+
+
+def divergence_filters(
+    status_processamento: STATUSES | None = None,
+    tipo_divergencia: Annotated[str | None, Query(max_length=100)] = None,
+    competencia: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+    idnfsexterno: Annotated[str | None, Query(max_length=100)] = None,
+    data_inicio: date | None = None,
+    data_fim: date | None = None,
+    diferenca_minima: Annotated[Decimal | None, Query(ge=0)] = None,
+) -> dict[str, Any]:
+    """The list's and the exports' filters; data_inicio/data_fim bound the sale's
+    dta_processamento (days inclusive), as a run's period does."""
+    return {
+        "status_processamento": status_processamento,
+        "tipo_divergencia": tipo_divergencia,
+        "competencia": competencia,
+        "idnfsexterno": idnfsexterno,
+        "data_inicio": data_inicio,
+        "data_fim": data_fim,
+        "diferenca_minima": diferenca_minima,
+    }
+
+
+Filters = Annotated[dict[str, Any], Depends(divergence_filters)]
+Sort = Annotated[Literal[tuple(queries.SORT_ORDERS)], Query()]  # type: ignore[valid-type]
+
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+api = APIRouter(prefix="/api/v1")
+
+
+@api.get("/health", summary="Banco acessível e última sessão (aberto, sem login)")
+def health() -> Response:
+    result = queries.health()
+    return respond(result, status.HTTP_200_OK if result["status"] == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE)
+
+
+@api.get("/eu", dependencies=access.READ, summary="O usuário conectado e se ele pode decidir")
+def me(user: GetUserDep) -> Response:
+    return respond({"usuario": user.get_name(), "pode_editar": access.allowed(user, "PUT")})
+
+
+@api.get("/regras", dependencies=access.READ, summary="Catálogo de regras (audit.regras_divergencia)")
+def rules() -> Response:
+    return respond(queries.rules())
+
+
+@api.get("/divergencias", dependencies=access.READ, summary="Lista filtrada e paginada")
+def list_divergences(
+    filters: Filters,
+    ordenar: Sort = queries.DEFAULT_SORT,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Response:
+    return respond(queries.list_divergences(filters, ordenar, limit, offset))
+
+
+@api.post("/divergencias/aprovar", dependencies=access.EDIT, summary="Aprova uma ou várias (tudo ou nada)")
+def approve(body: Approval, user: GetUserDep) -> Response:
+    return respond(decisions.approve(body.ids, body.valor, body.comentario, user.get_name()))
+
+
+@api.post("/divergencias/rejeitar", dependencies=access.EDIT, summary="Rejeita várias com um motivo (tudo ou nada)")
+def reject_many(body: BulkRejection, user: GetUserDep) -> Response:
+    return respond(decisions.reject(sorted(set(body.ids)), body.motivo, user.get_name()))
+
+
+@api.post(
+    "/divergencias/processar",
+    dependencies=access.trigger_access(access.DAILY_DAG_ID),
+    summary="Dispara uma execução de divergencias_diarias",
+)
+def process(body: Processing, user: GetUserDep) -> Response:
+    return respond(runs.trigger(access.DAILY_DAG_ID, body.conf(), user.get_name()), status.HTTP_201_CREATED)
+
+
+@api.get("/divergencias/{divergencia_id}", dependencies=access.READ, summary="Uma divergência com histórico")
+def divergence(divergencia_id: Annotated[int, Path(gt=0)]) -> Response:
+    return respond(queries.divergence_detail(divergencia_id))
+
+
+@api.api_route(
+    "/divergencias/{divergencia_id}/rejeitar",
+    methods=["POST", "DELETE"],
+    dependencies=access.EDIT,
+    summary="Rejeita uma divergência com um motivo",
+)
+def reject(
+    divergencia_id: Annotated[int, Path(gt=0)],
+    user: GetUserDep,
+    body: Annotated[Rejection | None, Body()] = None,
+    motivo: Annotated[str | None, Query(description="Alternativa ao corpo, para DELETE")] = None,
+) -> Response:
+    reason = body.motivo if body is not None else (motivo or "").strip()
+    if len(reason) < 3:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "motivo é obrigatório para rejeitar (3+ caracteres)")
+    return respond(decisions.reject([divergencia_id], reason, user.get_name()))
+
+
+@api.post(
+    "/sessoes/{sessao_id}/rollback",
+    dependencies=access.trigger_access(access.ROLLBACK_DAG_ID),
+    summary="Dispara divergencias_rollback para desfazer as correções de uma sessão",
+)
+def rollback(sessao_id: Annotated[int, Path(gt=0)], body: Rejection, user: GetUserDep) -> Response:
+    queries.session(sessao_id)
+    conf = {"sessao_id": sessao_id, "motivo": body.motivo}
+    return respond(runs.trigger(access.ROLLBACK_DAG_ID, conf, user.get_name()), status.HTTP_201_CREATED)
+
+
+@api.get("/auditoria/operacoes", dependencies=access.READ, summary="Operações de auditoria, paginadas")
+def operations(
+    tipo_operacao: Annotated[str | None, Query(max_length=50)] = None,
+    usuario: Annotated[str | None, Query(max_length=100)] = None,
+    status_operacao: Annotated[
+        Literal["PENDING", "SUCCESS", "FAILED", "ROLLED_BACK"] | None, Query(alias="status")
+    ] = None,
+    origem: Annotated[str | None, Query(max_length=50)] = None,
+    sessao_id: int | None = None,
+    data_inicio: date | None = None,
+    data_fim: date | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Response:
+    params = {
+        "tipo_operacao": tipo_operacao,
+        "usuario": usuario,
+        "status": status_operacao,
+        "origem": origem,
+        "sessao_id": sessao_id,
+        "data_inicio": data_inicio,
+        "data_fim": data_fim,
+        "limit": limit,
+        "offset": offset,
+    }
+    return respond(queries.paged("review/operacoes.sql", params))
+
+
+@api.get("/auditoria/sessoes", dependencies=access.READ, summary="Sessões (execuções e aprovações), paginadas")
+def sessions(
+    status_sessao: Annotated[Literal["RUNNING", "COMPLETED", "PARTIAL", "FAILED"] | None, Query(alias="status")] = None,
+    tipo_sessao: Annotated[str | None, Query(max_length=50)] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Response:
+    params = {"status": status_sessao, "tipo_sessao": tipo_sessao, "limit": limit, "offset": offset}
+    return respond(queries.paged("review/sessoes.sql", params))
+
+
+@api.get("/relatorios/divergencias/export", dependencies=access.READ, summary="CSV ou Excel das divergências filtradas")
+def export(filters: Filters, formato: Literal["csv", "excel"] = "csv", ordenar: Sort = "id") -> Response:
+    stamp = date.today().isoformat()
+    if formato == "csv":
+        return StreamingResponse(
+            exports.csv_chunks(filters, ordenar),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="divergencias_{stamp}.csv"'},
+        )
+    workbook = exports.excel_workbook(filters, ordenar)
+    if workbook is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "Linhas demais para uma planilha Excel: filtre mais ou use CSV."
+        )
+    return Response(
+        workbook,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="divergencias_{stamp}.xlsx"'},
+    )
+
+
+@api.get("/metricas/resumo", dependencies=access.READ, summary="Resumo estável para painéis e BI")
+def summary() -> Response:
+    return respond({**queries.summary(), "versao": __version__})
+
+
+@api.get("/metricas/diarias", dependencies=access.READ, summary="Divergências por dia e regra")
+def daily(dias: Annotated[int, Query(ge=1, le=366)] = 30) -> Response:
+    return respond(queries.daily(dias))
+
+
+@api.get("/relatorios/metricas/performance", dependencies=access.READ, summary="Duração e vazão das execuções")
+def performance(limit: Annotated[int, Query(ge=1, le=365)] = 30) -> Response:
+    return respond(queries.performance(limit))
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="Divergências BYD: API de revisão",
+        version=__version__,
+        description="Revisão, aprovação e auditoria das divergências de incentivos. "
+        "Autenticação do Airflow: cookie `_token` da interface ou `Authorization: Bearer` de `/auth/token`.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.include_router(api)
+    app.mount("/static", StaticFiles(directory=PAGE_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def page(request: Request, bearer: Bearer) -> Response:
+        """The page itself: to Airflow's login when nobody is logged in, 403 without read access."""
+        from airflow.api_fastapi.app import get_auth_manager
+
+        try:
+            user = await get_user(request, None, bearer)
+        except HTTPException:
+            return RedirectResponse(get_auth_manager().get_url_login(next_url=str(request.url)))
+        if not access.allowed(user, "GET"):
+            return HTMLResponse("<p>Sem acesso à DAG divergencias_diarias.</p>", status.HTTP_403_FORBIDDEN)
+        return FileResponse(PAGE_DIR / "divergencias.html", headers={"Cache-Control": "no-store"})
+
+    return app

@@ -1,0 +1,169 @@
+"""Approving and rejecting divergences (contract §9), each request one transaction.
+
+The checks run on rows locked by travar_divergencias.sql, so what they see stays true until
+the commit: two people approving the same divergence at once apply it once, the second one
+getting 409. Any failed check rolls the whole request back: a bulk decision is all or nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from airflow.providers.common.sql.hooks.sql import DbApiHook
+from fastapi import HTTPException, status
+from psycopg.rows import dict_row
+
+from divergencias import __version__
+from divergencias.database import financial_db, sql_file
+
+# The only fields the system writes (byd.controladoria); the others belong to sales.
+WRITABLE_FIELDS = ("bonus_dpto", "trade_mkt_dpto")
+
+
+def _run_file(conn: psycopg.Connection, file: str, params: dict[str, Any]) -> list[dict] | None:
+    """Every statement of include/sql/<file>, split as the DAG's SQL steps are; the last
+    statement's rows."""
+    rows = None
+    for statement in DbApiHook.split_sql_string(sql_file(file), strip_semicolon=True):
+        cur = conn.execute(statement, params)
+        rows = cur.fetchall() if cur.description else None
+    return rows
+
+
+@contextmanager
+def _deciding(ids: list[int]) -> Iterator[tuple[psycopg.Connection, list[dict]]]:
+    """One transaction holding the writer lock and the rows of the divergences named; yields
+    what the checks need about each (404 when one does not exist)."""
+    try:
+        with financial_db() as conn:
+            conn.row_factory = dict_row
+            try:
+                _run_file(conn, "review/travar_divergencias.sql", {"ids": ids})
+            except psycopg.errors.LockNotAvailable as error:
+                raise HTTPException(
+                    status.HTTP_503_SERVICE_UNAVAILABLE,
+                    "Uma execução do pipeline está gravando agora; tente de novo em instantes.",
+                    headers={"Retry-After": "30"},
+                ) from error
+            try:
+                facts = conn.execute(sql_file("review/fatos_aprovacao.sql"), {"ids": ids}).fetchall()
+            except psycopg.errors.InvalidParameterValue as error:  # a setting missing or invalid
+                raise HTTPException(
+                    status.HTTP_503_SERVICE_UNAVAILABLE, f"{error.diag.message_primary}: nada foi gravado."
+                ) from error
+            missing = sorted(set(ids) - {row["id"] for row in facts})
+            if missing:
+                raise HTTPException(
+                    status.HTTP_404_NOT_FOUND, f"Divergência(s) não encontrada(s): {', '.join(map(str, missing))}."
+                )
+            yield conn, facts
+    except psycopg.OperationalError as error:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Banco financial_db indisponível.") from error
+
+
+def _require_detected(row: dict, action: str) -> None:
+    if row["status_processamento"] != "DETECTED":
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"Divergência {row['id']} está {row['status_processamento']}: só divergências DETECTED podem ser {action}.",
+        )
+
+
+def _plan(row: dict, valor: Decimal | None, usuario: str) -> tuple[int, Decimal, bool]:
+    """(id, value, apply now?) for one divergence, or the reason it cannot be approved. A
+    change of at least limite_dupla_aprovacao is applied only by a second person's approval."""
+    ident, campo = row["id"], row["campo_afetado"]
+    _require_detected(row, "aprovadas")
+    if campo not in WRITABLE_FIELDS:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"Divergência {ident}: o campo {campo} pertence ao cadastro comercial e não é gravado pelo sistema "
+            "(só bonus_dpto e trade_mkt_dpto); rejeite-a e corrija na origem.",
+        )
+    limite_outlier, limite_dupla = row["limite_outlier"], row["limite_dupla_aprovacao"]
+    pending = row["pendentes"]
+    first_value = Decimal(pending[0]["valor"]) if pending else None
+    chosen = next((v for v in (valor, first_value, row["valor_sugerido"]) if v is not None), None)
+    if chosen is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"Divergência {ident}: a regra não sugere valor; informe o valor a aplicar ou rejeite-a.",
+        )
+    if not 0 <= chosen <= limite_outlier:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"Divergência {ident}: valor {chosen} inválido (deve estar entre 0 e {limite_outlier}).",
+        )
+    if not row["lancada"]:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"Divergência {ident}: a venda {row['idnfsexterno']} não tem lançamento."
+        )
+    if row["campo_alterado"]:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"Divergência {ident}: {campo} de {row['idnfsexterno']} mudou depois da detecção; "
+            "o valor atual foi preservado e a divergência será reavaliada na próxima execução.",
+        )
+    if abs(chosen - (row["valor_anterior"] or 0)) < limite_dupla:
+        return ident, chosen, True
+    if not pending:
+        return ident, chosen, False
+    if any(p["usuario"] == usuario for p in pending):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"Divergência {ident}: você já a aprovou; a segunda aprovação precisa ser de outra pessoa.",
+        )
+    if chosen != first_value:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"Divergência {ident}: a primeira aprovação ({pending[0]['usuario']}) foi para {first_value}, "
+            f"não {chosen}; rejeite-a para recomeçar com outro valor.",
+        )
+    return ident, chosen, True
+
+
+def _refuse_same_field_twice(facts: list[dict]) -> None:
+    seen: dict[tuple[str, str], int] = {}
+    for row in facts:
+        key = (row["idnfsexterno"], row["campo_afetado"])
+        if key in seen:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"Divergências {seen[key]} e {row['id']} corrigem o mesmo campo ({key[1]} de {key[0]}): "
+                "aprove uma de cada vez.",
+            )
+        seen[key] = row["id"]
+
+
+def approve(ids: list[int], valor: Decimal | None, comentario: str | None, usuario: str) -> dict[str, Any]:
+    with _deciding(ids) as (conn, facts):
+        plan = [_plan(row, valor, usuario) for row in facts]
+        _refuse_same_field_twice(facts)
+        params = {
+            "ids": [ident for ident, _, _ in plan],
+            "valores": [chosen for _, chosen, _ in plan],
+            "aplicar": [apply for _, _, apply in plan],
+            "usuario": usuario,
+            "comentario": comentario,
+            "versao": __version__,
+        }
+        applied = _run_file(conn, "review/aplicar_aprovacoes.sql", params)
+    session = applied[0] if applied else {"sessao_id": None, "operacao_id": None}
+    return {
+        "aprovadas": [ident for ident, _, apply in plan if apply],
+        "aguardando_segunda_aprovacao": [ident for ident, _, apply in plan if not apply],
+        "sessao_id": session["sessao_id"],
+        "operacao_id": session["operacao_id"],
+    }
+
+
+def reject(ids: list[int], motivo: str, usuario: str) -> dict[str, Any]:
+    with _deciding(ids) as (conn, facts):
+        for row in facts:
+            _require_detected(row, "rejeitadas")
+        (operation,) = _run_file(conn, "review/rejeitar.sql", {"ids": ids, "motivo": motivo, "usuario": usuario})
+    return {"rejeitadas": sorted(ids), "operacao_id": operation["id"]}

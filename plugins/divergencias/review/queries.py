@@ -1,0 +1,137 @@
+"""What the review API reads: include/sql/review/*.sql, filters bound as parameters and
+the sort order taken from an allow-list only."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from fastapi import HTTPException, status
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from divergencias.database import financial_db, sql_file
+
+log = logging.getLogger(__name__)
+
+# ``ordenar`` values: the only ORDER BY clauses the list and the exports use.
+SORT_ORDERS = {
+    "-diferenca": "diferenca DESC NULLS LAST, id",
+    "diferenca": "diferenca ASC NULLS LAST, id",
+    "-detectado_em": "detectado_em DESC, id DESC",
+    "detectado_em": "detectado_em, id",
+    "-dta_processamento": "dta_processamento DESC NULLS LAST, id DESC",
+    "dta_processamento": "dta_processamento NULLS LAST, id",
+    "id": "id",
+    "-id": "id DESC",
+    "idnfsexterno": "idnfsexterno, id",
+    "competencia": "competencia NULLS LAST, id",
+}
+DEFAULT_SORT = "-detectado_em"
+FILTERS = (
+    "status_processamento",
+    "tipo_divergencia",
+    "competencia",
+    "idnfsexterno",
+    "data_inicio",
+    "data_fim",
+    "diferenca_minima",
+)
+
+
+@contextmanager
+def reading() -> Iterator[psycopg.Connection]:
+    """A read transaction on financial_db; 503 when the database cannot be reached."""
+    try:
+        with financial_db() as conn:
+            conn.row_factory = dict_row
+            yield conn
+    except psycopg.OperationalError as error:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Banco financial_db indisponível.") from error
+
+
+def filtered(query: sql.Composable) -> sql.Composed:
+    """``query`` reading the CTE ``filtradas``: divergencias.sql with the request's filters."""
+    base = sql.SQL(sql_file("review/divergencias.sql"))
+    return sql.SQL("WITH filtradas AS ({}) {}").format(base, query)
+
+
+def filter_params(filters: dict[str, Any], divergence_id: int | None = None) -> dict[str, Any]:
+    return {"id": divergence_id, **{key: filters.get(key) for key in FILTERS}}
+
+
+def list_divergences(filters: dict[str, Any], sort: str, limit: int, offset: int) -> dict[str, Any]:
+    page = sql.SQL("SELECT * FROM filtradas ORDER BY {} LIMIT %(limit)s OFFSET %(offset)s").format(
+        sql.SQL(SORT_ORDERS[sort])
+    )
+    params = {**filter_params(filters), "limit": limit, "offset": offset}
+    with reading() as conn:
+        total = conn.execute(filtered(sql.SQL("SELECT count(*) AS n FROM filtradas")), params).fetchone()["n"]
+        items = conn.execute(filtered(page), params).fetchall()
+    return {"total": total, "limit": limit, "offset": offset, "itens": items}
+
+
+def divergence_detail(divergence_id: int) -> dict[str, Any]:
+    params = filter_params({}, divergence_id)
+    with reading() as conn:
+        row = conn.execute(filtered(sql.SQL("SELECT * FROM filtradas")), params).fetchone()
+        if row is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"Divergência {divergence_id} não encontrada.")
+        row["regra"] = conn.execute(sql_file("review/regra.sql"), {"codigo": row["tipo_divergencia"]}).fetchone()
+        row["historico"] = conn.execute(sql_file("review/historico.sql"), {"id": divergence_id}).fetchall()
+        row["aprovacoes"] = conn.execute(sql_file("review/aprovacoes.sql"), {"id": divergence_id}).fetchall()
+    return row
+
+
+def rules() -> list[dict[str, Any]]:
+    with reading() as conn:
+        return conn.execute(sql_file("review/regras.sql")).fetchall()
+
+
+def paged(file: str, params: dict[str, Any]) -> dict[str, Any]:
+    """An audit list whose SQL counts its matches in a ``total`` column."""
+    with reading() as conn:
+        rows = conn.execute(sql_file(file), params).fetchall()
+    total = rows[0].pop("total") if rows else 0
+    for row in rows[1:]:
+        del row["total"]
+    return {"total": total, "limit": params["limit"], "offset": params["offset"], "itens": rows}
+
+
+def session(session_id: int) -> dict[str, Any]:
+    with reading() as conn:
+        row = conn.execute(sql_file("review/sessao.sql"), {"id": session_id}).fetchone()
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Sessão {session_id} não encontrada.")
+    return row
+
+
+def summary() -> dict[str, Any]:
+    with reading() as conn:
+        return conn.execute(sql_file("review/metricas_resumo.sql")).fetchone()
+
+
+def daily(days: int) -> list[dict[str, Any]]:
+    with reading() as conn:
+        return conn.execute(sql_file("review/metricas_diarias.sql"), {"dias": days}).fetchall()
+
+
+def performance(limit: int) -> list[dict[str, Any]]:
+    with reading() as conn:
+        return conn.execute(sql_file("review/desempenho.sql"), {"limit": limit}).fetchall()
+
+
+def health() -> dict[str, Any]:
+    """Open to anyone: says whether the database answers and how the last session ended,
+    nothing more (no error text, no connection details)."""
+    try:
+        with financial_db() as conn:
+            conn.row_factory = dict_row
+            last = conn.execute(sql_file("review/saude.sql")).fetchone()
+    except Exception:  # noqa: BLE001 - any failure means "not healthy", and no detail leaks
+        log.warning("health check: financial_db unreachable", exc_info=True)
+        return {"status": "erro", "banco": "indisponível", "ultima_sessao": None}
+    return {"status": "ok", "banco": "ok", "ultima_sessao": last}

@@ -1,0 +1,598 @@
+"""The review API through Airflow's real api-server app with the plugin loaded, against a
+real PostgreSQL: who may do what, the list, approvals (four eyes, all or nothing,
+concurrency), rejections, triggers, exports and the audit trail they leave."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+import time
+from datetime import date, datetime
+from decimal import Decimal
+from urllib.parse import quote
+
+import psycopg
+import pytest
+
+from devtools.sql_steps import run_session
+from tests.helpers import add_sale, booked, divergences
+
+API = "/divergencias/api/v1"
+DAY = date(2026, 11, 10)
+
+
+def detect(conn: psycopg.Connection) -> dict[str, int]:
+    """A manual-mode run over DAY (detects, applies nothing); ids by sale and field."""
+    run_session(conn, DAY, DAY, modo="manual")
+    return {(d["idnfsexterno"], d["campo_afetado"]): d["id"] for d in divergences(conn)}
+
+
+def approve(client, headers, ids, **extra):
+    return client.post(f"{API}/divergencias/aprovar", json={"ids": ids, **extra}, headers=headers)
+
+
+def status_of(conn: psycopg.Connection, divergence_id: int) -> str:
+    return conn.execute(
+        "SELECT status_processamento FROM audit.divergencias_processadas WHERE id = %s", (divergence_id,)
+    ).fetchone()[0]
+
+
+# --- who may do what ---------------------------------------------------------------------
+
+
+def test_health_is_open_and_says_only_whether_the_database_answers(client, db):
+    response = client.get(f"{API}/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "banco": "ok", "ultima_sessao": None}
+
+
+def test_every_route_but_health_and_the_docs_needs_an_airflow_user(client, api_app, db):
+    from starlette.routing import Mount
+
+    (plugin,) = [r.app for r in api_app.routes if isinstance(r, Mount) and r.path == "/divergencias"]
+    routes = [(m, r.path) for r in plugin.routes if r.path.startswith("/api/v1") for m in getattr(r, "methods", ())]
+    assert len(routes) >= 17
+    for method, path in routes:
+        url = path.replace("{divergencia_id}", "1").replace("{sessao_id}", "1")
+        expected = 200 if path == "/api/v1/health" else 401
+        assert client.request(method, url.replace("/api/v1", API, 1)).status_code == expected, (method, path)
+    assert client.get("/divergencias/api/docs").status_code == 200
+    bad_token = {"Authorization": "Bearer not-a-jwt"}
+    assert client.get(f"{API}/divergencias", headers=bad_token).status_code in (401, 403)
+
+
+def test_roles_read_and_decide(client, as_user, db, tokens):
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    ids = detect(db)
+    one = ids[("NF1", "bonus_dpto")]
+
+    assert client.get(f"{API}/divergencias", headers=as_user("semacesso")).status_code == 403
+    assert client.get(f"{API}/divergencias", headers=as_user("auditor")).json()["total"] == 1
+    assert client.get(f"{API}/eu", headers=as_user("auditor")).json() == {"usuario": "auditor", "pode_editar": False}
+    assert client.get(f"{API}/eu", headers=as_user("aprovador")).json()["pode_editar"] is True
+    for method, path, body in [
+        ("POST", "/divergencias/aprovar", {"ids": [one]}),
+        ("POST", f"/divergencias/{one}/rejeitar", {"motivo": "não"}),
+        ("POST", "/divergencias/rejeitar", {"ids": [one], "motivo": "não"}),
+        ("POST", "/divergencias/processar", {}),
+        ("POST", "/sessoes/1/rollback", {"motivo": "não"}),
+    ]:
+        response = client.request(method, API + path, json=body, headers=as_user("auditor"))
+        assert response.status_code == 403, (path, response.text)
+    assert status_of(db, one) == "DETECTED"
+
+    # the UI's cookie works like the bearer token
+    client.cookies.set("_token", tokens["controladora"])
+    try:
+        response = client.post(f"{API}/divergencias/aprovar", json={"ids": [one], "comentario": "conferido"})
+    finally:
+        client.cookies.clear()
+    assert response.status_code == 200, response.text
+    assert booked(db, "NF1")[0] == "1000.00"
+
+
+def test_no_cors(client, as_user, db):
+    response = client.options(
+        f"{API}/divergencias",
+        headers={"Origin": "https://elsewhere.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert "access-control-allow-origin" not in response.headers
+    response = client.get(f"{API}/divergencias", headers={**as_user("auditor"), "Origin": "https://elsewhere.example"})
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_page_redirects_to_login_and_refuses_users_without_access(client, as_user, db):
+    response = client.get("/divergencias/", follow_redirects=False)
+    assert response.status_code in (302, 307) and response.headers["location"].startswith("/auth/login")
+    assert client.get("/divergencias/", headers=as_user("semacesso")).status_code == 403
+    page = client.get("/divergencias/", headers=as_user("auditor"))
+    assert page.status_code == 200 and "Divergências" in page.text
+    assert client.get("/divergencias/static/divergencias.js").status_code == 200
+
+
+def test_plugin_is_listed_in_airflow_navigation(client, as_user):
+    plugins = client.get("/api/v2/plugins", headers=as_user("admin")).json()["plugins"]
+    (plugin,) = [p for p in plugins if p["name"] == "divergencias_revisao"]
+    (view,) = plugin["external_views"]
+    assert view["url_route"] == "divergencias" and view["href"] == "/divergencias/" and view["name"] == "Divergências"
+    assert [app["url_prefix"] for app in plugin["fastapi_apps"]] == ["/divergencias"]
+
+
+# --- list and detail -------------------------------------------------------------------------
+
+
+def test_list_filters_sorting_and_paging(client, as_user, db):
+    add_sale(db, "NF_A", valor_bonus="1000.00", bonus_dpto="990.00")  # diferença 10
+    add_sale(db, "NF_B", valor_bonus="1000.00", bonus_dpto="700.00")  # 300
+    add_sale(db, "NF_C", valor_bonus="1000.00", bonus_dpto="100.00", trade="50", trade_mkt_dpto="0")  # 900 and 50
+    add_sale(db, "NF_D", bonus_utilizado="PENDENTE VERIFICACAO", data_final_venda=datetime(2026, 10, 31))
+    add_sale(db, "NF_E", valor_bonus="1000.00", bonus_dpto="0", dta_processamento=datetime(2026, 11, 9))
+    run_session(db, date(2026, 11, 9), DAY, modo="manual")
+    auditor = as_user("auditor")
+
+    def listing(**params):
+        response = client.get(f"{API}/divergencias", params=params, headers=auditor)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    everything = listing(limit=1000)
+    assert everything["total"] == 6 and len(everything["itens"]) == 6
+    ordered = listing(ordenar="-diferenca")["itens"]
+    assert [(d["idnfsexterno"], d["diferenca"]) for d in ordered][:5] == [
+        ("NF_E", "1000.00"),
+        ("NF_C", "900.00"),
+        ("NF_B", "300.00"),
+        ("NF_C", "50.00"),
+        ("NF_A", "10.00"),
+    ]
+    assert ordered[-1]["diferenca"] is None  # pending verification suggests nothing
+    assert [d["idnfsexterno"] for d in listing(ordenar="diferenca", limit=2, offset=1)["itens"]] == ["NF_C", "NF_B"]
+    page = listing(ordenar="-diferenca", limit=2, offset=4)
+    assert page["total"] == 6 and [d["idnfsexterno"] for d in page["itens"]] == ["NF_A", "NF_D"]
+
+    assert {d["idnfsexterno"] for d in listing(tipo_divergencia="TRADE_MARKETING_TRADE")["itens"]} == {"NF_C"}
+    assert [d["regra"] for d in listing(tipo_divergencia="PENDENTE_VERIFICACAO")["itens"]] == [
+        "Bônus pendente de verificação"
+    ]
+    assert {d["idnfsexterno"] for d in listing(competencia="2026-10")["itens"]} == {"NF_D"}
+    assert {d["idnfsexterno"] for d in listing(idnfsexterno="NF_B")["itens"]} == {"NF_B"}
+    assert {d["idnfsexterno"] for d in listing(data_inicio="2026-11-09", data_fim="2026-11-09")["itens"]} == {"NF_E"}
+    assert listing(diferenca_minima="300")["total"] == 3
+    assert listing(status_processamento="APPROVED")["total"] == 0
+    item = listing(idnfsexterno="NF_B")["itens"][0]
+    assert item["valor_original"] == "700.00" and item["valor_sugerido"] == "1000.00"  # money as exact text
+
+    for params in (
+        {"limit": 1001},
+        {"limit": 0},
+        {"offset": -1},
+        {"ordenar": "valor; DROP TABLE x"},
+        {"competencia": "Novembro"},
+        {"status_processamento": "QUALQUER"},
+        {"data_inicio": "ontem"},
+    ):
+        assert client.get(f"{API}/divergencias", params=params, headers=auditor).status_code == 422, params
+
+
+def test_detail_with_rule_history_and_approvals(client, as_user, db):
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    one = detect(db)[("NF1", "bonus_dpto")]
+    assert approve(client, as_user("controladora"), [one], comentario="ok").status_code == 200
+
+    detail = client.get(f"{API}/divergencias/{one}", headers=as_user("auditor")).json()
+    assert detail["status_processamento"] == "APPROVED" and detail["processado_por"] == "controladora"
+    assert detail["regra"]["rotulo"] == "Bônus contabilizado diferente do registrado"
+    assert [(h["status_anterior"], h["status_novo"], h["usuario"]) for h in detail["historico"]] == [
+        (None, "DETECTED", "airflow:divergencias_diarias"),
+        ("DETECTED", "APPROVED", "controladora"),
+    ]
+    assert [(a["usuario"], a["valor"], a["comentario"]) for a in detail["aprovacoes"]] == [
+        ("controladora", "1000.00", "ok")
+    ]
+    assert client.get(f"{API}/divergencias/99999", headers=as_user("auditor")).status_code == 404
+    assert client.get(f"{API}/divergencias/0", headers=as_user("auditor")).status_code == 422
+
+
+# --- approvals ---------------------------------------------------------------------------
+
+
+def test_approval_applies_with_before_after_under_its_own_session(client, as_user, db):
+    add_sale(db, "NF1", valor_bonus="1.234,50", bonus_dpto=" 1000 ")
+    one = detect(db)[("NF1", "bonus_dpto")]
+
+    response = approve(client, as_user("controladora"), [one], comentario="conferido com a nota")
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["aprovadas"] == [one] and result["aguardando_segunda_aprovacao"] == []
+    assert booked(db, "NF1")[0] == "1234.50"
+
+    (row,) = divergences(db, "NF1")
+    assert (row["status_processamento"], row["valor_aplicado"], row["processado_por"]) == (
+        "APPROVED",
+        Decimal("1234.50"),
+        "controladora",
+    )
+    assert row["operacao_id"] == result["operacao_id"] and row["decisao_automatica"] is False
+    op = db.execute(
+        "SELECT tipo_operacao, usuario, origem, status, sessao_id, dados_anteriores, dados_posteriores"
+        " FROM audit.operacoes WHERE id = %s",
+        (result["operacao_id"],),
+    ).fetchone()
+    assert op[:5] == ("APPROVE", "controladora", "API", "SUCCESS", result["sessao_id"])
+    assert op[5] == [{"divergencia_id": one, "idnfsexterno": "NF1", "campo": "bonus_dpto", "valor": " 1000 "}]
+    assert op[6] == [{"divergencia_id": one, "idnfsexterno": "NF1", "campo": "bonus_dpto", "valor": "1234.50"}]
+    session = db.execute(
+        "SELECT tipo_sessao, status, correcoes_aplicadas FROM audit.sessoes_processamento WHERE id = %s",
+        (result["sessao_id"],),
+    ).fetchone()
+    assert session == ("MANUAL_APPROVAL", "COMPLETED", 1)
+
+
+def test_approval_refusals(client, as_user, db):
+    add_sale(db, "NF_OK", valor_bonus="1000.00", bonus_dpto="900.00")
+    add_sale(db, "NF_EDIT", valor_bonus="1000.00", bonus_dpto="800.00")
+    add_sale(db, "NF_PEND", bonus_utilizado="PENDENTE VERIFICACAO")
+    add_sale(db, "NF_NEG", valor_bonus="1000.00", bonus_dpto="-5")
+    ids = detect(db)
+    ok, edit, pend = ids[("NF_OK", "bonus_dpto")], ids[("NF_EDIT", "bonus_dpto")], ids[("NF_PEND", "bonus_utilizado")]
+    neg = next(d["id"] for d in divergences(db, "NF_NEG") if d["tipo_divergencia"] == "VALIDACAO_VALOR")
+    user = as_user("controladora")
+
+    db.execute("UPDATE byd.controladoria SET bonus_dpto = '850.00' WHERE idnfsexterno = 'NF_EDIT'")
+    response = approve(client, user, [edit])
+    assert response.status_code == 409 and "mudou depois da detecção" in response.json()["detail"]
+    assert booked(db, "NF_EDIT")[0] == "850.00"
+
+    assert approve(client, user, [99999]).status_code == 404
+    response = approve(client, user, [neg])
+    assert response.status_code == 422 and "não sugere valor" in response.json()["detail"]
+    assert approve(client, user, [pend], valor="10").status_code == 422  # bonus_utilizado is not ours to write
+    assert approve(client, user, [neg], valor="100000.01").status_code == 422  # above limite_outlier
+    assert approve(client, user, [ok, neg], valor="10").status_code == 422  # a value names one divergence
+    assert approve(client, user, []).status_code == 422
+    assert approve(client, user, [ok], valor="-1").status_code == 422
+    assert approve(client, user, [ok], valor="1.234").status_code == 422  # cents only
+
+    assert approve(client, user, [ok]).status_code == 200
+    response = approve(client, user, [ok])
+    assert response.status_code == 409 and "APPROVED" in response.json()["detail"]
+
+    # a value-check divergence approved with an explicit value
+    response = approve(client, user, [neg], valor="1000", comentario="valor conferido")
+    assert response.status_code == 200, response.text
+    assert booked(db, "NF_NEG")[0] == "1000.00"
+
+
+def test_bulk_approval_is_all_or_nothing(client, as_user, db):
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    add_sale(db, "NF2", valor_bonus="2000.00", bonus_dpto="1900.00")
+    add_sale(db, "NF3", valor_bonus="3000.00", bonus_dpto="2900.00")
+    ids = detect(db)
+    one, two, three = (ids[(nf, "bonus_dpto")] for nf in ("NF1", "NF2", "NF3"))
+    user = as_user("controladora")
+    assert (
+        client.post(
+            f"{API}/divergencias/{three}/rejeitar", json={"motivo": "lançamento correto"}, headers=user
+        ).status_code
+        == 200
+    )
+    operations = db.execute("SELECT count(*) FROM audit.operacoes").fetchone()[0]
+
+    response = approve(client, user, [one, two, three])
+    assert response.status_code == 409 and f"{three}" in response.json()["detail"]
+    assert (booked(db, "NF1")[0], booked(db, "NF2")[0]) == ("900.00", "1900.00")
+    assert (status_of(db, one), status_of(db, two)) == ("DETECTED", "DETECTED")
+    assert db.execute("SELECT count(*) FROM audit.operacoes").fetchone()[0] == operations
+    assert db.execute("SELECT count(*) FROM audit.aprovacoes").fetchone()[0] == 0
+
+    response = approve(client, user, [two, one])
+    assert response.status_code == 200 and response.json()["aprovadas"] == [one, two]
+    assert (booked(db, "NF1")[0], booked(db, "NF2")[0]) == ("1000.00", "2000.00")
+    assert db.execute("SELECT count(*) FROM audit.operacoes WHERE tipo_operacao = 'APPROVE'").fetchone()[0] == 1
+
+
+def test_four_eyes_for_large_changes(client, as_user, db):
+    add_sale(db, "NF_BIG", valor_bonus="60000.00", bonus_dpto="0")
+    add_sale(db, "NF_EDGE", valor_bonus="50000.00", bonus_dpto="0.00")  # exactly the limit: two people too
+    add_sale(db, "NF_SMALL", valor_bonus="49999.99", bonus_dpto="0")
+    ids = detect(db)
+    big, edge, small = (ids[(nf, "bonus_dpto")] for nf in ("NF_BIG", "NF_EDGE", "NF_SMALL"))
+    listed = client.get(f"{API}/divergencias", params={"ordenar": "-diferenca"}, headers=as_user("auditor")).json()
+    assert [d["requer_dupla_aprovacao"] for d in listed["itens"]] == [True, True, False]
+
+    response = approve(client, as_user("controladora"), [big, edge, small], comentario="primeira")
+    assert response.status_code == 200, response.text
+    assert response.json()["aprovadas"] == [small]
+    assert response.json()["aguardando_segunda_aprovacao"] == [big, edge]
+    assert booked(db, "NF_BIG")[0] == "0" and booked(db, "NF_SMALL")[0] == "49999.99"
+    assert status_of(db, big) == "DETECTED"
+    item = client.get(f"{API}/divergencias/{big}", headers=as_user("auditor")).json()
+    assert item["aprovacoes_pendentes"] == ["controladora"]
+
+    response = approve(client, as_user("controladora"), [big])
+    assert response.status_code == 409 and "outra pessoa" in response.json()["detail"]
+    assert approve(client, as_user("aprovador"), [big], valor="59000.00").status_code == 409  # not what was approved
+
+    response = approve(client, as_user("aprovador"), [big, edge], comentario="segunda")
+    assert response.status_code == 200 and response.json()["aprovadas"] == [big, edge]
+    assert (booked(db, "NF_BIG")[0], booked(db, "NF_EDGE")[0]) == ("60000.00", "50000.00")
+    (row,) = divergences(db, "NF_BIG")
+    assert row["status_processamento"] == "APPROVED" and row["processado_por"] == "aprovador"
+    approvals = db.execute(
+        "SELECT usuario, valor, operacao_id IS NOT NULL FROM audit.aprovacoes WHERE divergencia_id = %s ORDER BY id",
+        (big,),
+    ).fetchall()
+    assert approvals == [("controladora", Decimal("60000.00"), False), ("aprovador", Decimal("60000.00"), True)]
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        db.execute("DELETE FROM audit.aprovacoes")
+
+
+def test_two_people_approving_at_once_apply_it_once(client, as_user, db, review_db):
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    one = detect(db)[("NF1", "bonus_dpto")]
+    results: dict[str, int] = {}
+
+    def approve_as(user: str) -> None:
+        results[user] = approve(client, as_user(user), [one]).status_code
+
+    # Hold the booked row so both requests are in flight together, then let them race.
+    with psycopg.connect(review_db) as blocker:
+        blocker.execute("SELECT 1 FROM byd.controladoria WHERE idnfsexterno = 'NF1' FOR UPDATE")
+        threads = [threading.Thread(target=approve_as, args=(user,)) for user in ("controladora", "aprovador")]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            waiting = db.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).fetchone()[0]
+            if waiting == 2:
+                break
+            time.sleep(0.05)
+        assert waiting == 2, "both approvals should be waiting on locks"
+        blocker.rollback()
+    for thread in threads:
+        thread.join(30)
+
+    assert sorted(results.values()) == [200, 409]
+    assert booked(db, "NF1")[0] == "1000.00"
+    assert db.execute("SELECT count(*) FROM audit.operacoes WHERE tipo_operacao = 'APPROVE'").fetchone()[0] == 1
+    assert db.execute("SELECT count(*) FROM audit.aprovacoes").fetchone()[0] == 1
+    history = db.execute(
+        "SELECT count(*) FROM audit.historico_divergencias WHERE divergencia_id = %s AND status_novo = 'APPROVED'",
+        (one,),
+    ).fetchone()[0]
+    assert history == 1
+
+
+def test_an_approval_is_undone_by_the_rollback_dag(client, as_user, db, rollback_dag, smtp):
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto=" 900,00 ")
+    add_sale(db, "NF2", valor_bonus="2000.00", bonus_dpto=None)
+    ids = detect(db)
+    result = approve(client, as_user("controladora"), [ids[("NF1", "bonus_dpto")], ids[("NF2", "bonus_dpto")]]).json()
+    assert (booked(db, "NF1")[0], booked(db, "NF2")[0]) == ("1000.00", "2000.00")
+
+    run = rollback_dag.test(run_conf={"sessao_id": result["sessao_id"], "motivo": "aprovado por engano"})
+    assert run.state == "success"
+    assert (booked(db, "NF1")[0], booked(db, "NF2")[0]) == (" 900,00 ", None)
+    assert {d["status_processamento"] for d in divergences(db)} == {"ROLLED_BACK"}
+    ops = dict(
+        db.execute("SELECT tipo_operacao, status FROM audit.operacoes WHERE tipo_operacao <> 'DETECT'").fetchall()
+    )
+    assert ops == {"APPROVE": "ROLLED_BACK", "ROLLBACK": "SUCCESS"}
+    assert (
+        db.execute("SELECT rollback_de FROM audit.operacoes WHERE tipo_operacao = 'ROLLBACK'").fetchone()[0]
+        == result["operacao_id"]
+    )
+    sessions = client.get(f"{API}/auditoria/sessoes", headers=as_user("auditor")).json()["itens"]
+    assert [(s["id"], s["correcoes_ativas"]) for s in sessions if s["tipo_sessao"] == "MANUAL_APPROVAL"] == [
+        (result["sessao_id"], 0)
+    ]
+
+
+# --- rejections ----------------------------------------------------------------------------
+
+
+def test_rejection_needs_a_reason_and_records_who(client, as_user, db):
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    add_sale(db, "NF2", valor_bonus="1000.00", bonus_dpto="800.00")
+    ids = detect(db)
+    one, two = ids[("NF1", "bonus_dpto")], ids[("NF2", "bonus_dpto")]
+    user = as_user("controladora")
+
+    assert client.post(f"{API}/divergencias/{one}/rejeitar", json={}, headers=user).status_code == 422
+    assert client.post(f"{API}/divergencias/{one}/rejeitar", json={"motivo": "  "}, headers=user).status_code == 422
+    assert client.delete(f"{API}/divergencias/{one}/rejeitar", headers=user).status_code == 422
+    assert client.post(f"{API}/divergencias/99999/rejeitar", json={"motivo": "xyz"}, headers=user).status_code == 404
+
+    response = client.post(f"{API}/divergencias/{one}/rejeitar", json={"motivo": " nota correta "}, headers=user)
+    assert response.status_code == 200, response.text
+    response = client.delete(f"{API}/divergencias/{two}/rejeitar", params={"motivo": "bônus já pago"}, headers=user)
+    assert response.status_code == 200, response.text
+    rows = {d["id"]: d for d in divergences(db)}
+    assert (rows[one]["status_processamento"], rows[one]["motivo_rejeicao"], rows[one]["processado_por"]) == (
+        "REJECTED",
+        "nota correta",
+        "controladora",
+    )
+    assert rows[two]["motivo_rejeicao"] == "bônus já pago"
+    assert booked(db, "NF1")[0] == "900.00"
+    response = client.post(f"{API}/divergencias/{one}/rejeitar", json={"motivo": "de novo"}, headers=user)
+    assert response.status_code == 409 and "REJECTED" in response.json()["detail"]
+    rejects = db.execute(
+        "SELECT usuario, metadata->>'motivo' FROM audit.operacoes WHERE tipo_operacao = 'REJECT' ORDER BY id"
+    ).fetchall()
+    assert rejects == [("controladora", "nota correta"), ("controladora", "bônus já pago")]
+
+
+# --- runs ----------------------------------------------------------------------------------
+
+
+def _dag_run(run_id: str):
+    from airflow.models import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        run = session.query(DagRun).filter(DagRun.run_id == run_id).one()
+        return run.dag_id, run.conf, run.triggering_user_name, run.state
+
+
+def test_processar_validates_like_the_trigger_form_and_queues_a_run(client, as_user, db):
+    user = as_user("controladora")
+    for body in (
+        {"data_inicio": "2026-11-01"},
+        {"data_inicio": "2026-11-10", "data_fim": "2026-11-01"},
+        {"modo": "rapido"},
+        {"data_inicio": "2024-01-01", "data_fim": "2026-01-01"},
+        {"data_inicio": "01/11/2026", "data_fim": "02/11/2026"},
+    ):
+        assert client.post(f"{API}/divergencias/processar", json=body, headers=user).status_code == 422, body
+
+    response = client.post(
+        f"{API}/divergencias/processar",
+        json={"data_inicio": "2026-11-01", "data_fim": "2026-11-10", "modo": "manual"},
+        headers=user,
+    )
+    assert response.status_code == 201, response.text
+    result = response.json()
+    assert result["url"] == f"http://localhost:8080/dags/divergencias_diarias/runs/{quote(result['dag_run_id'])}"
+    dag_id, conf, who, state = _dag_run(result["dag_run_id"])
+    assert (dag_id, who, state) == ("divergencias_diarias", "controladora", "queued")
+    assert conf == {"data_inicio": "2026-11-01", "data_fim": "2026-11-10", "modo": "manual"}
+
+    body = {
+        "data_inicio": "2024-01-01",
+        "data_fim": "2026-01-01",
+        "permitir_periodo_longo": True,
+        "confirmar_resolucao_em_massa": True,
+    }
+    response = client.post(f"{API}/divergencias/processar", json=body, headers=user)
+    assert response.status_code == 201, response.text
+    assert _dag_run(response.json()["dag_run_id"])[1] == {**body, "modo": "auto"}
+
+
+def test_rollback_route_triggers_the_rollback_dag(client, as_user, db):
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    one = detect(db)[("NF1", "bonus_dpto")]
+    sessao = approve(client, as_user("controladora"), [one]).json()["sessao_id"]
+    user = as_user("aprovador")
+
+    assert client.post(f"{API}/sessoes/99999/rollback", json={"motivo": "teste"}, headers=user).status_code == 404
+    assert client.post(f"{API}/sessoes/{sessao}/rollback", json={}, headers=user).status_code == 422
+    response = client.post(f"{API}/sessoes/{sessao}/rollback", json={"motivo": "valor errado"}, headers=user)
+    assert response.status_code == 201, response.text
+    dag_id, conf, who, _ = _dag_run(response.json()["dag_run_id"])
+    assert (dag_id, conf, who) == (
+        "divergencias_rollback",
+        {"sessao_id": sessao, "motivo": "valor errado"},
+        "aprovador",
+    )
+
+
+# --- exports, metrics, audit -------------------------------------------------------------
+
+
+def test_csv_and_excel_exports(client, as_user, db):
+    import openpyxl
+
+    add_sale(db, "=HYPERLINK(1)", valor_bonus="1000.00", bonus_dpto="-10,50")
+    add_sale(db, "NF2", valor_bonus="70000.00", bonus_dpto="1.234,56")
+    detect(db)
+    auditor = as_user("auditor")
+
+    response = client.get(f"{API}/relatorios/divergencias/export", params={"formato": "csv"}, headers=auditor)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert list(rows[0])[:17] == [
+        "id",
+        "sessao_id",
+        "idnfsexterno",
+        "tipo_divergencia",
+        "campo_afetado",
+        "valor_original",
+        "valor_anterior",
+        "valor_sugerido",
+        "valor_aplicado",
+        "competencia",
+        "status_processamento",
+        "confidence_score",
+        "regras_aplicadas",
+        "detectado_em",
+        "processado_em",
+        "processado_por",
+        "motivo_rejeicao",
+    ]
+    trade = {(r["idnfsexterno"], r["tipo_divergencia"]): r for r in rows}
+    hyperlink = trade[("'=HYPERLINK(1)", "TRADE_MARKETING_BONUS")]
+    assert hyperlink["valor_original"] == "-10,50" and hyperlink["valor_anterior"] == "-10.50"  # a number
+    assert trade[("NF2", "TRADE_MARKETING_BONUS")]["valor_sugerido"] == "70000.00"
+    filtered = client.get(
+        f"{API}/relatorios/divergencias/export", params={"formato": "csv", "idnfsexterno": "NF2"}, headers=auditor
+    )
+    assert {r["idnfsexterno"] for r in csv.DictReader(io.StringIO(filtered.content.decode("utf-8-sig")))} == {"NF2"}
+
+    response = client.get(f"{API}/relatorios/divergencias/export", params={"formato": "excel"}, headers=auditor)
+    assert response.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    header = [c.value for c in sheet[1]]
+    assert header[:4] == ["ID", "Sessão", "Nota fiscal (idnfsexterno)", "Tipo de divergência"]
+    by_nf = {row[2].value: row for row in sheet.iter_rows(min_row=2) if row[3].value == "TRADE_MARKETING_BONUS"}
+    money = by_nf["NF2"][header.index("Valor sugerido")]
+    assert money.value == 70000 and "R$" in money.number_format
+    assert by_nf["NF2"][header.index("Valor anterior")].value == 1234.56  # Excel keeps numbers as doubles
+    detected = by_nf["NF2"][header.index("Detectado em")]
+    assert isinstance(detected.value, datetime) and detected.number_format.startswith("dd/mm/yyyy")
+    assert by_nf["'=HYPERLINK(1)"][header.index("Valor original (texto)")].value == "-10,50"
+    assert (
+        client.get(f"{API}/relatorios/divergencias/export", params={"formato": "pdf"}, headers=auditor).status_code
+        == 422
+    )
+
+
+def test_metrics_and_audit_lists(client, as_user, db):
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    add_sale(db, "NF2", valor_bonus="1000.00", bonus_dpto="800.00")
+    ids = detect(db)
+    approve(client, as_user("controladora"), [ids[("NF1", "bonus_dpto")]])
+    auditor = as_user("auditor")
+
+    summary = client.get(f"{API}/metricas/resumo", headers=auditor).json()
+    assert summary["divergencias_abertas"] == 1 and summary["criticidade"] == "BAIXA"
+    assert summary["por_status"] == {"APPROVED": 1, "DETECTED": 1}
+    assert summary["abertas_por_regra"] == [
+        {
+            "tipo_divergencia": "TRADE_MARKETING_BONUS",
+            "regra": "Bônus contabilizado diferente do registrado",
+            "total": 1,
+            "diferenca_total": "200.00",
+        }
+    ]
+    assert summary["ultima_execucao"]["tipo_sessao"] == "MANUAL_RUN" and summary["diferenca_aberta_total"] == "200.00"
+    daily = client.get(f"{API}/metricas/diarias", headers=auditor).json()
+    assert daily == [
+        {
+            "dia": date.today().isoformat(),
+            "tipo_divergencia": "TRADE_MARKETING_BONUS",
+            "regra": "Bônus contabilizado diferente do registrado",
+            "total": 2,
+        }
+    ]
+    performance = client.get(f"{API}/relatorios/metricas/performance", headers=auditor).json()
+    assert [p["tipo_sessao"] for p in performance] == ["MANUAL_RUN"]
+    assert performance[0]["total_registros_analisados"] == 2
+
+    ops = client.get(f"{API}/auditoria/operacoes", params={"tipo_operacao": "APPROVE"}, headers=auditor).json()
+    assert ops["total"] == 1 and ops["itens"][0]["usuario"] == "controladora"
+    assert ops["itens"][0]["campos_gravados"] == 1 and "dados_posteriores" not in ops["itens"][0]
+    assert client.get(f"{API}/auditoria/operacoes", params={"usuario": "ninguem"}, headers=auditor).json() == {
+        "total": 0,
+        "limit": 100,
+        "offset": 0,
+        "itens": [],
+    }
+    sessions = client.get(f"{API}/auditoria/sessoes", params={"limit": 1}, headers=auditor).json()
+    assert sessions["total"] == 2 and [s["tipo_sessao"] for s in sessions["itens"]] == ["MANUAL_APPROVAL"]
+    second = client.get(f"{API}/auditoria/sessoes", params={"limit": 1, "offset": 1}, headers=auditor).json()
+    assert [s["tipo_sessao"] for s in second["itens"]] == ["MANUAL_RUN"]
