@@ -19,7 +19,7 @@ import psycopg
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from psycopg.rows import dict_row
 
-from divergencias import settings
+from divergencias import settings, storage
 from divergencias.database import sql_file
 
 log = logging.getLogger(__name__)
@@ -130,8 +130,8 @@ def summary_mail(conn: psycopg.Connection, sessao_id: int, run_url: str) -> Mail
         largest = cur.execute(sql_file("divergencias/largest_pending.sql"), params).fetchall()
     if session is None:
         raise LookupError(f"sessão {sessao_id} não encontrada em audit.sessoes_processamento")
-    report = Path(session["arquivo_relatorio"]) if session["arquivo_relatorio"] else None
-    attach = report is not None and report.exists() and report.stat().st_size <= settings.attachment_limit_bytes()
+    report = storage.location(session["arquivo_relatorio"]) if session["arquivo_relatorio"] else None
+    attach = report is not None and storage.attachable(report, settings.attachment_limit_bytes())
     context = {
         "sessao": session,
         "regras": rules,

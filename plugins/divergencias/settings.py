@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SQL_DIR = PROJECT_ROOT / "include" / "sql"
@@ -53,10 +57,11 @@ def recipients() -> list[str]:
     return [address.strip() for address in (_variable(RECIPIENTS_VARIABLE) or "").split(",") if address.strip()]
 
 
-def output_dir() -> Path:
-    """The CSV folder; a relative Variable value is taken from the project folder."""
-    path = Path(_variable(OUTPUT_DIR_VARIABLE) or DEFAULT_OUTPUT_DIR).expanduser()
-    return path if path.is_absolute() else PROJECT_ROOT / path
+def output_dir() -> ObjectStoragePath:
+    """The CSV folder: a local path (relative: from the project folder) or an object-storage URL."""
+    from divergencias.storage import location
+
+    return location(_variable(OUTPUT_DIR_VARIABLE) or DEFAULT_OUTPUT_DIR)
 
 
 def attachment_limit_bytes() -> int:
