@@ -20,6 +20,8 @@ ENVIRONMENT_VARIABLE = "environment"
 OUTPUT_DIR_VARIABLE = "divergencias_output_dir"
 ATTACHMENT_LIMIT_VARIABLE = "divergencias_anexo_max_mb"
 DEFAULT_ATTACHMENT_LIMIT_MB = 10
+BACKUP_RETENTION_VARIABLE = "divergencias_backup_dias"
+DEFAULT_BACKUP_RETENTION_DAYS = 14
 
 ENVIRONMENTS = ("PRODUCTION", "STAGING", "DEVELOPMENT")
 DEFAULT_ENVIRONMENT = "DEVELOPMENT"
@@ -72,3 +74,11 @@ def attachment_limit_bytes() -> int:
     except ValueError:
         raise ValueError(f"Variable {ATTACHMENT_LIMIT_VARIABLE}={value!r}: use a number of megabytes") from None
     return int(megabytes * 2**20)
+
+
+def backup_retention_days() -> int:
+    """How many days of audit backups divergencias_backup_auditoria keeps."""
+    value = _variable(BACKUP_RETENTION_VARIABLE) or str(DEFAULT_BACKUP_RETENTION_DAYS)
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"Variable {BACKUP_RETENTION_VARIABLE}={value!r}: use a whole number of days, 1 or more")
+    return int(value)
