@@ -39,7 +39,10 @@ bench: install
 lint: install
 	@$(PY) -m ruff check .
 
-# Regenerates the pinned requirements.txt from the direct dependencies in requirements.in.
+# Regenerates the pinned requirements.txt (development, CI) and requirements-runtime.txt (the
+# Docker image) from requirements.in and requirements-runtime.in; the image gets the versions
+# the tests ran with (requirements.txt is its constraint).
 requirements: install
 	@$(PY) -m pip install --quiet uv
 	@$(PY) -m uv pip compile --quiet --python-version 3.11 requirements.in -o requirements.txt
+	@$(PY) -m uv pip compile --quiet --python-version 3.11 requirements-runtime.in -c requirements.txt -o requirements-runtime.txt

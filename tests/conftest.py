@@ -217,3 +217,8 @@ def dag(airflow_db: Path):
 @pytest.fixture
 def rollback_dag(airflow_db: Path):
     return _fresh_dag("divergencias_rollback")
+
+
+@pytest.fixture
+def backup_dag(airflow_db: Path):
+    return _fresh_dag("divergencias_backup_auditoria")

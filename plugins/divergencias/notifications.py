@@ -14,15 +14,18 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from functools import cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import psycopg
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from psycopg.rows import dict_row
 
-from divergencias import settings
+from divergencias import settings, storage
 from divergencias.database import sql_file
 from divergencias.formatting import br_date, brl
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +72,11 @@ class Mail:
     attachment: Attachment | None = None
 
 
-def report_attachment(report: Path | None) -> Attachment | None:
-    """The CSV report to attach, or None when there is none or it is over the size limit
-    (the email then says where the report is)."""
-    if report is None or not report.exists() or report.stat().st_size > settings.attachment_limit_bytes():
+def report_attachment(report: ObjectStoragePath | Path | None) -> Attachment | None:
+    """The CSV report to attach, read back through the storage the export wrote it to; None
+    when there is none, this worker cannot reach it, or it is over the size limit (the email
+    then says where the report is)."""
+    if report is None or not storage.attachable(report, settings.attachment_limit_bytes()):
         return None
     return Attachment(report.name, report.read_bytes())
 
@@ -144,7 +148,7 @@ def summary_mail(conn: psycopg.Connection, sessao_id: int, run_url: str) -> Mail
         largest = cur.execute(sql_file("divergencias/largest_pending.sql"), params).fetchall()
     if session is None:
         raise LookupError(f"sessão {sessao_id} não encontrada em audit.sessoes_processamento")
-    report = Path(session["arquivo_relatorio"]) if session["arquivo_relatorio"] else None
+    report = storage.location(session["arquivo_relatorio"]) if session["arquivo_relatorio"] else None
     attachment = report_attachment(report)
     context = {
         "sessao": session,

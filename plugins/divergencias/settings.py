@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SQL_DIR = PROJECT_ROOT / "include" / "sql"
@@ -16,6 +20,8 @@ ENVIRONMENT_VARIABLE = "environment"
 OUTPUT_DIR_VARIABLE = "divergencias_output_dir"
 ATTACHMENT_LIMIT_VARIABLE = "divergencias_anexo_max_mb"
 DEFAULT_ATTACHMENT_LIMIT_MB = 10
+BACKUP_RETENTION_VARIABLE = "divergencias_backup_dias"
+DEFAULT_BACKUP_RETENTION_DAYS = 14
 
 ENVIRONMENTS = ("PRODUCTION", "STAGING", "DEVELOPMENT")
 DEFAULT_ENVIRONMENT = "DEVELOPMENT"
@@ -67,10 +73,11 @@ def recipients() -> list[str]:
     return [address.strip() for address in (_variable(RECIPIENTS_VARIABLE) or "").split(",") if address.strip()]
 
 
-def output_dir() -> Path:
-    """The CSV folder; a relative Variable value is taken from the project folder."""
-    path = Path(_variable(OUTPUT_DIR_VARIABLE) or DEFAULT_OUTPUT_DIR).expanduser()
-    return path if path.is_absolute() else PROJECT_ROOT / path
+def output_dir() -> ObjectStoragePath:
+    """The CSV folder: a local path (relative: from the project folder) or an object-storage URL."""
+    from divergencias.storage import location
+
+    return location(_variable(OUTPUT_DIR_VARIABLE) or DEFAULT_OUTPUT_DIR)
 
 
 def attachment_limit_bytes() -> int:
@@ -81,3 +88,11 @@ def attachment_limit_bytes() -> int:
     except ValueError:
         raise ValueError(f"Variable {ATTACHMENT_LIMIT_VARIABLE}={value!r}: use a number of megabytes") from None
     return int(megabytes * 2**20)
+
+
+def backup_retention_days() -> int:
+    """How many days of audit backups divergencias_backup_auditoria keeps."""
+    value = _variable(BACKUP_RETENTION_VARIABLE) or str(DEFAULT_BACKUP_RETENTION_DAYS)
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"Variable {BACKUP_RETENTION_VARIABLE}={value!r}: use a whole number of days, 1 or more")
+    return int(value)

@@ -21,6 +21,7 @@ from tests.conftest import PROJECT_ROOT
 
 USERS = {"controladora": "user", "aprovador": "user", "auditor": "viewer", "semacesso": "", "admin": "admin"}
 
+
 @pytest.fixture(scope="session")
 def passwords(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {user: secrets.token_urlsafe(12) for user in USERS}

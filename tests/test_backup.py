@@ -1,0 +1,103 @@
+"""divergencias_backup_auditoria: pg_dump of schema audit into the reports storage, the
+last N days kept, and a restore of the latest dump that gives back every row."""
+
+import json
+import subprocess
+import uuid
+from datetime import date, datetime
+
+import pendulum
+import psycopg
+import pytest
+
+from devtools import databases
+from devtools.sql_steps import run_session
+from divergencias import backup
+from tests.helpers import add_sale
+
+SAO_PAULO = "America/Sao_Paulo"
+
+
+@pytest.fixture
+def audited(conn):
+    """An audit trail with rows in the tables a run writes: two sessions, corrections and
+    their history."""
+    for i in range(5):
+        add_sale(conn, f"NF{i}", bonus_dpto="1", dta_processamento=datetime(2026, 11, 10, 9))
+    add_sale(conn, "NFX", valor_bonus="abc", dta_processamento=datetime(2026, 11, 10, 9))
+    run_session(conn, date(2026, 11, 10), date(2026, 11, 10))
+    run_session(conn, date(2026, 11, 10), date(2026, 11, 10), modo="manual")
+    return conn
+
+
+def test_backup_keeps_n_days_and_the_latest_dump_restores_every_row(
+    backup_dag, audited, business_db, pg_admin_dsn, output_dir, monkeypatch
+):
+    folder = output_dir / "backups_auditoria"
+    folder.mkdir(parents=True)
+    for old in ("2026-11-20", "2026-11-25", "2026-11-26"):
+        (folder / f"auditoria_{old}.dump").write_bytes(b"antigo")
+    (folder / "LEIA-ME.txt").write_text("não é um dump")
+    monkeypatch.setenv("AIRFLOW_VAR_DIVERGENCIAS_BACKUP_DIAS", "3")
+
+    run = backup_dag.test(logical_date=pendulum.datetime(2026, 11, 28, 8, 30, tz=SAO_PAULO))
+
+    assert run.state == "success"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "LEIA-ME.txt",
+        "auditoria_2026-11-26.dump",
+        "auditoria_2026-11-28.dump",
+    ]
+    latest = backup.latest_dump(folder)
+    assert latest.name == "auditoria_2026-11-28.dump"
+
+    scratch = f"restauracao_{uuid.uuid4().hex[:12]}"
+    scratch_dsn = databases.create_database(pg_admin_dsn, scratch)
+    try:
+        with psycopg.connect(scratch_dsn, autocommit=True) as target:
+            backup.restore(latest, _libpq(scratch_dsn), backup.server_major(target))
+            restored = backup.audit_row_counts(target)
+        original = backup.audit_row_counts(audited)
+        assert restored == original
+        for table in ("sessoes_processamento", "divergencias_processadas", "operacoes", "schema_migracoes"):
+            assert original[table] > 0, table
+    finally:
+        databases.drop_database(pg_admin_dsn, scratch)
+
+
+def _libpq(dsn: str) -> dict[str, str]:
+    from psycopg.conninfo import conninfo_to_dict
+
+    names = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "password": "PGPASSWORD", "dbname": "PGDATABASE"}
+    return {names[k]: str(v) for k, v in conninfo_to_dict(dsn).items() if k in names}
+
+
+def test_the_password_goes_in_the_environment_never_on_the_command_line(audited, business_db, output_dir, monkeypatch):
+    secret = "senha-do-backup-7f3a"
+    connection = json.loads(databases.airflow_connection_json(business_db))
+    monkeypatch.setenv("AIRFLOW_CONN_FINANCIAL_DB", json.dumps({**connection, "password": secret}))
+    launched = []
+    real_popen = subprocess.Popen
+
+    def recording_popen(command, **kwargs):
+        launched.append((command, kwargs.get("env", {})))
+        return real_popen(command, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", recording_popen)
+    where = backup.backup(date(2026, 11, 28))
+
+    assert where.endswith("backups_auditoria/auditoria_2026-11-28.dump")
+    dumps = [(command, env) for command, env in launched if "--schema=audit" in command]
+    assert dumps, launched
+    for command, env in dumps:
+        assert not any(secret in str(part) for part in command)
+        assert env["PGPASSWORD"] == secret
+
+
+def test_a_server_without_a_matching_client_fails_naming_the_version(conn):
+    with pytest.raises(RuntimeError, match=r"no pg_dump of PostgreSQL 9, .*install postgresql-client-9"):
+        backup.client_for("pg_dump", 9)
+    # the one chosen for this server is of its major version
+    major = backup.server_major(conn)
+    chosen = backup.client_for("pg_dump", major)
+    assert f"(PostgreSQL) {major}." in subprocess.run([chosen, "--version"], capture_output=True, text=True).stdout

