@@ -70,7 +70,7 @@ def test_every_dag_file_imports_without_errors(parsed):
     bag, _, _ = parsed
     assert bag.import_errors == {}
     assert {Path(dag.fileloc).name for dag in bag.dags.values()} == {path.name for path in DAG_FILES}
-    assert set(bag.dag_ids) == {"divergencias_diarias", "divergencias_rollback"}
+    assert set(bag.dag_ids) == {"divergencias_diarias", "divergencias_rollback", "divergencias_backup_auditoria"}
 
 
 def test_parsing_touches_no_database(parsed):
@@ -82,7 +82,7 @@ def test_parsing_touches_no_database(parsed):
     assert slow == {}, f"DAG files slower to parse than {PARSE_SECONDS_LIMIT} s: {slow} (whole bag {elapsed:.1f} s)"
 
 
-@pytest.mark.parametrize("dag_id", ["divergencias_diarias", "divergencias_rollback"])
+@pytest.mark.parametrize("dag_id", ["divergencias_diarias", "divergencias_rollback", "divergencias_backup_auditoria"])
 def test_dag_has_tags_and_every_task_retries(parsed, dag_id):
     bag, _, _ = parsed
     dag = bag.dags[dag_id]  # not get_dag(): it consults the metadata database
