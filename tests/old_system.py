@@ -17,6 +17,7 @@ import psycopg
 
 from devtools import demo_source
 from devtools.sql_steps import run_sql
+from divergencias.migrations import MIGRATIONS_DIR
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 OLD_SYSTEM = FIXTURES / "old_system"
@@ -76,7 +77,9 @@ def apply_main_v2_migrations(conn: psycopg.Connection) -> None:
                    aplicada_em  timestamp NOT NULL DEFAULT now()
                )"""
         )
-    for path in sorted((MAIN_V2 / "migrations").glob("*.sql")):
+    # 001-008 are frozen in include/sql/migrations (their checksums are recorded in users'
+    # databases and verified on every run), so main's files are read from there.
+    for path in sorted(MIGRATIONS_DIR.glob("00[1-8]_*.sql")):
         text = path.read_text(encoding="utf-8")
         with conn.transaction():
             conn.execute(text)
