@@ -7,6 +7,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from divergencias.migrations import MIGRATIONS_DIR
 from tests import old_system
 
 MONTH_NAMES = {
@@ -213,7 +214,7 @@ def test_old_indexes_cover_the_listed_columns_under_names_migration_001_does_not
     for table, _, definition in rows:
         indexed.setdefault(table, set()).add(re.search(r"USING btree \((.*)\)$", definition).group(1))
     assert indexed == OLD_INDEXED
-    migration_001 = (old_system.MAIN_V2 / "migrations" / "001_audit_base.sql").read_text(encoding="utf-8")
+    migration_001 = (MIGRATIONS_DIR / "001_audit_base.sql").read_text(encoding="utf-8")
     assert not {name for _, name, _ in rows} & set(re.findall(r"INDEX IF NOT EXISTS (\w+)", migration_001))
 
 
@@ -437,7 +438,7 @@ def test_old_open_rows_reference_the_demo_sales_as_documented(old, main_v2_db):
 def test_main_v2_database_is_migrated_and_run_by_main(main_v2_db):
     with psycopg.connect(main_v2_db) as c:
         versions = [r[0] for r in c.execute("SELECT versao FROM audit.schema_migracoes ORDER BY versao")]
-        assert versions == sorted(p.name for p in (old_system.MAIN_V2 / "migrations").glob("*.sql"))
+        assert versions == sorted(p.name for p in MIGRATIONS_DIR.glob("00[1-8]_*.sql"))
         assert len(versions) == 8
         assert c.execute("SELECT status, tipo_sessao FROM audit.sessoes_processamento").fetchall() == [
             ("COMPLETED", "MANUAL_RUN")

@@ -66,10 +66,10 @@ UPDATE audit.divergencias_processadas d
        sessao_alteracao_id = a.sessao_id,
        dados_contextuais = coalesce(d.dados_contextuais, '{}'::jsonb)
                            || jsonb_build_object('motivo_resolucao', 'campo corrigido por aprovação manual')
-  FROM escritas_controladoria e CROSS JOIN aplicacao a
+  FROM escritas_controladoria e CROSS JOIN aplicacao a, audit.regras_divergencia r
  WHERE d.idnfsexterno = e.idnfsexterno
    AND d.campo_afetado = e.campo_afetado
-   AND d.tipo_divergencia IN ('VALIDACAO_VALOR', 'VALOR_INVALIDO')
+   AND r.codigo = d.tipo_divergencia AND NOT r.corrigivel
    AND d.status_processamento = 'DETECTED';
 
 INSERT INTO audit.aprovacoes (divergencia_id, usuario, valor, comentario, operacao_id, sessao_id)
