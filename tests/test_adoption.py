@@ -221,7 +221,21 @@ def test_months_of_old_rows_are_adopted_kept_and_collapsed(
                 WHERE status_processamento = 'DETECTED'
                 GROUP BY idnfsexterno, tipo_divergencia, campo_afetado HAVING count(*) > 1) AS x"""
         ).fetchone() == (0,)
-        assert _open_keys(conn) == fresh_result["open"]
+        # a controller's rejection in the old system holds: the old job's re-detection of the
+        # same values is adopted but never applied over it
+        held = conn.execute(
+            """SELECT d.idnfsexterno, d.tipo_divergencia, d.campo_afetado, d.dados_contextuais ->> 'motivo_nao_aplicada'
+                 FROM audit.divergencias_processadas d
+                 JOIN audit.regras_divergencia r ON r.codigo = d.tipo_divergencia AND r.corrigivel
+                WHERE d.status_processamento = 'DETECTED'
+                  AND EXISTS (SELECT 1 FROM audit.divergencias_processadas x
+                               WHERE (x.idnfsexterno, x.tipo_divergencia, x.campo_afetado)
+                                     = (d.idnfsexterno, d.tipo_divergencia, d.campo_afetado)
+                                 AND x.status_processamento = 'REJECTED' AND x.valor_original IS NULL
+                                 AND x.valor_sugerido = d.valor_sugerido)"""
+        ).fetchall()
+        assert held and all("decisão mantida" in motivo for *_, motivo in held)
+        assert _open_keys(conn) == fresh_result["open"] | {tuple(row[:3]) for row in held}
         gone = conn.execute(
             "SELECT count(*) FROM audit.divergencias_processadas WHERE dados_contextuais ->> 'motivo_resolucao' "
             "= 'venda não encontrada na origem (byd.bonus_view)'"

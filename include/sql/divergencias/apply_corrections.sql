@@ -8,8 +8,8 @@ SELECT audit.iniciar_etapa(serializada => true);
 
 -- The correctable divergences of the period.
 CREATE TEMP TABLE corrigiveis ON COMMIT DROP AS
-SELECT d.id, d.idnfsexterno, d.campo_afetado, d.valor_original, d.valor_sugerido, d.confidence_score,
-       d.dados_contextuais
+SELECT d.id, d.idnfsexterno, d.tipo_divergencia, d.campo_afetado, d.valor_original, d.valor_anterior,
+       d.valor_sugerido, d.confidence_score, d.dados_contextuais
   FROM audit.divergencias_processadas d
   JOIN audit.regras_divergencia r ON r.codigo = d.tipo_divergencia AND r.corrigivel
  WHERE %(modo)s = 'auto'
@@ -48,6 +48,10 @@ SELECT k.id AS divergencia_id, k.idnfsexterno, k.campo_afetado, k.valor_original
            WHEN (abs(k.valor_sugerido - coalesce(audit.ler_valor_monetario(k.valor_original), 0))
                  < cfg.limite_dupla_aprovacao) IS NOT TRUE
                THEN 'variação a partir de limite_dupla_aprovacao: exige a aprovação de duas pessoas'
+           WHEN audit.decisao_mantida(k.idnfsexterno, k.tipo_divergencia, k.campo_afetado, k.valor_original,
+                                      k.dados_contextuais ->> 'valor_referencia', k.valor_anterior,
+                                      k.valor_sugerido)
+               THEN 'uma pessoa rejeitou (ou desfez) esta correção com os mesmos valores: decisão mantida'
            WHEN k.dados_contextuais ? 'linhas_conflitantes'
                THEN 'venda repetida em byd.bonus_view com valores diferentes: revisar a origem'
            WHEN count(l.idnfsexterno) = 0
@@ -59,8 +63,9 @@ SELECT k.id AS divergencia_id, k.idnfsexterno, k.campo_afetado, k.valor_original
   FROM corrigiveis k
  CROSS JOIN config cfg
   LEFT JOIN lancamentos l ON l.idnfsexterno = k.idnfsexterno
- GROUP BY k.id, k.idnfsexterno, k.campo_afetado, k.valor_original, k.valor_sugerido, k.confidence_score,
-          k.dados_contextuais, cfg.limite_auto_aplicacao, cfg.limite_outlier, cfg.limite_dupla_aprovacao;
+ GROUP BY k.id, k.idnfsexterno, k.tipo_divergencia, k.campo_afetado, k.valor_original, k.valor_anterior,
+          k.valor_sugerido, k.confidence_score, k.dados_contextuais, cfg.limite_auto_aplicacao, cfg.limite_outlier,
+          cfg.limite_dupla_aprovacao;
 
 -- Temp tables have no statistics until analysed; the joins below need them.
 ANALYZE correcoes;

@@ -108,7 +108,8 @@ UPDATE audit.divergencias_processadas d
                          c.dta_processamento, c.dados_contextuais -> 'linhas_conflitantes', c.valor_referencia);
 
 -- New divergences. Not reopened: one already open, or one a person REJECTED or a rollback
--- undid while the source texts stay the same (compared as text, never as rounded numbers).
+-- undid while the source texts stay the same (audit.decisao_mantida: compared as text,
+-- never as rounded numbers).
 INSERT INTO audit.divergencias_processadas
        (operacao_id, sessao_id, idnfsexterno, tipo_divergencia, campo_afetado, competencia,
         valor_original, valor_anterior, valor_sugerido, status_processamento, decisao_automatica,
@@ -123,10 +124,9 @@ SELECT od.id, %(sessao_id)s, c.idnfsexterno, c.tipo_divergencia, c.campo_afetado
          WHERE d.idnfsexterno = c.idnfsexterno
            AND d.tipo_divergencia = c.tipo_divergencia
            AND d.campo_afetado = c.campo_afetado
-           AND (d.status_processamento = 'DETECTED'
-                OR (d.status_processamento IN ('REJECTED', 'ROLLED_BACK')
-                    AND d.valor_original IS NOT DISTINCT FROM c.valor_original
-                    AND d.dados_contextuais ->> 'valor_referencia' IS NOT DISTINCT FROM c.valor_referencia)))
+           AND d.status_processamento = 'DETECTED')
+   AND NOT audit.decisao_mantida(c.idnfsexterno, c.tipo_divergencia, c.campo_afetado, c.valor_original,
+                                 c.valor_referencia, c.valor_anterior, c.valor_sugerido)
  ORDER BY c.dta_processamento, c.idnfsexterno, c.tipo_divergencia, c.campo_afetado
 ON CONFLICT (idnfsexterno, tipo_divergencia, campo_afetado) WHERE status_processamento = 'DETECTED'
 DO NOTHING;
