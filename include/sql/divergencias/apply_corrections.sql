@@ -6,12 +6,21 @@
 
 SELECT audit.iniciar_etapa(serializada => true);
 
--- The correctable divergences of the period.
+-- The correctable divergences of the period, and whether a person already decided them
+-- (audit.decisao_mantida: rejected, or rolled back, with the same values).
 CREATE TEMP TABLE corrigiveis ON COMMIT DROP AS
-SELECT d.id, d.idnfsexterno, d.tipo_divergencia, d.campo_afetado, d.valor_original, d.valor_anterior,
-       d.valor_sugerido, d.confidence_score, d.dados_contextuais
+SELECT d.id, d.idnfsexterno, d.campo_afetado, d.valor_original, d.valor_sugerido, d.confidence_score,
+       d.dados_contextuais ? 'linhas_conflitantes' AS linhas_conflitantes, decidida.id IS NOT NULL AS decisao_mantida
   FROM audit.divergencias_processadas d
   JOIN audit.regras_divergencia r ON r.codigo = d.tipo_divergencia AND r.corrigivel
+  LEFT JOIN (SELECT DISTINCT a.id
+               FROM audit.divergencias_processadas a
+               JOIN audit.divergencias_processadas f
+                 ON (f.idnfsexterno, f.tipo_divergencia, f.campo_afetado)
+                    = (a.idnfsexterno, a.tipo_divergencia, a.campo_afetado)
+              WHERE a.status_processamento = 'DETECTED'
+                AND audit.decisao_mantida(f, a.valor_original, a.dados_contextuais ->> 'valor_referencia',
+                                          a.valor_anterior, a.valor_sugerido)) AS decidida ON decidida.id = d.id
  WHERE %(modo)s = 'auto'
    AND d.status_processamento = 'DETECTED'
    AND d.dta_processamento >= %(data_inicio)s::date
@@ -48,11 +57,9 @@ SELECT k.id AS divergencia_id, k.idnfsexterno, k.campo_afetado, k.valor_original
            WHEN (abs(k.valor_sugerido - coalesce(audit.ler_valor_monetario(k.valor_original), 0))
                  < cfg.limite_dupla_aprovacao) IS NOT TRUE
                THEN 'variação a partir de limite_dupla_aprovacao: exige a aprovação de duas pessoas'
-           WHEN audit.decisao_mantida(k.idnfsexterno, k.tipo_divergencia, k.campo_afetado, k.valor_original,
-                                      k.dados_contextuais ->> 'valor_referencia', k.valor_anterior,
-                                      k.valor_sugerido)
+           WHEN k.decisao_mantida
                THEN 'uma pessoa rejeitou (ou desfez) esta correção com os mesmos valores: decisão mantida'
-           WHEN k.dados_contextuais ? 'linhas_conflitantes'
+           WHEN k.linhas_conflitantes
                THEN 'venda repetida em byd.bonus_view com valores diferentes: revisar a origem'
            WHEN count(l.idnfsexterno) = 0
                THEN 'venda sem lançamento em byd.controladoria'
@@ -63,8 +70,8 @@ SELECT k.id AS divergencia_id, k.idnfsexterno, k.campo_afetado, k.valor_original
   FROM corrigiveis k
  CROSS JOIN config cfg
   LEFT JOIN lancamentos l ON l.idnfsexterno = k.idnfsexterno
- GROUP BY k.id, k.idnfsexterno, k.tipo_divergencia, k.campo_afetado, k.valor_original, k.valor_anterior,
-          k.valor_sugerido, k.confidence_score, k.dados_contextuais, cfg.limite_auto_aplicacao, cfg.limite_outlier,
+ GROUP BY k.id, k.idnfsexterno, k.campo_afetado, k.valor_original, k.valor_sugerido, k.confidence_score,
+          k.linhas_conflitantes, k.decisao_mantida, cfg.limite_auto_aplicacao, cfg.limite_outlier,
           cfg.limite_dupla_aprovacao;
 
 -- Temp tables have no statistics until analysed; the joins below need them.

@@ -124,9 +124,9 @@ SELECT od.id, %(sessao_id)s, c.idnfsexterno, c.tipo_divergencia, c.campo_afetado
          WHERE d.idnfsexterno = c.idnfsexterno
            AND d.tipo_divergencia = c.tipo_divergencia
            AND d.campo_afetado = c.campo_afetado
-           AND d.status_processamento = 'DETECTED')
-   AND NOT audit.decisao_mantida(c.idnfsexterno, c.tipo_divergencia, c.campo_afetado, c.valor_original,
-                                 c.valor_referencia, c.valor_anterior, c.valor_sugerido)
+           AND (d.status_processamento = 'DETECTED'
+                OR audit.decisao_mantida(d, c.valor_original, c.valor_referencia, c.valor_anterior,
+                                         c.valor_sugerido)))
  ORDER BY c.dta_processamento, c.idnfsexterno, c.tipo_divergencia, c.campo_afetado
 ON CONFLICT (idnfsexterno, tipo_divergencia, campo_afetado) WHERE status_processamento = 'DETECTED'
 DO NOTHING;
