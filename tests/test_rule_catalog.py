@@ -43,17 +43,17 @@ def test_a_rule_added_to_the_catalog_is_detected_summarised_exported_and_emailed
     conn.execute(
         """INSERT INTO audit.regras_divergencia
                (codigo, rotulo, descricao, campos, confidence_score, corrigivel, condicao, regra, ordem)
-           VALUES ('BONUS_SEM_REVENDA_TESTE', 'Bônus alto em revenda de teste', 'Regra descartável do teste.',
+           VALUES ('BONUS_ALTO_NAO_UTILIZADO', 'Bônus alto não utilizado', 'Regra descartável do teste.',
                    '{valor_bonus}', 0.60, false,
-                   'f.valor > 7000 AND v.revenda = ''Revenda Teste''', '''BONUS_ALTO''', 99)"""
+                   'f.valor > 7000 AND v.bonus_utilizado = ''NAO''', '''BONUS_ALTO''', 99)"""
     )
-    add_sale(conn, "NF_NOVA", valor_bonus="8000.00", bonus_dpto="8000.00", revenda="Revenda Teste")
+    add_sale(conn, "NF_NOVA", valor_bonus="8000.00", bonus_dpto="8000.00", bonus_utilizado="NAO")
     add_sale(conn, "NF_OUTRA", valor_bonus="8000.00", bonus_dpto="8000.00")
     assert dag.test(run_conf={"data_inicio": "2026-11-10", "data_fim": "2026-11-10"}).state == "success"
 
     (found,) = divergences(conn, "NF_NOVA")
     assert (found["tipo_divergencia"], found["campo_afetado"], found["status_processamento"]) == (
-        "BONUS_SEM_REVENDA_TESTE",
+        "BONUS_ALTO_NAO_UTILIZADO",
         "valor_bonus",
         "DETECTED",
     )
@@ -62,12 +62,12 @@ def test_a_rule_added_to_the_catalog_is_detected_summarised_exported_and_emailed
 
     (mail,) = smtp.mails
     text = mail.message.get_body(("plain",)).get_content()
-    line = next(row for row in text.splitlines() if row.startswith("Bônus alto em revenda de teste"))
-    assert line.split()[-5:] == ["1", "0", "1", "0", "BONUS_SEM_REVENDA_TESTE"]
-    assert "Bônus alto em revenda de teste" in mail.message.get_body(("html",)).get_content()
+    line = next(row for row in text.splitlines() if row.startswith("Bônus alto não utilizado"))
+    assert line.split()[-5:] == ["1", "0", "1", "0", "BONUS_ALTO_NAO_UTILIZADO"]
+    assert "Bônus alto não utilizado" in mail.message.get_body(("html",)).get_content()
     (report,) = output_dir.glob("*.csv")
     rows = list(csv.DictReader(io.StringIO(report.read_text(encoding="utf-8-sig"))))
-    assert [r["idnfsexterno"] for r in rows if r["tipo_divergencia"] == "BONUS_SEM_REVENDA_TESTE"] == ["NF_NOVA"]
+    assert [r["idnfsexterno"] for r in rows if r["tipo_divergencia"] == "BONUS_ALTO_NAO_UTILIZADO"] == ["NF_NOVA"]
 
 
 def test_a_catalog_row_cannot_name_a_column_the_rules_do_not_read(conn):

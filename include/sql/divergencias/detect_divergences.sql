@@ -12,7 +12,7 @@ CREATE TEMP TABLE parametros_deteccao ON COMMIT DROP AS
 SELECT audit.configuracao_validada('tolerancia_valor')::numeric AS tolerancia_valor,
        audit.configuracao_validada('limite_outlier')::numeric AS limite_outlier;
 
--- vendas_lidas, regras_disparadas, vendas_ambiguas (see migration 020).
+-- vendas_lidas, regras_disparadas, contexto_vendas (see migration 020).
 SELECT audit.avaliar_regras(%(data_inicio)s::date, %(data_fim)s::date);
 
 -- One row per (sale, rule, field). When the view repeats a sale with different values, the
@@ -25,15 +25,16 @@ SELECT DISTINCT ON (d.idnfsexterno, d.tipo_divergencia, d.campo_afetado)
        CASE WHEN abs(d.valor_anterior) < 1e13 THEN d.valor_anterior END AS valor_anterior,
        CASE WHEN abs(d.valor_sugerido) < 1e13 THEN d.valor_sugerido END AS valor_sugerido,
        r.confidence_score, ARRAY[d.regra] AS regras_aplicadas,
-       to_char(coalesce(d.data_final_venda, d.dta_processamento), 'YYYY-MM') AS competencia,
+       to_char(coalesce(x.data_final_venda, d.dta_processamento), 'YYYY-MM') AS competencia,
        d.dta_processamento,
        jsonb_strip_nulls(jsonb_build_object(
-           'competencia_origem', d.mes_origem, 'modelo', d.des_modelo, 'chassi', d.chassi,
-           'revenda', d.revenda, 'apontamento', d.apontamento, 'valor_referencia', d.valor_referencia,
-           'correcao_automatica', r.corrigivel, 'linhas_conflitantes', a.linhas)) AS dados_contextuais
+           'competencia_origem', x.mes_origem, 'modelo', x.des_modelo, 'chassi', x.chassi,
+           'revenda', x.revenda, 'apontamento', d.apontamento, 'valor_referencia', d.valor_referencia,
+           'correcao_automatica', r.corrigivel,
+           'linhas_conflitantes', CASE WHEN x.versoes > 1 THEN x.linhas END)) AS dados_contextuais
   FROM regras_disparadas d
   JOIN audit.regras_divergencia r ON r.codigo = d.tipo_divergencia
-  LEFT JOIN vendas_ambiguas a ON a.idnfsexterno = d.idnfsexterno
+  LEFT JOIN contexto_vendas x ON x.idnfsexterno = d.idnfsexterno
  ORDER BY d.idnfsexterno, d.tipo_divergencia, d.campo_afetado, d.valor_original, d.valor_referencia,
           d.dta_processamento;
 
@@ -152,7 +153,7 @@ UPDATE audit.sessoes_processamento s
                    || CASE WHEN count(*) > 10 THEN ', …' ELSE '' END
                    || '): suas divergências ficam para revisão, nunca aplicadas automaticamente.'
               FROM (SELECT idnfsexterno, row_number() OVER (ORDER BY idnfsexterno) AS ordem
-                      FROM vendas_ambiguas) a
+                      FROM contexto_vendas WHERE versoes > 1) a
             HAVING count(*) > 0)), ''),
        divergencias_detectadas = (SELECT count(*) FROM audit.divergencias_processadas d
                                    WHERE d.sessao_id = s.id),

@@ -7,7 +7,8 @@
 --   f.texto, f.valor, f.invalido     the field's text, its reading (numeric), unreadable?
 --   f.referencia, f.referencia_texto, f.referencia_invalida
 --                                    the same for campo_referencia (the value it must match)
---   v.<column>                       the sale's other columns (apontamento, bonus_utilizado, …)
+--   v.apontamento, v.bonus_utilizado  the sale's other columns the rules read (the allow-list
+--                                    of avaliar_regras; a rule reading another column adds it there)
 --   cfg.tolerancia_valor, cfg.limite_outlier   thresholds, validated (never NULL)
 -- sugestao is the suggested value (NULL: the rule suggests none), regra the name recorded in
 -- regras_aplicadas. These expressions are code, written by migrations like this one; only
@@ -81,9 +82,10 @@ $$;
 -- Evaluates every active rule over the period [p_data_inicio, p_data_fim] and over the
 -- sales of every open divergence, in one scan of byd.bonus_view that reads each money text
 -- once. Thresholds come from the temp table parametros_deteccao (one row, validated).
--- Leaves two temp tables for the rest of the detection step:
+-- Leaves three temp tables for the rest of the detection step:
 --   vendas_lidas       the view rows on which some rule fires or that carry an open divergence;
---   regras_disparadas  one row per (view row, rule, field) that fires.
+--   regras_disparadas  one row per (view row, rule, field) that fires;
+--   contexto_vendas    per sale where something fired: its context and its versions.
 CREATE OR REPLACE FUNCTION audit.avaliar_regras(p_data_inicio date, p_data_fim date) RETURNS void
 LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -129,9 +131,7 @@ BEGIN
         CREATE TEMP TABLE vendas_lidas ON COMMIT DROP AS
         SELECT v.*
           FROM (SELECT p.*, %1$s
-                  FROM (SELECT x.idnfsexterno::text AS idnfsexterno, x.dta_processamento, x.data_final_venda,
-                               x.competencia::text AS mes_origem, x.des_modelo::text AS des_modelo,
-                               x.chassi::text AS chassi, x.revenda::text AS revenda,
+                  FROM (SELECT x.idnfsexterno::text AS idnfsexterno, x.dta_processamento,
                                x.bonus_utilizado::text AS bonus_utilizado, x.apontamento::text AS apontamento,
                                x.valor_bonus::text AS valor_bonus, x.trade::text AS trade,
                                x.bonus_dpto::text AS bonus_dpto, x.trade_mkt_dpto::text AS trade_mkt_dpto,
@@ -157,9 +157,8 @@ BEGIN
 
     EXECUTE format($q$
         CREATE TEMP TABLE regras_disparadas ON COMMIT DROP AS
-        SELECT v.idnfsexterno, v.dta_processamento, v.data_final_venda, v.mes_origem, v.des_modelo, v.chassi,
-               v.revenda, v.apontamento, v.no_periodo, r.tipo_divergencia, r.campo_afetado, r.valor_original,
-               r.valor_anterior, r.valor_sugerido, r.regra, r.valor_referencia
+        SELECT v.idnfsexterno, v.dta_processamento, v.apontamento, v.no_periodo, r.tipo_divergencia,
+               r.campo_afetado, r.valor_original, r.valor_anterior, r.valor_sugerido, r.regra, r.valor_referencia
           FROM vendas_lidas v
          CROSS JOIN LATERAL (VALUES %1$s) AS r(tipo_divergencia, campo_afetado, valor_original, valor_anterior,
                                                 valor_sugerido, regra, valor_referencia, dispara)
@@ -167,15 +166,19 @@ BEGIN
         $q$,
         array_to_string(linhas, E',\n               '));
 
-    -- Sales the view returns more than once with different values in a column the rules
-    -- read (a join that duplicates): which row is right is unknown, so nothing is applied.
+    -- The sales where something fired, read again by key: their context for the audit
+    -- trail (read here rather than for every sale of the period), and how many different
+    -- versions of the rules' columns the view returns for each. More than one (a join that
+    -- duplicates) means which row is right is unknown, so nothing of that sale is applied.
     EXECUTE format($q$
-        CREATE TEMP TABLE vendas_ambiguas ON COMMIT DROP AS
-        SELECT x.idnfsexterno::text AS idnfsexterno, count(*) AS linhas
+        CREATE TEMP TABLE contexto_vendas ON COMMIT DROP AS
+        SELECT x.idnfsexterno::text AS idnfsexterno, count(*) AS linhas, count(DISTINCT ROW(%s)) AS versoes,
+               min(x.data_final_venda) AS data_final_venda, min(x.competencia::text) AS mes_origem,
+               min(x.des_modelo::text) AS des_modelo, min(x.chassi::text) AS chassi,
+               min(x.revenda::text) AS revenda
           FROM byd.bonus_view x
          WHERE x.idnfsexterno::text IN (SELECT r.idnfsexterno FROM regras_disparadas r)
          GROUP BY 1
-        HAVING count(DISTINCT ROW(%s)) > 1
         $q$,
         (SELECT string_agg(format('x.%I::text', c), ', ') FROM unnest(campos_permitidos) AS c));
 END
