@@ -45,6 +45,113 @@ OLD_REJECTED_THEN_REDETECTED = 7
 OLD_APPROVED_NOT_APPLIED = 2
 
 
+# The old schema as SEED_AUDIT_SCHEMA.md gives it: tables column by column, and the views
+# with their columns in order (PostgreSQL refuses a CREATE OR REPLACE VIEW that moves one).
+VARCHAR = "character varying"
+TS = "timestamp without time zone"
+# (column, type, NOT NULL, default) in table order, as SEED_AUDIT_SCHEMA.md lists them.
+OLD_TABLES = {
+    "operacoes": [
+        ("id", "integer", True, "nextval('audit.operacoes_id_seq'::regclass)"),
+        ("tipo_operacao", f"{VARCHAR}(50)", True, None),
+        ("descricao", "text", True, None),
+        ("usuario", f"{VARCHAR}(100)", True, None),
+        ("origem", f"{VARCHAR}(50)", True, None),
+        ("tabela_afetada", f"{VARCHAR}(200)", False, None),
+        ("registros_afetados", "integer", False, "0"),
+        ("filtros_aplicados", "jsonb", False, None),
+        ("query_executada", "text", False, None),
+        ("dados_anteriores", "jsonb", False, None),
+        ("dados_posteriores", "jsonb", False, None),
+        ("timestamp_inicio", TS, True, "now()"),
+        ("timestamp_fim", TS, False, None),
+        ("duracao_segundos", "numeric(10,3)", False, None),
+        ("status", f"{VARCHAR}(20)", True, f"'PENDING'::{VARCHAR}"),
+        ("erro_mensagem", "text", False, None),
+        ("rollback_de", "integer", False, None),
+        ("ip_origem", f"{VARCHAR}(45)", False, None),
+        ("user_agent", "text", False, None),
+        ("metadata", "jsonb", False, None),
+    ],
+    "divergencias_processadas": [
+        ("id", "integer", True, "nextval('audit.divergencias_processadas_id_seq'::regclass)"),
+        ("operacao_id", "integer", False, None),
+        ("idnfsexterno", f"{VARCHAR}(100)", True, None),
+        ("tipo_divergencia", f"{VARCHAR}(100)", True, None),
+        ("competencia", f"{VARCHAR}(7)", False, None),
+        ("valor_anterior", "numeric(15,2)", False, None),
+        ("valor_sugerido", "numeric(15,2)", False, None),
+        ("valor_aplicado", "numeric(15,2)", False, None),
+        ("campo_afetado", f"{VARCHAR}(100)", False, None),
+        ("status_processamento", f"{VARCHAR}(50)", True, None),
+        ("decisao_automatica", "boolean", False, "false"),
+        ("motivo_rejeicao", "text", False, None),
+        ("detectado_em", TS, True, "now()"),
+        ("processado_em", TS, False, None),
+        ("processado_por", f"{VARCHAR}(100)", False, None),
+        ("confidence_score", "numeric(3,2)", False, None),
+        ("regras_aplicadas", "text[]", False, None),
+        ("dados_contextuais", "jsonb", False, None),
+    ],
+    "sessoes_processamento": [
+        ("id", "integer", True, "nextval('audit.sessoes_processamento_id_seq'::regclass)"),
+        ("tipo_sessao", f"{VARCHAR}(50)", True, None),
+        ("inicio_processamento", TS, True, "now()"),
+        ("fim_processamento", TS, False, None),
+        ("duracao_total_segundos", "integer", False, None),
+        ("total_registros_analisados", "integer", False, "0"),
+        ("divergencias_detectadas", "integer", False, "0"),
+        ("correcoes_aplicadas", "integer", False, "0"),
+        ("correcoes_pendentes", "integer", False, "0"),
+        ("erros_encontrados", "integer", False, "0"),
+        ("status", f"{VARCHAR}(20)", True, f"'RUNNING'::{VARCHAR}"),
+        ("resultado_geral", "text", False, None),
+        ("versao_sistema", f"{VARCHAR}(20)", False, None),
+        ("ambiente", f"{VARCHAR}(20)", False, None),
+        ("parametros_execucao", "jsonb", False, None),
+        ("log_completo", "text", False, None),
+        ("alertas_enviados", "boolean", False, "false"),
+        ("destinatarios_notificados", "text[]", False, None),
+    ],
+    "configuracoes_sistema": [
+        ("id", "integer", True, "nextval('audit.configuracoes_sistema_id_seq'::regclass)"),
+        ("chave", f"{VARCHAR}(100)", True, None),
+        ("valor", "text", True, None),
+        ("tipo_valor", f"{VARCHAR}(20)", False, None),
+        ("descricao", "text", False, None),
+        ("versao", "integer", True, "1"),
+        ("ativo", "boolean", False, "true"),
+        ("criado_em", TS, True, "now()"),
+        ("criado_por", f"{VARCHAR}(100)", True, None),
+        ("modificado_em", TS, False, None),
+        ("modificado_por", f"{VARCHAR}(100)", False, None),
+        ("valor_padrao", "text", False, None),
+        ("validacao_regex", f"{VARCHAR}(500)", False, None),
+        ("obrigatorio", "boolean", False, "false"),
+    ],
+}
+OLD_VIEWS = {
+    "vw_operacoes_resumo": [
+        "data",
+        "tipo_operacao",
+        "origem",
+        "status",
+        "total_operacoes",
+        "total_registros",
+        "duracao_media_seg",
+        "total_erros",
+    ],
+    "vw_divergencias_abertas": [c[0] for c in OLD_TABLES["divergencias_processadas"]] + ["dias_pendente"],
+    "vw_dashboard_monitoramento": [
+        "data_consulta",
+        "divergencias_abertas",
+        "execucoes_hoje",
+        "status_ultima_execucao",
+        "erros_hoje",
+    ],
+}
+
+
 def _load_demo_source(conn: psycopg.Connection) -> None:
     demo_source.generate_sales(conn, DEMO_SALES, end_date=DEMO_END, progress=None)
 

@@ -10,48 +10,9 @@ import pytest
 from divergencias.migrations import MigrationChanged, apply_migrations
 from tests import old_system
 from tests.helpers import business_state
+from tests.old_system import OLD_VIEWS
 
 PERIOD = {"data_inicio": str(old_system.MAIN_V2_PERIOD[0]), "data_fim": str(old_system.MAIN_V2_PERIOD[1])}
-OLD_VIEW_COLUMNS = {
-    "vw_operacoes_resumo": [
-        "data",
-        "tipo_operacao",
-        "origem",
-        "status",
-        "total_operacoes",
-        "total_registros",
-        "duracao_media_seg",
-        "total_erros",
-    ],
-    "vw_divergencias_abertas": [
-        "id",
-        "operacao_id",
-        "idnfsexterno",
-        "tipo_divergencia",
-        "competencia",
-        "valor_anterior",
-        "valor_sugerido",
-        "valor_aplicado",
-        "campo_afetado",
-        "status_processamento",
-        "decisao_automatica",
-        "motivo_rejeicao",
-        "detectado_em",
-        "processado_em",
-        "processado_por",
-        "confidence_score",
-        "regras_aplicadas",
-        "dados_contextuais",
-        "dias_pendente",
-    ],
-    "vw_dashboard_monitoramento": [
-        "data_consulta",
-        "divergencias_abertas",
-        "execucoes_hoje",
-        "status_ultima_execucao",
-        "erros_hoje",
-    ],
-}
 
 
 OLD_OPERATION_COLUMNS = (
@@ -83,7 +44,7 @@ def _interface(conn: psycopg.Connection) -> dict:
                 (name,),
             )
         ]
-        for name in OLD_VIEW_COLUMNS
+        for name in OLD_VIEWS
     }
     functions = dict(
         conn.execute(
@@ -97,7 +58,7 @@ def _interface(conn: psycopg.Connection) -> dict:
 
 def _check_interface(conn: psycopg.Connection) -> None:
     found = _interface(conn)
-    for name, old_columns in OLD_VIEW_COLUMNS.items():
+    for name, old_columns in OLD_VIEWS.items():
         assert found["views"][name][: len(old_columns)] == old_columns, name
     assert found["functions"] == {
         "registrar_operacao": "p_tipo_operacao character varying, p_descricao text, p_usuario character varying, "
