@@ -42,7 +42,8 @@ ANALYZE lancamentos;
 -- applied only when all of them are true. Grouped by divergence: production's
 -- controladoria does not promise one row per sale.
 CREATE TEMP TABLE correcoes ON COMMIT DROP AS
-WITH config AS (
+-- MATERIALIZED: read once; inlined, the settings would be re-validated for every row.
+WITH config AS MATERIALIZED (
     SELECT audit.configuracao_validada('limite_auto_aplicacao')::numeric AS limite_auto_aplicacao,
            audit.configuracao_validada('limite_outlier')::numeric AS limite_outlier,
            audit.configuracao_validada('limite_dupla_aprovacao')::numeric AS limite_dupla_aprovacao
