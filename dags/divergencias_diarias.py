@@ -93,8 +93,9 @@ with DAG(
 
     @task
     def validate_and_migrate(params: dict, dag_run=None) -> dict[str, str]:  # noqa: ANN001
-        """Checks the params (nothing is written when they are wrong), migrates `audit`,
-        resolves the period and session type."""
+        """Checks the params (nothing is written when they are wrong), verifies and applies
+        the `audit` migrations, checks every setting the run reads, resolves the period and
+        session type."""
         from divergencias.preparation import prepare_run
 
         return prepare_run(dict(params), dag_run.run_type, dag_run.logical_date or dag_run.run_after, dag_run.run_id)
@@ -122,6 +123,11 @@ with DAG(
         with financial_db() as conn:
             return send_summary(conn, session_params(ti)["sessao_id"], run_url(dag_run.dag_id, dag_run.run_id))
 
+    @task
+    def fail_if_a_step_failed() -> None:
+        """Ends the run failed when the CSV failed: email_summary runs anyway (PARTIAL), and
+        close_session is a teardown, so without this leaf the run would end in success."""
+
     prepared = validate_and_migrate()
     open_session = sql_task("open_session", parameters=prepared)
     detect = sql_task(
@@ -137,11 +143,6 @@ with DAG(
         audited_step=AuditedStep("BULK_UPDATE", "Correção automática de divergências", "byd.controladoria"),
     )
     close_session = sql_task("close_session", parameters=SESSION).as_teardown(setups=open_session)
-
-    @task
-    def fail_if_a_step_failed() -> None:
-        """Ends the run failed when the CSV failed: email_summary runs anyway (PARTIAL), and
-        close_session is a teardown, so without this leaf the run would end in success."""
 
     prepared >> open_session >> detect >> apply
     csv = export_csv()
