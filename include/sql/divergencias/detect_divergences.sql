@@ -38,7 +38,8 @@ SELECT DISTINCT ON (d.idnfsexterno, d.tipo_divergencia, d.campo_afetado)
  ORDER BY d.idnfsexterno, d.tipo_divergencia, d.campo_afetado, d.valor_original, d.valor_referencia,
           d.dta_processamento;
 
-ANALYZE candidatas;
+-- Statistics for the joins below, on their keys only (the JSON context would triple the cost).
+ANALYZE candidatas (idnfsexterno, tipo_divergencia, campo_afetado);
 
 -- The period as the view returns it now: rows analysed, and sales without a date (odd data
 -- for the warnings). A count reads no column, so it is the cheapest pass over the view.
@@ -111,7 +112,9 @@ UPDATE audit.divergencias_processadas d
 
 -- New divergences. Not reopened: one already open, or one a person REJECTED or a rollback
 -- undid while the source texts stay the same (audit.decisao_mantida: compared as text,
--- never as rounded numbers).
+-- never as rounded numbers). No ON CONFLICT: runs take turns (iniciar_etapa above) and
+-- nothing else records DETECTED rows, so a duplicate can only mean a bug, and
+-- uq_divergencias_abertas then fails the step rather than hiding it.
 INSERT INTO audit.divergencias_processadas
        (operacao_id, sessao_id, idnfsexterno, tipo_divergencia, campo_afetado, competencia,
         valor_original, valor_anterior, valor_sugerido, status_processamento, decisao_automatica,
@@ -129,9 +132,7 @@ SELECT od.id, %(sessao_id)s, c.idnfsexterno, c.tipo_divergencia, c.campo_afetado
            AND (d.status_processamento = 'DETECTED'
                 OR audit.decisao_mantida(d, c.valor_original, c.valor_referencia, c.valor_anterior,
                                          c.valor_sugerido)))
- ORDER BY c.dta_processamento, c.idnfsexterno, c.tipo_divergencia, c.campo_afetado
-ON CONFLICT (idnfsexterno, tipo_divergencia, campo_afetado) WHERE status_processamento = 'DETECTED'
-DO NOTHING;
+ ORDER BY c.dta_processamento, c.idnfsexterno, c.tipo_divergencia, c.campo_afetado;
 
 UPDATE audit.operacoes o
    SET registros_afetados = (SELECT count(*) FROM audit.divergencias_processadas d WHERE d.operacao_id = o.id)
