@@ -35,7 +35,8 @@ SELECT c.idnfsexterno::text AS idnfsexterno, c.bonus_dpto::text AS bonus_dpto,
  WHERE c.idnfsexterno IN (SELECT k.idnfsexterno FROM corrigiveis k)
    FOR UPDATE;
 
-ANALYZE lancamentos;
+-- Statistics on the join keys only: the joins below need them, the other columns do not.
+ANALYZE lancamentos (idnfsexterno);
 
 -- Each correctable divergence with the reason it cannot be applied, if any. Every check is
 -- written so that a NULL (a missing value, an unknown setting) refuses: a correction is
@@ -75,8 +76,8 @@ SELECT k.id AS divergencia_id, k.idnfsexterno, k.campo_afetado, k.valor_original
           k.linhas_conflitantes, k.decisao_mantida, cfg.limite_auto_aplicacao, cfg.limite_outlier,
           cfg.limite_dupla_aprovacao;
 
--- Temp tables have no statistics until analysed; the joins below need them.
-ANALYZE correcoes;
+-- Temp tables have no statistics until analysed; the joins below need them (keys only).
+ANALYZE correcoes (divergencia_id, idnfsexterno, campo_afetado);
 
 UPDATE audit.divergencias_processadas d
    SET dados_contextuais = coalesce(d.dados_contextuais, '{}'::jsonb)
