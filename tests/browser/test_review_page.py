@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from playwright.sync_api import expect
+
 from devtools.sql_steps import run_session
 from tests.helpers import add_sale, booked, divergences
 
@@ -88,4 +90,5 @@ def test_page_refuses_a_user_without_access(api_server, browser, passwords):
     with page.expect_response(f"{api_server}/divergencias/") as answer:
         page.get_by_role("button", name="Sign in").click()
     assert answer.value.status == 403
-    assert "Sem acesso" in page.content()
+    # The 403 page is still being committed when its response arrives: wait for its text.
+    expect(page.locator("body")).to_contain_text("Sem acesso")
