@@ -140,11 +140,9 @@ def measure_repetition(dsn: str, workdir: Path, probe: bool, scenario: Scenario)
     rows: dict[str, int] = {}
     checks: dict[str, int] = {}
     data_inicio, data_fim = scenario.period
-    # The data steps run with JIT off (audit.iniciar_etapa); so do the floors, so that
-    # neither side pays, or saves, a compilation the other does not.
     with (
         psycopg.connect(dsn, autocommit=True) as conn,
-        psycopg.connect(dsn, autocommit=True, options="-c jit=off") as floor_conn,
+        psycopg.connect(dsn, autocommit=True, options=floors.SESSION_OPTIONS) as floor_conn,
     ):
         # Read-only, before detection. One untimed scan first, so neither the floors nor
         # the phase pay for reading the fresh copy into shared buffers.

@@ -33,6 +33,11 @@ RULE_COLUMNS = ("apontamento", "bonus_utilizado", *MONEY_COLUMNS)
 # Contract §4: the only fields the system writes, in the only table it writes.
 WRITTEN_FIELDS = ("bonus_dpto", "trade_mkt_dpto")
 
+# Connection options for the floors: the settings detection runs with (JIT off:
+# audit.iniciar_etapa; the scan's leader only gathering: audit.avaliar_regras), so that
+# neither side gains from a setting the other lacks.
+SESSION_OPTIONS = "-c jit=off -c parallel_leader_participation=off"
+
 _PERIOD = sql.SQL("v.dta_processamento >= %(data_inicio)s::date AND v.dta_processamento < %(data_fim)s::date + 1")
 
 
