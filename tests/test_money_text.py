@@ -32,6 +32,14 @@ CASES = [
     ("1e5", False, None, True),
     ("R$", False, None, True),
     ("NULL", False, None, True),
+    # the fast path's edges (migration 023): plain digits with one inner point only
+    ("007", False, Decimal("7"), False),
+    ("12345678901234567890.5", False, Decimal("12345678901234567890.5"), False),
+    (".5", False, None, True),
+    ("5.", False, None, True),
+    (".", False, None, True),
+    ("+5", False, None, True),
+    ("1..2", False, None, True),
 ]
 
 
