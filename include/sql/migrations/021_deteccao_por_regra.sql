@@ -9,8 +9,8 @@
 --                        (1.3 s: three index lookups per sale, for a check that is rarely > 1);
 --   the scan's leader    only gathers and filters what the parallel workers read and parse
 --                        (parallel_leader_participation off): joining the view besides, it
---                        fell behind its workers and the scan took 2.3 to 3.7 s instead of
---                        a steady 2.3 s on two cores.
+--                        fell behind its workers, and this function took 2.3 to 3.7 s from
+--                        run to run instead of a steady 2.3 to 2.4 s on two cores.
 CREATE OR REPLACE FUNCTION audit.avaliar_regras(p_data_inicio date, p_data_fim date) RETURNS void
 LANGUAGE plpgsql SET parallel_leader_participation = off AS $fn$
 DECLARE
