@@ -22,9 +22,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from devtools import databases
-from tests.conftest import PROJECT_ROOT
-
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+from tests.conftest import AIRFLOW, PROJECT_ROOT
 
 
 def sqlalchemy_url(dsn: str, driver: str = "postgresql+psycopg") -> str:

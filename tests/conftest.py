@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
 # Airflow reads its settings when first imported: isolate it before any test imports it.
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="divergencias_airflow_"))
@@ -41,13 +42,18 @@ from divergencias.migrations import migrate  # noqa: E402
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """Airflow's metadata database (SQLite in the temporary AIRFLOW_HOME), migrated once."""
-    subprocess.run(
-        [str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
+    run_airflow("db", "migrate")
+    return _AIRFLOW_HOME
+
+
+def run_airflow(*args: str) -> subprocess.CompletedProcess:
+    """``airflow <args>`` in this session's Airflow home, with the project's plugins importable."""
+    return subprocess.run(
+        [AIRFLOW, *args],
         check=True,
         capture_output=True,
         env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "plugins")},
     )
-    return _AIRFLOW_HOME
 
 
 @pytest.fixture(scope="session")

@@ -10,14 +10,12 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import run_airflow
 
 USERS = {"controladora": "user", "aprovador": "user", "auditor": "viewer", "semacesso": "", "admin": "admin"}
 
@@ -52,12 +50,7 @@ def airflow_auth(tmp_path_factory: pytest.TempPathFactory, passwords: dict[str, 
 @pytest.fixture(scope="session")
 def serialized_dags(airflow_db: Path) -> Path:
     """Both DAGs parsed into Airflow's metadata database, so runs can be triggered."""
-    subprocess.run(
-        [str(Path(sys.executable).with_name("airflow")), "dags", "reserialize"],
-        check=True,
-        capture_output=True,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "plugins")},
-    )
+    run_airflow("dags", "reserialize")
     return airflow_db
 
 

@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.airflow_processes import free_port
 from tests.api.conftest import airflow_auth, db, passwords, review_db, serialized_dags  # noqa: F401
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import AIRFLOW, PROJECT_ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -38,16 +37,10 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def api_server(review_db, serialized_dags, airflow_auth, tmp_path: Path) -> str:  # noqa: F811
     """``airflow api-server`` on a free local port, its financial_db the test's database."""
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
@@ -55,7 +48,7 @@ def api_server(review_db, serialized_dags, airflow_auth, tmp_path: Path) -> str:
         "AIRFLOW__API__BASE_URL": base_url,
     }
     log = (tmp_path / "api-server.log").open("w")
-    command = [str(Path(sys.executable).with_name("airflow")), "api-server", "-H", "127.0.0.1", "-p", str(port)]
+    command = [AIRFLOW, "api-server", "-H", "127.0.0.1", "-p", str(port)]
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 120
