@@ -35,14 +35,15 @@ def test_controller_approves_and_rejects_in_the_browser(api_server, browser, db,
     page.wait_for_url("**/plugin/divergencias")
     frame = page.frame_locator("iframe")
     queue = frame.locator("#tabela-divergencias tbody")
-    queue.locator("tr").first.wait_for()
-    assert queue.locator("tr").count() == 3
+    expect(queue.locator("tr")).to_have_count(3)
     assert "Conectado como controladora" in frame.locator("#usuario").inner_text()
 
     frame.locator(f"tr[data-id='{ids['NF_APROVAR']}'] input.marcar").check()
     frame.locator("#motivo").fill("conferido com a nota fiscal")
     frame.locator("#aprovar").click()
     frame.locator("#mensagem", has_text="Aprovadas e aplicadas: 1").wait_for()
+    # The page shows the message, then reloads the queue: tick the next box only in the new one.
+    expect(queue.locator("tr")).to_have_count(2)
 
     frame.locator(f"tr[data-id='{ids['NF_REJEITAR']}'] input.marcar").check()
     frame.locator("#motivo").fill("lançamento da controladoria está correto")
@@ -62,11 +63,11 @@ def test_controller_approves_and_rejects_in_the_browser(api_server, browser, db,
     assert booked(db, "NF_REJEITAR")[0] == "750.00"
 
     # the open queue keeps only the pending one; the full list shows the decisions
-    assert queue.locator("tr").count() == 1
+    expect(queue.locator("tr")).to_have_count(1)
     frame.locator("select[name=status_processamento]").select_option("")
     frame.get_by_role("button", name="Filtrar").click()
     frame.locator("#tabela-divergencias .status-APPROVED").wait_for()
-    assert frame.locator("#tabela-divergencias .status-REJECTED").count() == 1
+    expect(frame.locator("#tabela-divergencias .status-REJECTED")).to_have_count(1)
 
     frame.locator(f"tr[data-id='{ids['NF_APROVAR']}'] button", has_text="Detalhes").click()
     history = frame.locator("#detalhe-historico tbody")
