@@ -79,3 +79,20 @@ def test_a_catalog_row_cannot_name_a_column_the_rules_do_not_read(conn):
     params = open_session(conn, date(2026, 11, 10), date(2026, 11, 10))
     with pytest.raises(psycopg.errors.RaiseException, match="campo chassi não é lido pelas regras"):
         run_step(conn, "detect_divergences", params)
+
+
+def test_a_catalog_row_cannot_use_a_threshold_the_detection_does_not_read(conn):
+    # Read as NULL, the threshold would make the rule never fire, and nobody would notice.
+    conn.execute(
+        """INSERT INTO audit.regras_divergencia
+               (codigo, rotulo, descricao, campos, confidence_score, corrigivel, condicao, regra, ordem)
+           VALUES ('LIMITE_ESTRANHO', 'x', 'x', '{valor_bonus}', 0.5, false,
+                   'f.valor > cfg.limite_inexistente', '''X''', 98)"""
+    )
+    add_sale(conn, "NF_QUALQUER", valor_bonus="8000.00")
+    params = open_session(conn, date(2026, 11, 10), date(2026, 11, 10))
+    with pytest.raises(
+        psycopg.errors.RaiseException,
+        match="regra LIMITE_ESTRANHO: limite limite_inexistente não está entre os parâmetros da detecção",
+    ):
+        run_step(conn, "detect_divergences", params)
