@@ -8,18 +8,14 @@ On the copy, ``audit.divergencias_processadas`` keeps only its primary key: ever
 index (the old schema's and ours, the open-divergence unique index included), its foreign
 keys and its history triggers are removed. Everything else, the scan, the writes to
 ``byd.controladoria`` and the ``BULK_UPDATE`` operation's before/after record included,
-is the pipeline unchanged.
+is the pipeline unchanged. ``bench.__main__.measure_bound`` times it as a repetition.
 """
 
 from __future__ import annotations
 
-import time
-from datetime import date
 from typing import NamedTuple
 
 import psycopg
-
-from bench import floors
 
 # Names come from the catalog, never from input; the table is the one the audit trail
 # writes per divergence.
@@ -58,41 +54,15 @@ class AuditWrites(NamedTuple):
     triggers: int
 
 
-class Bound(NamedTuple):
-    """Seconds of detect and apply without the audit writes, and what they did (to check
-    they did the pipeline's job: the same divergences and corrections)."""
-
-    detect_seconds: float
-    apply_seconds: float
-    divergences_recorded: int
-    corrections_applied: int
-    removed: AuditWrites
-
-
 def audit_writes(conn: psycopg.Connection) -> AuditWrites:
     return AuditWrites(*conn.execute(_WHAT_IS_WRITTEN).fetchone())
 
 
-def measure(dsn: str, data_inicio: date, data_fim: date) -> Bound:
-    """On the copy ``dsn`` (changed for good: use a copy of its own), remove the audit
-    writes, then time one detect and one apply of the period in ``auto`` mode."""
-    from devtools.sql_steps import open_session, run_step
-
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        # As in every repetition: the fresh copy is read into shared buffers untimed first.
-        floors.physical_detect(conn, data_inicio, data_fim)
-        removed = audit_writes(conn)
-        conn.execute(_STRIP_AUDIT_WRITES)
-        if any(audit_writes(conn)):
-            raise RuntimeError(f"audit writes left on the bound's copy: {audit_writes(conn)}")
-        params = open_session(conn, data_inicio, data_fim, "auto")
-        seconds = []
-        for task_id in ("detect_divergences", "apply_corrections"):
-            started = time.perf_counter()
-            run_step(conn, task_id, params)
-            seconds.append(time.perf_counter() - started)
-        recorded, applied = conn.execute(
-            "SELECT divergencias_detectadas, correcoes_aplicadas FROM audit.sessoes_processamento WHERE id = %s",
-            (params["sessao_id"],),
-        ).fetchone()
-    return Bound(*seconds, recorded, applied, removed)
+def strip_audit_writes(conn: psycopg.Connection) -> AuditWrites:
+    """Remove the audit writes from the database of ``conn`` (for good: only on a copy of
+    its own); return what was removed. Refuses to leave any behind."""
+    removed = audit_writes(conn)
+    conn.execute(_STRIP_AUDIT_WRITES)
+    if any(left := audit_writes(conn)):
+        raise RuntimeError(f"audit writes left on the bound's copy: {left}")
+    return removed
