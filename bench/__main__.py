@@ -146,7 +146,7 @@ def measure_repetition(dsn: str, workdir: Path, probe: bool, scenario: Scenario)
     data_inicio, data_fim = scenario.period
     with (
         psycopg.connect(dsn, autocommit=True) as conn,
-        psycopg.connect(dsn, autocommit=True, options=floors.SESSION_OPTIONS) as floor_conn,
+        psycopg.connect(dsn, autocommit=True, options=floors.session_options(conn)) as floor_conn,
     ):
         # Read-only, before detection. One untimed scan first, so neither the floors nor
         # the phase pay for reading the fresh copy into shared buffers.

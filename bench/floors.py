@@ -33,12 +33,18 @@ RULE_COLUMNS = ("apontamento", "bonus_utilizado", *MONEY_COLUMNS)
 # Contract §4: the only fields the system writes, in the only table it writes.
 WRITTEN_FIELDS = ("bonus_dpto", "trade_mkt_dpto")
 
-# Connection options for the floors: the settings detection runs with (JIT off:
-# audit.iniciar_etapa; the scan's leader only gathering: audit.avaliar_regras), so that
-# neither side gains from a setting the other lacks.
-SESSION_OPTIONS = "-c jit=off -c parallel_leader_participation=off"
-
 _PERIOD = sql.SQL("v.dta_processamento >= %(data_inicio)s::date AND v.dta_processamento < %(data_fim)s::date + 1")
+
+
+def session_options(conn: psycopg.Connection) -> str:
+    """Connection options for the floors: the settings detection runs with, so that neither
+    side gains from a setting the other lacks. JIT off (audit.iniciar_etapa) and whatever
+    the scan's function sets for itself (audit.avaliar_regras: its leader only gathering,
+    parallel workers planned for small tables), read from the function, not restated."""
+    (settings,) = conn.execute(
+        "SELECT coalesce(proconfig, '{}') FROM pg_proc WHERE oid = 'audit.avaliar_regras(date, date)'::regprocedure"
+    ).fetchone()
+    return " ".join(["-c jit=off", *(f"-c {setting}" for setting in settings)])
 
 
 class Floor(NamedTuple):

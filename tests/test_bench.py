@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 import math
 
+import psycopg
+
 import bench.__main__ as bench_main
+from bench import floors
 
 PHASE_KEYS = {
     "seconds",
@@ -103,3 +106,14 @@ def test_bench_small_load(pg_admin_dsn, tmp_path):
     assert TOP_KEYS <= set(written)
     for phase in written["phases"].values():
         assert PHASE_KEYS <= set(phase)
+
+
+def test_floors_take_the_settings_detection_runs_with(business_db, conn):
+    """JIT off as audit.iniciar_etapa sets it, and the scan function's own settings (021:
+    the leader only gathers; 024: both workers planned on small tables), read from it."""
+    with psycopg.connect(business_db, options=floors.session_options(conn)) as floor_conn:
+        shown = {
+            name: floor_conn.execute("SELECT current_setting(%s)", (name,)).fetchone()[0]
+            for name in ("jit", "parallel_leader_participation", "min_parallel_table_scan_size")
+        }
+    assert shown == {"jit": "off", "parallel_leader_participation": "off", "min_parallel_table_scan_size": "512kB"}
