@@ -220,17 +220,16 @@ def measure_bound(admin_dsn: str, template: str, copy: str, scenario: Scenario) 
     from devtools.sql_steps import open_session, run_step
 
     data_inicio, data_fim = scenario.period
-    copy_dsn = databases.create_database(admin_dsn, copy, template=template)
-    try:
-        with psycopg.connect(copy_dsn, autocommit=True) as conn:
-            floors.physical_detect(conn, data_inicio, data_fim)
-            removed = bound.strip_audit_writes(conn)
-            params = open_session(conn, data_inicio, data_fim, "auto")
-            detect = _timed(lambda: run_step(conn, "detect_divergences", params))
-            apply = _timed(lambda: run_step(conn, "apply_corrections", params))
-            _, recorded, applied = _session_counts(conn, params["sessao_id"])
-    finally:
-        databases.drop_database(admin_dsn, copy)
+    with (
+        databases.fresh_copy(admin_dsn, copy, template) as copy_dsn,
+        psycopg.connect(copy_dsn, autocommit=True) as conn,
+    ):
+        floors.physical_detect(conn, data_inicio, data_fim)
+        removed = bound.strip_audit_writes(conn)
+        params = open_session(conn, data_inicio, data_fim, "auto")
+        detect = _timed(lambda: run_step(conn, "detect_divergences", params))
+        apply = _timed(lambda: run_step(conn, "apply_corrections", params))
+        _, recorded, applied = _session_counts(conn, params["sessao_id"])
     _say_time("detect, no audit", detect, f"{recorded:,} divergences")
     _say_time("apply, no audit", apply, f"{applied:,} corrections")
     return {
@@ -578,11 +577,8 @@ def run_dag_once(
     from devtools import databases
 
     say(f"airflow dags test {dag_run.DAG_ID} on {copy} (Airflow home {airflow_home.path})")
-    copy_dsn = databases.create_database(admin_dsn, copy, template=template)
-    try:
+    with databases.fresh_copy(admin_dsn, copy, template) as copy_dsn:
         dag = dag_run.run_dag(airflow_home, copy_dsn, *scenario.period)
-    finally:
-        databases.drop_database(admin_dsn, copy)
     say(
         f"  dags test      {dag['seconds']:8.2f} s  (exit {dag['returncode']}, session {dag['session_status']}, "
         f"peak RSS {dag['peak_rss_mb']:.0f} MB)"
@@ -669,13 +665,10 @@ def main(argv: list[str] | None = None) -> dict:
         with tempfile.TemporaryDirectory(prefix="bench_") as tmp:
             for index, copy in enumerate(copies, start=1):
                 say(f"repetition {index}/{args.repetitions} on {copy}")
-                copy_dsn = databases.create_database(admin_dsn, copy, template=name)
-                try:
+                with databases.fresh_copy(admin_dsn, copy, name) as copy_dsn:
                     repetition = measure_repetition(
                         copy_dsn, Path(tmp), probe=index == args.repetitions, scenario=scenario
                     )
-                finally:
-                    databases.drop_database(admin_dsn, copy)
                 repetition["bound"] = measure_bound(admin_dsn, name, f"{copy}_bound", scenario) if args.bound else None
                 repetitions.append(repetition)
         if airflow_home is not None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 from psycopg import sql
@@ -54,6 +56,17 @@ def create_database(admin_dsn: str, name: str, template: str | None = None) -> s
 def drop_database(admin_dsn: str, name: str) -> None:
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(_checked_name(name))))
+
+
+@contextmanager
+def fresh_copy(admin_dsn: str, name: str, template: str) -> Iterator[str]:
+    """A system-created copy ``name`` of ``template``, dropped on leaving, whatever failed;
+    yields its DSN."""
+    dsn = create_database(admin_dsn, name, template=template)
+    try:
+        yield dsn
+    finally:
+        drop_database(admin_dsn, name)
 
 
 def is_system_created(conn: psycopg.Connection) -> bool:

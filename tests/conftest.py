@@ -130,11 +130,9 @@ def _template_built_by(admin_dsn: str, build: Callable) -> Iterator[str]:
 
 
 def _copy_as_financial_db(admin_dsn: str, template: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    name = _unique("t")
-    dsn = databases.create_database(admin_dsn, name, template=template)
-    monkeypatch.setenv("AIRFLOW_CONN_FINANCIAL_DB", databases.airflow_connection_json(dsn))
-    yield dsn
-    databases.drop_database(admin_dsn, name)
+    with databases.fresh_copy(admin_dsn, _unique("t"), template) as dsn:
+        monkeypatch.setenv("AIRFLOW_CONN_FINANCIAL_DB", databases.airflow_connection_json(dsn))
+        yield dsn
 
 
 @pytest.fixture(scope="session")
