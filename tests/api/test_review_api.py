@@ -328,6 +328,72 @@ def test_four_eyes_for_large_changes(client, as_user, db):
         db.execute("DELETE FROM audit.aprovacoes")
 
 
+def test_four_eyes_cannot_be_got_round_by_one_person(client, as_user, db):
+    add_sale(db, "NF_ILEG", valor_bonus="60000.00", bonus_dpto="1.500.000")  # unreadable: change unmeasurable
+    add_sale(db, "NF_HUGE", valor_bonus="20000.00", bonus_dpto="12345678901234")  # beyond numeric(15,2)
+    add_sale(db, "NF_STEP", valor_bonus="60000.00", bonus_dpto="0")
+    detect(db)
+    ileg = next(d["id"] for d in divergences(db, "NF_ILEG") if d["tipo_divergencia"] == "VALOR_INVALIDO")
+    huge = next(d["id"] for d in divergences(db, "NF_HUGE") if d["tipo_divergencia"] == "TRADE_MARKETING_BONUS")
+    step = next(d["id"] for d in divergences(db, "NF_STEP") if d["tipo_divergencia"] == "TRADE_MARKETING_BONUS")
+    listed = {
+        d["id"]: d["requer_dupla_aprovacao"]
+        for d in client.get(f"{API}/divergencias", headers=as_user("auditor")).json()["itens"]
+    }
+    assert (listed[ileg], listed[huge], listed[step]) == (True, True, True)
+    user = as_user("controladora")
+
+    for ident, extra in ((ileg, {"valor": "0"}), (huge, {}), (step, {"valor": "49999.99"})):
+        response = approve(client, user, [ident], **extra)
+        assert response.status_code == 200, response.text
+        assert response.json()["aguardando_segunda_aprovacao"] == [ident], ident
+    assert booked(db, "NF_ILEG")[0] == "1.500.000"
+    assert booked(db, "NF_HUGE")[0] == "12345678901234"
+    assert booked(db, "NF_STEP")[0] == "0"
+
+    # The second person applies what the first one approved.
+    response = approve(client, as_user("aprovador"), [step])
+    assert response.status_code == 200 and response.json()["aprovadas"] == [step]
+    assert booked(db, "NF_STEP")[0] == "49999.99"
+
+
+def test_a_first_approval_holds_only_for_what_its_approver_saw(client, as_user, db):
+    add_sale(db, "NF_BIG", valor_bonus="60000.00", bonus_dpto="0")
+    big = detect(db)[("NF_BIG", "bonus_dpto")]
+    assert approve(client, as_user("controladora"), [big]).json()["aguardando_segunda_aprovacao"] == [big]
+    item = client.get(f"{API}/divergencias/{big}", headers=as_user("auditor")).json()
+    assert (item["aprovacoes_pendentes"], item["valor_pendente"]) == (["controladora"], "60000.00")
+
+    # The source changes and detection refreshes the open divergence in place.
+    db.execute("UPDATE byd.incentivos SET valor_bonus = '90000.00' WHERE idnfsexterno = 'NF_BIG'")
+    assert detect(db)[("NF_BIG", "bonus_dpto")] == big
+    item = client.get(f"{API}/divergencias/{big}", headers=as_user("auditor")).json()
+    assert (item["valor_sugerido"], item["aprovacoes_pendentes"], item["valor_pendente"]) == ("90000.00", [], None)
+
+    # The approval given for 60000 no longer counts: this one is a first approval again.
+    response = approve(client, as_user("aprovador"), [big])
+    assert response.status_code == 200 and response.json()["aguardando_segunda_aprovacao"] == [big]
+    assert booked(db, "NF_BIG")[0] == "0"
+    response = approve(client, as_user("controladora"), [big])
+    assert response.status_code == 200 and response.json()["aprovadas"] == [big]
+    assert booked(db, "NF_BIG")[0] == "90000.00"
+
+
+def test_a_sale_the_view_repeats_with_different_values_needs_an_explicit_value(client, as_user, db):
+    add_sale(db, "NF_DUP", valor_bonus="300.00", bonus_dpto="100.00")
+    db.execute("ALTER TABLE byd.incentivos DROP CONSTRAINT incentivos_pkey")
+    db.execute("INSERT INTO byd.incentivos VALUES ('NF_DUP', '900.00', '0', 'SIM')")
+    dup = detect(db)[("NF_DUP", "bonus_dpto")]
+    user = as_user("controladora")
+
+    response = approve(client, user, [dup])
+    assert response.status_code == 409 and "repetida em byd.bonus_view" in response.json()["detail"]
+    assert booked(db, "NF_DUP")[0] == "100.00"
+    response = approve(client, user, [dup], valor="900.00", comentario="conferido na nota")
+    assert response.status_code == 200 and response.json()["aprovadas"] == [dup]
+    assert booked(db, "NF_DUP")[0] == "900.00"
+
+
 def test_two_people_approving_at_once_apply_it_once(client, as_user, db, review_db):
     add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
     one = detect(db)[("NF1", "bonus_dpto")]

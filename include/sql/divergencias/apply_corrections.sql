@@ -127,14 +127,16 @@ UPDATE audit.divergencias_processadas d
 
 -- A corrected field holds a readable value within [0, limite_outlier] by construction:
 -- the value checks open on that same field (negative, outlier, unreadable) no longer hold.
+-- They point at the operation that closed them, so its rollback reopens them.
 UPDATE audit.divergencias_processadas d
    SET status_processamento = 'RESOLVED',
        processado_em = now(),
        processado_por = %(usuario)s,
+       operacao_id = oc.id,
        sessao_alteracao_id = %(sessao_id)s,
        dados_contextuais = coalesce(d.dados_contextuais, '{}'::jsonb)
                            || jsonb_build_object('motivo_resolucao', 'campo corrigido automaticamente')
-  FROM correcoes c, audit.regras_divergencia r
+  FROM correcoes c, operacao_correcao oc, audit.regras_divergencia r
  WHERE c.motivo_nao_aplicada IS NULL
    AND d.idnfsexterno = c.idnfsexterno
    AND d.campo_afetado = c.campo_afetado

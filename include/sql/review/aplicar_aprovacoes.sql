@@ -58,11 +58,13 @@ UPDATE audit.divergencias_processadas d
  WHERE d.id = x.divergencia_id
    AND x.aplicar;
 
--- The field now holds a valid amount: value checks still open on it no longer hold.
+-- The field now holds a valid amount: value checks still open on it no longer hold. They
+-- point at the operation that closed them, so its rollback reopens them.
 UPDATE audit.divergencias_processadas d
    SET status_processamento = 'RESOLVED',
        processado_em = now(),
        processado_por = %(usuario)s,
+       operacao_id = a.operacao_id,
        sessao_alteracao_id = a.sessao_id,
        dados_contextuais = coalesce(d.dados_contextuais, '{}'::jsonb)
                            || jsonb_build_object('motivo_resolucao', 'campo corrigido por aprovação manual')
@@ -72,9 +74,10 @@ UPDATE audit.divergencias_processadas d
    AND r.codigo = d.tipo_divergencia AND NOT r.corrigivel
    AND d.status_processamento = 'DETECTED';
 
-INSERT INTO audit.aprovacoes (divergencia_id, usuario, valor, comentario, operacao_id, sessao_id)
-SELECT x.divergencia_id, %(usuario)s, x.valor, %(comentario)s, a.operacao_id, a.sessao_id
+INSERT INTO audit.aprovacoes (divergencia_id, usuario, valor, comentario, operacao_id, sessao_id, valores_vistos)
+SELECT x.divergencia_id, %(usuario)s, x.valor, %(comentario)s, a.operacao_id, a.sessao_id, audit.valores_aprovados(d)
   FROM decisoes x
+  JOIN audit.divergencias_processadas d ON d.id = x.divergencia_id
   LEFT JOIN aplicacao a ON x.aplicar
  ORDER BY x.divergencia_id;
 

@@ -1,21 +1,21 @@
 -- divergencias: the rows of the review API's list, detail and exports, each filter applied
 -- only when given. The API wraps it as the CTE "filtradas" (page, total, CSV, Excel).
--- diferenca = |suggested value - current value| (empty read as 0); NULL for rules that
--- suggest nothing. aprovacoes_pendentes: who already approved a DETECTED divergence that
--- waits for a second person.
+-- diferenca = |suggested value - the field's current amount| (audit.valor_atual_campo: empty
+-- reads 0); NULL for rules that suggest nothing or a field that cannot be read, which always
+-- needs two people. aprovacoes_pendentes and valor_pendente: who already approved a DETECTED
+-- divergence that waits for a second person, and the value the second approval would apply.
 SELECT d.id, d.sessao_id, d.idnfsexterno, d.tipo_divergencia, r.rotulo AS regra, d.campo_afetado,
        d.competencia, d.valor_original, d.valor_anterior, d.valor_sugerido, d.valor_aplicado,
-       abs(d.valor_sugerido - coalesce(d.valor_anterior, 0)) AS diferenca,
-       abs(d.valor_sugerido - coalesce(d.valor_anterior, 0)) >= cfg.limite_dupla_aprovacao
-           AS requer_dupla_aprovacao,
+       abs(d.valor_sugerido - audit.valor_atual_campo(d.valor_original)) AS diferenca,
+       coalesce(abs(d.valor_sugerido - audit.valor_atual_campo(d.valor_original)) >= cfg.limite_dupla_aprovacao
+                OR audit.valor_atual_campo(d.valor_original) IS NULL, false) AS requer_dupla_aprovacao,
        d.status_processamento, d.confidence_score, d.regras_aplicadas, d.dta_processamento,
        d.detectado_em, d.processado_em, d.processado_por, d.motivo_rejeicao, d.operacao_id,
        d.dados_contextuais,
-       CASE WHEN d.status_processamento = 'DETECTED'
-            THEN (SELECT coalesce(array_agg(a.usuario ORDER BY a.id), '{}')
-                    FROM audit.aprovacoes a WHERE a.divergencia_id = d.id AND a.operacao_id IS NULL)
-            ELSE '{}'
-       END AS aprovacoes_pendentes
+       (SELECT coalesce(array_agg(a.usuario ORDER BY a.id), '{}') FROM audit.aprovacoes a
+         WHERE a.divergencia_id = d.id AND audit.aprovacao_pendente(a, d)) AS aprovacoes_pendentes,
+       (SELECT a.valor FROM audit.aprovacoes a
+         WHERE a.divergencia_id = d.id AND audit.aprovacao_pendente(a, d) ORDER BY a.id LIMIT 1) AS valor_pendente
   FROM audit.divergencias_processadas d
  CROSS JOIN (SELECT audit.configuracao('limite_dupla_aprovacao')::numeric AS limite_dupla_aprovacao) AS cfg
   LEFT JOIN audit.regras_divergencia r ON r.codigo = d.tipo_divergencia
@@ -27,4 +27,4 @@ SELECT d.id, d.sessao_id, d.idnfsexterno, d.tipo_divergencia, r.rotulo AS regra,
    AND (%(data_inicio)s::date IS NULL OR d.dta_processamento >= %(data_inicio)s::date)
    AND (%(data_fim)s::date IS NULL OR d.dta_processamento < %(data_fim)s::date + 1)
    AND (%(diferenca_minima)s::numeric IS NULL
-        OR abs(d.valor_sugerido - coalesce(d.valor_anterior, 0)) >= %(diferenca_minima)s::numeric)
+        OR abs(d.valor_sugerido - audit.valor_atual_campo(d.valor_original)) >= %(diferenca_minima)s::numeric)

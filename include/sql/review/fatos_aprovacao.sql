@@ -1,10 +1,14 @@
 -- fatos_aprovacao: what the approval checks need, per divergence named (rows already locked
 -- by travar_divergencias): status, values, limits (validated: a missing or invalid setting
 -- stops the decision before anything is written), whether the sale is booked, whether the
--- field still holds exactly the text detection read, and the approvals still waiting.
+-- field still holds exactly the text detection read, whether the view repeats the sale with
+-- different values, the field's current amount (audit.valor_atual_campo: NULL when it cannot
+-- be read) and the first approvals still waiting (audit.aprovacao_pendente).
 -- Parameter: ids.
 SELECT d.id, d.status_processamento, d.idnfsexterno, d.campo_afetado, d.valor_original,
-       d.valor_anterior, d.valor_sugerido, cfg.limite_outlier, cfg.limite_dupla_aprovacao,
+       d.valor_sugerido, cfg.limite_outlier, cfg.limite_dupla_aprovacao,
+       audit.valor_atual_campo(d.valor_original) AS valor_atual,
+       d.dados_contextuais ? 'linhas_conflitantes' AS linhas_conflitantes,
        EXISTS (SELECT 1 FROM byd.controladoria c WHERE c.idnfsexterno = d.idnfsexterno) AS lancada,
        EXISTS (SELECT 1 FROM byd.controladoria c
                 WHERE c.idnfsexterno = d.idnfsexterno
@@ -14,7 +18,7 @@ SELECT d.id, d.status_processamento, d.idnfsexterno, d.campo_afetado, d.valor_or
        (SELECT coalesce(jsonb_agg(jsonb_build_object('usuario', a.usuario, 'valor', a.valor::text) ORDER BY a.id),
                         '[]')
           FROM audit.aprovacoes a
-         WHERE a.divergencia_id = d.id AND a.operacao_id IS NULL) AS pendentes
+         WHERE a.divergencia_id = d.id AND audit.aprovacao_pendente(a, d)) AS pendentes
   FROM audit.divergencias_processadas d
  CROSS JOIN (SELECT audit.configuracao_validada('limite_outlier')::numeric AS limite_outlier,
                     audit.configuracao_validada('limite_dupla_aprovacao')::numeric AS limite_dupla_aprovacao) AS cfg

@@ -27,7 +27,7 @@ SELECT now()::timestamp(0) AS gerado_em,
           FROM abertas a LEFT JOIN audit.regras_divergencia r ON r.codigo = a.tipo_divergencia) AS abertas_por_regra,
        (SELECT count(DISTINCT a.divergencia_id) FROM audit.aprovacoes a
           JOIN audit.divergencias_processadas d ON d.id = a.divergencia_id
-         WHERE d.status_processamento = 'DETECTED' AND a.operacao_id IS NULL) AS aguardando_segunda_aprovacao,
+         WHERE audit.aprovacao_pendente(a, d)) AS aguardando_segunda_aprovacao,
        (SELECT to_jsonb(u) FROM (
             SELECT s.id, s.tipo_sessao, s.status, s.inicio_processamento, s.fim_processamento, s.data_inicio,
                    s.data_fim, s.divergencias_detectadas, s.correcoes_aplicadas, s.correcoes_pendentes

@@ -73,6 +73,18 @@ def _require_detected(row: dict, action: str) -> None:
         )
 
 
+def _needs_two_people(row: dict, chosen: Decimal) -> bool:
+    """Whether applying ``chosen`` is a change of at least limite_dupla_aprovacao. Measured
+    from the field's current amount, for the value chosen and for the rule's own suggestion
+    alike: a person cannot take a large divergence in small steps by choosing a smaller value
+    each time. A field that cannot be read makes the change unmeasurable: two people."""
+    current, limit = row["valor_atual"], row["limite_dupla_aprovacao"]
+    if current is None:
+        return True
+    proposed = [chosen] if row["valor_sugerido"] is None else [chosen, row["valor_sugerido"]]
+    return any(abs(value - current) >= limit for value in proposed)
+
+
 def _plan(row: dict, valor: Decimal | None, usuario: str) -> tuple[int, Decimal, bool]:
     """(id, value, apply now?) for one divergence, or the reason it cannot be approved. A
     change of at least limite_dupla_aprovacao is applied only by a second person's approval."""
@@ -84,9 +96,16 @@ def _plan(row: dict, valor: Decimal | None, usuario: str) -> tuple[int, Decimal,
             f"Divergência {ident}: o campo {campo} pertence ao cadastro comercial e não é gravado pelo sistema "
             "(só bonus_dpto e trade_mkt_dpto); rejeite-a e corrija na origem.",
         )
-    limite_outlier, limite_dupla = row["limite_outlier"], row["limite_dupla_aprovacao"]
+    limite_outlier = row["limite_outlier"]
     pending = row["pendentes"]
     first_value = Decimal(pending[0]["valor"]) if pending else None
+    if valor is None and first_value is None and row["linhas_conflitantes"]:
+        # The suggestion came from one of the view's differing rows, picked by sort order.
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"Divergência {ident}: a venda {row['idnfsexterno']} aparece repetida em byd.bonus_view com valores "
+            "diferentes, e o valor sugerido vem de uma dessas linhas; informe o valor a aplicar ou revise a origem.",
+        )
     chosen = next((v for v in (valor, first_value, row["valor_sugerido"]) if v is not None), None)
     if chosen is None:
         raise HTTPException(
@@ -108,7 +127,7 @@ def _plan(row: dict, valor: Decimal | None, usuario: str) -> tuple[int, Decimal,
             f"Divergência {ident}: {campo} de {row['idnfsexterno']} mudou depois da detecção; "
             "o valor atual foi preservado e a divergência será reavaliada na próxima execução.",
         )
-    if abs(chosen - (row["valor_anterior"] or 0)) < limite_dupla:
+    if not _needs_two_people(row, chosen):
         return ident, chosen, True
     if not pending:
         return ident, chosen, False
