@@ -107,3 +107,77 @@ def test_every_status_change_is_kept_with_who_when_session_and_operation(rollbac
         ("DETECTED", "AUTO_APPLIED", sessao_id, "BULK_UPDATE", "airflow:divergencias_diarias"),
         ("AUTO_APPLIED", "ROLLED_BACK", sessao_id, "ROLLBACK", "airflow:dag_test"),
     ]
+
+
+def _run_with_valor_bonus(conn, valor_bonus: str) -> int:
+    conn.execute("UPDATE byd.incentivos SET valor_bonus = %s WHERE idnfsexterno = 'NF1'", (valor_bonus,))
+    return run_session(conn, DAY, DAY)["sessao_id"]
+
+
+def _undo(rollback_dag, sessao_id: int) -> None:
+    assert rollback_dag.test(run_conf={"sessao_id": sessao_id, "motivo": "teste"}).state == "success"
+
+
+def test_a_correction_written_again_later_is_undone_only_after_the_later_one(rollback_dag, conn, smtp):
+    """A -> 200, B -> 300, C -> 200 again: the field holds what A wrote, yet undoing A would
+    undo B and C too. A is a conflict until C and B are undone, newest first."""
+    add_sale(conn, "NF1", valor_bonus="200.00", bonus_dpto="100")
+    a = run_session(conn, DAY, DAY)["sessao_id"]
+    b = _run_with_valor_bonus(conn, "300.00")
+    c = _run_with_valor_bonus(conn, "200.00")
+    assert booked(conn, "NF1")[0] == "200.00"
+
+    _undo(rollback_dag, a)
+    assert booked(conn, "NF1")[0] == "200.00"
+    assert "0 correções desfeitas, 1 conflitos" in smtp.mails[-1].message["Subject"]
+    assert "corrigido de novo" in smtp.mails[-1].message.get_body(("plain",)).get_content()
+
+    for sessao_id, restored in ((c, "300.00"), (b, "200.00"), (a, "100")):
+        _undo(rollback_dag, sessao_id)
+        assert booked(conn, "NF1")[0] == restored, sessao_id
+    assert {d["status_processamento"] for d in divergences(conn, "NF1")} == {"ROLLED_BACK"}
+
+
+def test_value_checks_a_correction_closed_are_reopened_by_its_rollback(rollback_dag, conn):
+    add_sale(conn, "NF_NEG", valor_bonus="1000.00", bonus_dpto="-5")
+    sessao_id = run_session(conn, DAY, DAY)["sessao_id"]
+    statuses = {d["tipo_divergencia"]: d["status_processamento"] for d in divergences(conn, "NF_NEG")}
+    assert statuses == {"TRADE_MARKETING_BONUS": "AUTO_APPLIED", "VALIDACAO_VALOR": "RESOLVED"}
+
+    _undo(rollback_dag, sessao_id)
+    assert booked(conn, "NF_NEG")[0] == "-5"
+    rows = {d["tipo_divergencia"]: d for d in divergences(conn, "NF_NEG")}
+    assert rows["TRADE_MARKETING_BONUS"]["status_processamento"] == "ROLLED_BACK"
+    reopened = rows["VALIDACAO_VALOR"]
+    assert (reopened["status_processamento"], reopened["processado_em"]) == ("DETECTED", None)
+    assert "motivo_resolucao" not in reopened["dados_contextuais"]
+    assert "rollback" in reopened["dados_contextuais"]["motivo_reabertura"]
+    story = conn.execute(
+        """SELECT h.status_anterior, h.status_novo, o.tipo_operacao, h.usuario
+             FROM audit.historico_divergencias h JOIN audit.operacoes o ON o.id = h.operacao_id
+            WHERE h.divergencia_id = %s ORDER BY h.id""",
+        (reopened["id"],),
+    ).fetchall()
+    assert story[1:] == [
+        ("DETECTED", "RESOLVED", "BULK_UPDATE", "airflow:divergencias_diarias"),
+        ("RESOLVED", "DETECTED", "ROLLBACK", "airflow:dag_test"),
+    ]
+    # the next run finds it open and records nothing twice
+    run_session(conn, DAY, DAY)
+    assert [d["status_processamento"] for d in divergences(conn, "NF_NEG")].count("DETECTED") == 1
+
+
+def test_an_old_system_session_is_refused_with_the_reason(rollback_dag, conn):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from divergencias import rollback
+
+    (sessao_id,) = conn.execute(
+        """INSERT INTO audit.sessoes_processamento (tipo_sessao, status, correcoes_aplicadas)
+           VALUES ('DAILY_AUTO', 'COMPLETED', 3) RETURNING id"""
+    ).fetchone()
+    with pytest.raises(AirflowFailException, match="sistema anterior"):
+        rollback.check_request({"sessao_id": sessao_id, "motivo": "desfazer a sessão antiga"}, "auditor")
+    run = rollback_dag.test(run_conf={"sessao_id": sessao_id, "motivo": "desfazer a sessão antiga"})
+    assert run.state == "failed"
+    assert conn.execute("SELECT count(*) FROM audit.operacoes WHERE tipo_operacao = 'ROLLBACK'").fetchone()[0] == 0

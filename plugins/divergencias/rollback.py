@@ -28,7 +28,9 @@ class SessionToUndo:
     status: str
     data_inicio: date | None
     data_fim: date | None
+    correcoes_aplicadas: int
     correcoes_ativas: int
+    correcoes_registradas: bool
 
 
 class RollbackResult(NamedTuple):
@@ -60,6 +62,13 @@ def check_request(params: dict, user: str | None) -> dict:
         session = cur.execute(sql_file("rollback/session_to_undo.sql"), {"sessao_id": sessao_id}).fetchone()
     if session is None:
         _reject(f"sessao_id={sessao_id}: sessão não encontrada em audit.sessoes_processamento.")
+    if session.correcoes_aplicadas and not session.correcoes_registradas:
+        _reject(
+            f"sessao_id={sessao_id}: a sessão registra {session.correcoes_aplicadas} correção(ões), mas nenhuma "
+            "operação deste sistema as liga às divergências (sessão do sistema anterior): não há o que este "
+            "rollback possa desfazer com segurança. Os valores anteriores estão em audit.operacoes "
+            "(dados_anteriores) das operações da época."
+        )
     log.info("session %s (%s): %s correction(s) still applied", sessao_id, session.status, session.correcoes_ativas)
     return {"sessao_id": sessao_id, "motivo": motivo, "usuario": f"airflow:{user or 'desconhecido'}"[:100]}
 

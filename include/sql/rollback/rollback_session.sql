@@ -1,7 +1,8 @@
 -- rollback_session: undoes every correction session %(sessao_id)s applied (a run's
 -- BULK_UPDATE, or the APPROVE operation of a manual approval's session), in one
 -- transaction. Each field gets back its valor_original byte for byte; a field changed
--- since the correction is left alone and reported as a conflict. One ROLLBACK operation per
+-- since the correction, or corrected again by a later operation, is left alone and reported
+-- as a conflict; value checks the correction had closed are reopened. One ROLLBACK operation per
 -- undone operation (rollback_de), which becomes ROLLED_BACK. A second run finds nothing
 -- left to undo and writes nothing. Parameters: sessao_id, motivo, usuario.
 
@@ -34,6 +35,14 @@ SELECT d.id AS divergencia_id, d.idnfsexterno, d.campo_afetado, d.valor_original
                                                     ELSE c.trade_mkt_dpto::text END
                                IS DISTINCT FROM e.valor_escrito)
                THEN 'campo alterado depois da correção: valor atual preservado'
+           -- The same text again is no proof that nobody wrote since: a later correction may
+           -- have put it back, and undoing this one would silently undo that one too.
+           WHEN EXISTS (SELECT 1 FROM audit.divergencias_processadas p
+                         WHERE p.idnfsexterno = d.idnfsexterno
+                           AND p.campo_afetado = d.campo_afetado
+                           AND p.status_processamento IN ('AUTO_APPLIED', 'APPROVED')
+                           AND p.operacao_id > e.operacao_id)
+               THEN 'campo corrigido de novo depois desta correção: desfaça antes a correção posterior'
        END AS conflito
   FROM audit.divergencias_processadas d
   JOIN escritos e ON e.divergencia_id = d.id
@@ -76,6 +85,29 @@ UPDATE audit.divergencias_processadas d
   JOIN operacoes_rollback r ON r.desfeita_id = u.operacao_id
  WHERE d.id = u.divergencia_id
    AND u.conflito IS NULL;
+
+-- The value checks an undone correction had closed (they point at its operation) hold again
+-- once the old text is back: reopened, unless a run has recorded them again meanwhile.
+UPDATE audit.divergencias_processadas d
+   SET status_processamento = 'DETECTED',
+       processado_em = NULL,
+       processado_por = %(usuario)s,
+       operacao_id = r.id,
+       dados_contextuais = (coalesce(d.dados_contextuais, '{}'::jsonb) - 'motivo_resolucao')
+                           || jsonb_build_object('motivo_reabertura',
+                                                 'correção do campo desfeita pelo rollback: ' || %(motivo)s::text)
+  FROM desfazer u
+  JOIN operacoes_rollback r ON r.desfeita_id = u.operacao_id
+ WHERE u.conflito IS NULL
+   AND d.operacao_id = u.operacao_id
+   AND d.status_processamento = 'RESOLVED'
+   AND d.idnfsexterno = u.idnfsexterno
+   AND d.campo_afetado = u.campo_afetado
+   AND NOT EXISTS (SELECT 1 FROM audit.divergencias_processadas o
+                    WHERE o.status_processamento = 'DETECTED'
+                      AND o.idnfsexterno = d.idnfsexterno
+                      AND o.tipo_divergencia = d.tipo_divergencia
+                      AND o.campo_afetado = d.campo_afetado);
 
 SELECT audit.finalizar_operacao(id, 'SUCCESS', NULL) FROM operacoes_rollback;
 
