@@ -1,6 +1,6 @@
 """Reruns, the re-check of open divergences, manual mode, and decisions that stick."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from devtools.sql_steps import run_session
 from tests.helpers import add_sale, booked, divergences
@@ -65,6 +65,26 @@ def test_open_divergences_are_rechecked_and_resolved_even_outside_the_period(con
     assert rows["NF_BAD"]["status_processamento"] == "RESOLVED"
     assert "não encontrada" in rows["NF_BAD"]["dados_contextuais"]["motivo_resolucao"]
     assert rows["NF_TM"]["status_processamento"] == "DETECTED"
+
+
+def test_a_sale_outside_the_period_is_re_checked_but_nothing_new_is_recorded_for_it(conn):
+    old_day = date(2026, 10, 5)
+    moment = datetime(2026, 10, 5, 9, 0)
+    add_sale(conn, "NF_OLD", bonus_utilizado="PENDENTE VERIFICACAO", dta_processamento=moment, data_final_venda=moment)
+    add_sale(conn, "NF_NOW")
+    run_session(conn, old_day, old_day, modo="manual")
+    conn.execute("UPDATE byd.controladoria SET bonus_dpto = '-10.00' WHERE idnfsexterno = 'NF_OLD'")
+
+    run_session(conn, DAY, DAY, modo="manual")
+    rows = [(d["tipo_divergencia"], d["status_processamento"]) for d in divergences(conn, "NF_OLD")]
+    assert rows == [("PENDENTE_VERIFICACAO", "DETECTED")]
+
+    run_session(conn, old_day, old_day, modo="manual")
+    assert {d["tipo_divergencia"] for d in divergences(conn, "NF_OLD")} == {
+        "PENDENTE_VERIFICACAO",
+        "TRADE_MARKETING_BONUS",
+        "VALIDACAO_VALOR",
+    }
 
 
 def test_rejected_and_rolled_back_are_not_reopened_while_values_stay_the_same(conn):

@@ -26,7 +26,7 @@ SELECT DISTINCT ON (d.idnfsexterno, d.tipo_divergencia, d.campo_afetado)
        CASE WHEN abs(d.valor_sugerido) < 1e13 THEN d.valor_sugerido END AS valor_sugerido,
        r.confidence_score, ARRAY[d.regra] AS regras_aplicadas,
        to_char(coalesce(x.data_final_venda, d.dta_processamento), 'YYYY-MM') AS competencia,
-       d.dta_processamento,
+       d.dta_processamento, d.no_periodo,
        jsonb_strip_nulls(jsonb_build_object(
            'competencia_origem', x.mes_origem, 'modelo', x.des_modelo, 'chassi', x.chassi,
            'revenda', x.revenda, 'apontamento', d.apontamento, 'valor_referencia', d.valor_referencia,
@@ -110,7 +110,8 @@ UPDATE audit.divergencias_processadas d
        IS DISTINCT FROM (c.valor_original, c.valor_anterior, c.valor_sugerido, c.regras_aplicadas, c.competencia,
                          c.dta_processamento, c.dados_contextuais -> 'linhas_conflitantes', c.valor_referencia);
 
--- New divergences. Not reopened: one already open, or one a person REJECTED or a rollback
+-- New divergences, of the period only: a sale outside it is read just to re-check the
+-- divergences still open on it. Not reopened: one already open, or one a person REJECTED or a rollback
 -- undid while the source texts stay the same (audit.decisao_mantida: compared as text,
 -- never as rounded numbers). No ON CONFLICT: runs take turns (iniciar_etapa above) and
 -- nothing else records DETECTED rows, so a duplicate can only mean a bug, and
@@ -124,7 +125,8 @@ SELECT od.id, %(sessao_id)s, c.idnfsexterno, c.tipo_divergencia, c.campo_afetado
        c.confidence_score, c.regras_aplicadas, c.dados_contextuais, c.dta_processamento, NULL
   FROM candidatas c
  CROSS JOIN operacao_deteccao od
- WHERE NOT EXISTS (
+ WHERE c.no_periodo
+   AND NOT EXISTS (
         SELECT 1 FROM audit.divergencias_processadas d
          WHERE d.idnfsexterno = c.idnfsexterno
            AND d.tipo_divergencia = c.tipo_divergencia
