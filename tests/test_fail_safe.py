@@ -119,6 +119,14 @@ def test_resolving_most_of_the_queue_as_not_found_needs_confirmation(conn):
     assert _open_count(conn) == 10
 
 
+def test_a_small_queue_resolved_mostly_as_not_found_needs_confirmation_too(conn):
+    _open_queue(conn, 3)
+    conn.execute("DELETE FROM byd.vendas WHERE idnfsexterno < 'NF002'")
+    with pytest.raises(psycopg.errors.DataException, match="2 de 3 divergências abertas"):
+        run_session(conn, DAY, DAY)
+    assert _open_count(conn) == 3
+
+
 def test_a_few_sales_gone_are_resolved_without_confirmation(conn):
     _open_queue(conn, 30)
     conn.execute("DELETE FROM byd.vendas WHERE idnfsexterno < 'NF010'")
@@ -223,6 +231,26 @@ def test_a_person_holding_the_booked_row_makes_apply_fail_with_a_reason(dag, con
 # --- 8. failures are recorded ----------------------------------------------------------------
 
 
+def test_a_step_stopped_by_its_timeout_is_recorded_as_failed(dag, conn, business_db, smtp, output_dir):
+    """Airflow's task timeout is not an Exception: the failure must be recorded all the same."""
+    from datetime import timedelta
+
+    add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
+    dag.get_task("detect_divergences").execution_timeout = timedelta(seconds=2)
+    with psycopg.connect(business_db) as other_run:
+        other_run.execute("SELECT pg_advisory_xact_lock(7420261129)")  # the data steps' writer lock
+        run = dag.test(run_conf=ONE_DAY)
+    assert run.state == "failed"
+    (tipo, erro) = conn.execute(
+        "SELECT tipo_operacao, erro_mensagem FROM audit.operacoes WHERE status = 'FAILED'"
+    ).fetchone()
+    assert tipo == "DETECT" and "Timeout" in erro
+    assert conn.execute("SELECT status, erros_encontrados FROM audit.sessoes_processamento").fetchone() == (
+        "FAILED",
+        1,
+    )
+
+
 def test_a_failed_detection_leaves_a_failed_operation_the_dashboard_counts(dag, conn, smtp, output_dir):
     _open_queue(conn, 3)
     conn.execute("TRUNCATE byd.vendas")
@@ -232,9 +260,10 @@ def test_a_failed_detection_leaves_a_failed_operation_the_dashboard_counts(dag, 
         "SELECT tipo_operacao, usuario, erro_mensagem, sessao_id FROM audit.operacoes WHERE status = 'FAILED'"
     ).fetchone()
     assert (tipo, usuario) == ("DETECT", "airflow:divergencias_diarias") and "nenhuma linha no período" in erro
-    assert conn.execute("SELECT status FROM audit.sessoes_processamento WHERE id = %s", (sessao,)).fetchone() == (
-        "FAILED",
-    )
+    # one step failed; the three after it never ran
+    assert conn.execute(
+        "SELECT status, erros_encontrados FROM audit.sessoes_processamento WHERE id = %s", (sessao,)
+    ).fetchone() == ("FAILED", 1)
     assert conn.execute(
         "SELECT sum(total_erros) FROM audit.vw_operacoes_resumo WHERE tipo_operacao = 'DETECT'"
     ).fetchone() == (1,)
@@ -257,8 +286,10 @@ def test_when_the_csv_fails_the_summary_still_goes_out_with_the_counts(dag, conn
     assert run.state == "failed"
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states["export_csv"] == "failed" and states["email_summary"] == "success"
-    status, aplicadas = conn.execute("SELECT status, correcoes_aplicadas FROM audit.sessoes_processamento").fetchone()
-    assert (status, aplicadas) == ("PARTIAL", 1)
+    status, aplicadas, erros = conn.execute(
+        "SELECT status, correcoes_aplicadas, erros_encontrados FROM audit.sessoes_processamento"
+    ).fetchone()
+    assert (status, aplicadas, erros) == ("PARTIAL", 1, 1)
     summaries = [m.message for m in smtp.mails if "FALHA" not in m.message["Subject"]]
     (summary,) = summaries
     assert "1 novas, 1 corrigidas, 0 pendentes" in summary["Subject"]
@@ -320,3 +351,15 @@ def test_audit_times_and_the_dashboard_are_sao_paulo_whatever_the_server_zone(bu
         ).fetchone()
         assert today == conn.execute("SELECT (now() AT TIME ZONE 'America/Sao_Paulo')::date").fetchone()[0]
         assert runs == 1
+
+
+def test_the_report_is_named_with_iso_dates_whatever_the_server_datestyle(business_db):
+    name = psycopg.conninfo.conninfo_to_dict(business_db)["dbname"]
+    with psycopg.connect(business_db, autocommit=True) as admin:
+        admin.execute(
+            psycopg.sql.SQL("ALTER DATABASE {} SET datestyle = 'SQL, DMY'").format(psycopg.sql.Identifier(name))
+        )
+    with psycopg.connect(business_db, autocommit=True) as conn:
+        assert conn.execute("SELECT date '2026-11-10'::text").fetchone() == ("10/11/2026",)
+        params = open_session(conn, date(2026, 11, 1), DAY)
+    assert (params["data_inicio"], params["data_fim"]) == ("2026-11-01", "2026-11-10")

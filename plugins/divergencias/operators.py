@@ -73,7 +73,9 @@ class AuditedSQLOperator(SQLExecuteQueryOperator):
     def execute(self, context: Any) -> Any:
         try:
             return super().execute(context)
-        except Exception as error:
+        # BaseException: Airflow's task timeout (AirflowTaskTimeout) is not an Exception, and a
+        # step stopped by it failed like any other.
+        except BaseException as error:
             if self.audited_step is None:
                 raise
             record_failure(self.audited_step, int(self.parameters["sessao_id"]), error)

@@ -5,7 +5,7 @@ SELECT audit.iniciar_etapa(limitar_espera => false);
 
 UPDATE audit.sessoes_processamento s
    SET status = f.status,
-       erros_encontrados = greatest(s.erros_encontrados, f.etapas_faltando),
+       erros_encontrados = greatest(s.erros_encontrados, f.etapas_com_falha),
        fim_processamento = now(),
        duracao_total_segundos = round(extract(epoch FROM now() - s.inicio_processamento))::int,
        correcoes_pendentes = f.pendentes,
@@ -18,9 +18,12 @@ UPDATE audit.sessoes_processamento s
                                                       'export_csv', 'email_summary'] THEN 'COMPLETED'
                     WHEN e.etapas_concluidas @> ARRAY['detect_divergences', 'apply_corrections'] THEN 'PARTIAL'
                     ELSE 'FAILED' END AS status,
-               (SELECT count(*) FROM unnest(ARRAY['detect_divergences', 'apply_corrections', 'export_csv',
-                                                  'email_summary']) AS etapa
-                 WHERE etapa <> ALL (e.etapas_concluidas))::int AS etapas_faltando,
+               -- A failed data step stops the ones after it, which never ran: one failure. The
+               -- report and the email run whatever the other did: each missing one failed.
+               CASE WHEN NOT e.etapas_concluidas @> ARRAY['detect_divergences', 'apply_corrections'] THEN 1
+                    ELSE (SELECT count(*) FROM unnest(ARRAY['export_csv', 'email_summary']) AS etapa
+                           WHERE etapa <> ALL (e.etapas_concluidas))::int
+               END AS etapas_com_falha,
                (SELECT count(*) FROM audit.divergencias_processadas d
                  WHERE d.status_processamento = 'DETECTED')::int AS pendentes
           FROM audit.sessoes_processamento e

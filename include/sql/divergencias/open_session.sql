@@ -27,4 +27,5 @@ ON CONFLICT (dag_run_id) DO UPDATE
    SET status = 'RUNNING',
        fim_processamento = NULL,
        etapas_concluidas = '{}'
-RETURNING s.id, s.data_inicio::text, s.data_fim::text, s.modo
+-- ISO dates whatever the server's DateStyle: they name the CSV file.
+RETURNING s.id, to_char(s.data_inicio, 'YYYY-MM-DD'), to_char(s.data_fim, 'YYYY-MM-DD'), s.modo
