@@ -1,0 +1,43 @@
+"""Released migrations never change: their checksums are recorded in users' databases, and
+the runner stops every run of a database whose recorded file differs (MigrationChanged).
+A change goes into a new file; a file joins this list when it first lands on main."""
+
+from __future__ import annotations
+
+from divergencias.migrations import MIGRATIONS_DIR, checksum
+
+RELEASED = {
+    "000_adocao_esquema_antigo.sql": "900fb588f64e5f0e4bbbeff9f881a4ef2836de0a8373be7e5a8d6b4273a6b305",
+    "001_audit_base.sql": "152f93efef3c9c7a3a59620a76041d5af42f60852ae24d7037f9f4bc2432a353",
+    "002_contract_columns.sql": "20be6c8cc0523059715d5803cbb65d9ec18c40f0bb8c7152bd0909a8ec6acf02",
+    "003_configuracoes_padrao.sql": "449e83fc223a60fb11e9f462702af80c7a37b29c513affcddd113e851e85c264",
+    "004_views.sql": "6dc060f2ca9ba19fa54df529cc3096e64de838c0c0e196ffed1bb0cf9ff85ab4",
+    "005_trilha_auditoria.sql": "6fd96ff70dd7dacd2290df9ccaaecaf825f835e921e9384b002a15367dbf67d3",
+    "006_gravar_controladoria.sql": "ee6822e2356aa33d1e0ed086190bf6662bcc1dfb89f7ca597bacb7a77fc4c33e",
+    "007_historico_sem_fk.sql": "64818ea2ad89faa8f51927f2d30da9ee129d48c762f4de898f4456ee987346b4",
+    "008_gravar_registra_operacao.sql": "ce65feb495db30e3000ae64604d798009d925c4cb17d0e2c864e2b38b59e3102",
+    "009_compatibilidade_esquema_antigo.sql": "ca53b38b42347e55ae36581fdfc9c706ebc1473f0cb5b15d4bb8ee0e33a9a2bd",
+    "010_configuracao_obrigatoria.sql": "0920d6ac0246bda01b46409b53b91b224d356c08e2d5dd2d3ca10e72ef166ce8",
+    "011_etapas_auditadas.sql": "257232889aab19bf2ad5e39733f7736fd0f61cae008a677cbb0324c2678bdc73",
+    "012_decisao_mantida.sql": "4551657dfc9bf6cf06ce8c3f91f55130cf1e189e3278cfc7c17e2e9cdc576815",
+    "013_indices_caminho_quente.sql": "0ad38c7a238c8e3d4edf2d0e8d9d231f19e270fb36fd0f631e429c4f339fccdf",
+    "020_regras_divergencia.sql": "996da806d5cadc3640714092a77c5cf72bd08641a52b454e3207992e926718b2",
+    "021_deteccao_por_regra.sql": "5f89391d0c2f7b10b61953f7bc7e75a9eb5c9a753aebe878f6733fbee2bcea2b",
+    "022_escrita_divergencias.sql": "2cc393e5d472a9d53d19372df565650f5f81c4eea0e4b9f1003b1c793a5b68ec",
+    "023_leitura_monetaria_rapida.sql": "982e76485561cea2243a3bd971259207d2aeed7252243653e827a155f0f536cf",
+    "024_varredura_paralela.sql": "2c49d708fa9d82e501ba0b73e127b00eedfaceba91863d454316812751352eb2",
+    "030_aprovacoes.sql": "43e2b9053c4f988b74e61498d993e1d719a3aac99cbdce2c52bd8b2246fc2449",
+    "031_aprovacao_segura.sql": "f8d1423d3dec71d361bf4c956036ff65ee4b13647f0aea4ea7b015c70bd0d537",
+    "032_resolucao_em_massa.sql": "b191b540b5b76fb3f8a7c257ea72779f6122ad0aee1aab4f1495ac23e1215e90",
+}
+
+
+def test_no_released_migration_was_edited_or_removed():
+    present = {path.name: checksum(path.read_text(encoding="utf-8")) for path in MIGRATIONS_DIR.glob("*.sql")}
+    changed = sorted(name for name, released in RELEASED.items() if present.get(name) != released)
+    assert not changed, f"released migrations edited or removed: {changed}; restore them and add a new file"
+
+
+def test_every_migration_file_is_listed():
+    unlisted = sorted(path.name for path in MIGRATIONS_DIR.glob("*.sql") if path.name not in RELEASED)
+    assert not unlisted, f"add {unlisted} with its checksum to RELEASED: it is frozen once it lands on main"
