@@ -327,12 +327,19 @@ def test_text_a_spreadsheet_would_run_is_neutralised_and_numbers_stay_numbers(co
 # --- 11. local time ---------------------------------------------------------------------------
 
 
-def test_audit_times_and_the_dashboard_are_sao_paulo_whatever_the_server_zone(business_db):
-    name = psycopg.conninfo.conninfo_to_dict(business_db)["dbname"]
-    with psycopg.connect(business_db, autocommit=True) as admin:
+def _database_default(dsn: str, setting: str, value: str) -> None:
+    """A server configured differently from ours: the database's default for new sessions."""
+    name = psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]
+    with psycopg.connect(dsn, autocommit=True) as admin:
         admin.execute(
-            psycopg.sql.SQL("ALTER DATABASE {} SET timezone = 'Asia/Tokyo'").format(psycopg.sql.Identifier(name))
+            psycopg.sql.SQL("ALTER DATABASE {} SET {} = {}").format(
+                psycopg.sql.Identifier(name), psycopg.sql.Identifier(setting), psycopg.sql.Literal(value)
+            )
         )
+
+
+def test_audit_times_and_the_dashboard_are_sao_paulo_whatever_the_server_zone(business_db):
+    _database_default(business_db, "timezone", "Asia/Tokyo")
     with psycopg.connect(business_db, autocommit=True) as conn:
         assert conn.execute("SHOW timezone").fetchone() == ("Asia/Tokyo",)
         add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
@@ -354,11 +361,7 @@ def test_audit_times_and_the_dashboard_are_sao_paulo_whatever_the_server_zone(bu
 
 
 def test_the_report_is_named_with_iso_dates_whatever_the_server_datestyle(business_db):
-    name = psycopg.conninfo.conninfo_to_dict(business_db)["dbname"]
-    with psycopg.connect(business_db, autocommit=True) as admin:
-        admin.execute(
-            psycopg.sql.SQL("ALTER DATABASE {} SET datestyle = 'SQL, DMY'").format(psycopg.sql.Identifier(name))
-        )
+    _database_default(business_db, "datestyle", "SQL, DMY")
     with psycopg.connect(business_db, autocommit=True) as conn:
         assert conn.execute("SELECT date '2026-11-10'::text").fetchone() == ("10/11/2026",)
         params = open_session(conn, date(2026, 11, 1), DAY)
