@@ -176,11 +176,12 @@ def test_list_filters_sorting_and_paging(client, as_user, db):
 
 
 def test_detail_with_rule_history_and_approvals(client, as_user, db):
-    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    add_sale(db, "NF1", valor_bonus="1234.50", bonus_dpto="900.00")
     one = detect(db)[("NF1", "bonus_dpto")]
     assert approve(client, as_user("controladora"), [one], comentario="ok").status_code == 200
 
-    detail = client.get(f"{API}/divergencias/{one}", headers=as_user("auditor")).json()
+    response = client.get(f"{API}/divergencias/{one}", headers=as_user("auditor"))
+    detail = response.json()
     assert detail["status_processamento"] == "APPROVED" and detail["processado_por"] == "controladora"
     assert detail["regra"]["rotulo"] == "Bônus contabilizado diferente do registrado"
     assert [(h["status_anterior"], h["status_novo"], h["usuario"]) for h in detail["historico"]] == [
@@ -188,8 +189,35 @@ def test_detail_with_rule_history_and_approvals(client, as_user, db):
         ("DETECTED", "APPROVED", "controladora"),
     ]
     assert [(a["usuario"], a["valor"], a["comentario"]) for a in detail["aprovacoes"]] == [
-        ("controladora", "1000.00", "ok")
+        ("controladora", "1234.50", "ok")
     ]
+    # history money as decimal text with two places, like every other money field (the
+    # triggers store it as JSON numbers, which would go out as the float 1234.5)
+    assert [h["detalhes"] for h in detail["historico"]] == [
+        {"valor_original": "900.00", "valor_sugerido": "1234.50"},
+        {"valor_aplicado": "1234.50"},
+    ]
+    assert "1234.5," not in response.text and "1234.5}" not in response.text
+
+    # rows written by older code (adopted schema) may hold numbers of any scale: padded to two
+    # places, never rounded; text and null kept as they are
+    db.execute(
+        """INSERT INTO audit.historico_divergencias (divergencia_id, status_anterior, status_novo, usuario, detalhes)
+           VALUES (%s, 'APPROVED', 'APPROVED', 'migracao', %s::jsonb)""",
+        (
+            one,
+            '{"valor_sugerido": 1234.5, "valor_aplicado": 1000, "valor_anterior": 0.125, '
+            '"valor_original": "1.234,5", "motivo": null}',
+        ),
+    )
+    history = client.get(f"{API}/divergencias/{one}", headers=as_user("auditor")).json()["historico"]
+    assert history[-1]["detalhes"] == {
+        "valor_sugerido": "1234.50",
+        "valor_aplicado": "1000.00",
+        "valor_anterior": "0.125",
+        "valor_original": "1.234,5",
+        "motivo": None,
+    }
     assert client.get(f"{API}/divergencias/99999", headers=as_user("auditor")).status_code == 404
     assert client.get(f"{API}/divergencias/0", headers=as_user("auditor")).status_code == 422
 
