@@ -624,3 +624,40 @@ def test_metrics_and_audit_lists(client, as_user, db):
     assert sessions["total"] == 2 and [s["tipo_sessao"] for s in sessions["itens"]] == ["MANUAL_APPROVAL"]
     second = client.get(f"{API}/auditoria/sessoes", params={"limit": 1, "offset": 1}, headers=auditor).json()
     assert [s["tipo_sessao"] for s in second["itens"]] == ["MANUAL_RUN"]
+
+
+def test_metrics_summary_refuses_a_missing_or_invalid_level_naming_it(client, as_user, db):
+    """With no open divergence the level is BAIXA; a deactivated or invalid level used to be
+    compared with NULL and report ATENÇÃO. Now: 503 naming the setting, whichever level it is."""
+    auditor = as_user("auditor")
+    assert client.get(f"{API}/metricas/resumo", headers=auditor).json()["criticidade"] == "BAIXA"
+    broken = (
+        (
+            "pendentes_nivel_atencao",
+            "UPDATE audit.configuracoes_sistema SET ativo = false WHERE chave = %s",
+            "UPDATE audit.configuracoes_sistema SET ativo = true WHERE chave = %s",
+            "ausente ou inativa",
+        ),
+        (
+            "pendentes_nivel_critico",
+            "UPDATE audit.configuracoes_sistema SET ativo = false WHERE chave = %s",
+            "UPDATE audit.configuracoes_sistema SET ativo = true WHERE chave = %s",
+            "ausente ou inativa",
+        ),
+        (
+            "pendentes_nivel_atencao",
+            """INSERT INTO audit.configuracoes_sistema (chave, valor, tipo_valor, versao, ativo, criado_por)
+            SELECT chave, 'dez', tipo_valor, max(versao) + 1, true, 'teste'
+              FROM audit.configuracoes_sistema WHERE chave = %s GROUP BY chave, tipo_valor""",
+            "DELETE FROM audit.configuracoes_sistema WHERE chave = %s AND criado_por = 'teste'",
+            "inválida",
+        ),
+    )
+    # committed (the API reads on its own connection), then undone before the next case
+    for key, breaking, repairing, says in broken:
+        db.execute(breaking, (key,))
+        response = client.get(f"{API}/metricas/resumo", headers=auditor)
+        db.execute(repairing, (key,))
+        assert response.status_code == 503, (key, breaking, response.text)
+        assert f'"{key}"' in response.json()["detail"] and says in response.json()["detail"], response.text
+    assert client.get(f"{API}/metricas/resumo", headers=auditor).json()["criticidade"] == "BAIXA"
