@@ -661,3 +661,53 @@ def test_metrics_summary_refuses_a_missing_or_invalid_level_naming_it(client, as
         assert response.status_code == 503, (key, breaking, response.text)
         assert f'"{key}"' in response.json()["detail"] and says in response.json()["detail"], response.text
     assert client.get(f"{API}/metricas/resumo", headers=auditor).json()["criticidade"] == "BAIXA"
+
+
+# --- pt-BR validation messages -----------------------------------------------------------
+
+
+def test_validation_errors_name_the_field_in_portuguese(client, as_user, db):
+    """The page shows each ``detail[].msg`` as it comes: pydantic's English must not reach it."""
+    user = as_user("controladora")
+
+    def messages(response) -> list[str]:
+        assert response.status_code == 422, response.text
+        detail = response.json()["detail"]
+        assert all(set(item) == {"type", "loc", "msg"} for item in detail), detail
+        return [item["msg"] for item in detail]
+
+    assert messages(approve(client, user, [1], valor="1.234,56")) == [
+        "valor: informe um número decimal com ponto antes dos centavos (ex.: 1234.56)"
+    ]
+    assert messages(approve(client, user, [1], valor="12.345")) == ["valor: no máximo 2 casas decimais"]
+    assert messages(approve(client, user, [1], valor="-1")) == ["valor: deve ser maior ou igual a 0"]
+    assert messages(approve(client, user, [])) == ["ids: informe ao menos 1 item(ns)"]
+    assert messages(approve(client, user, [0, 2])) == ["ids[0]: deve ser maior que 0"]
+    assert messages(approve(client, user, [1, 2], valor="10.00")) == [
+        "valor só pode ser informado ao aprovar uma única divergência"
+    ]
+    processing = f"{API}/divergencias/processar"
+    assert messages(client.post(processing, json={"data_inicio": "2026-11-01"}, headers=user)) == [
+        "informe data_inicio e data_fim juntas, ou nenhuma das duas"
+    ]
+    assert messages(client.post(processing, json={"modo": "rapido"}, headers=user)) == [
+        "modo: valor não aceito; use 'auto' ou 'manual'"
+    ]
+    assert messages(
+        client.post(processing, json={"data_inicio": "01/11/2026", "data_fim": "2026-11-02"}, headers=user)
+    ) == ["data_inicio: informe uma data no formato AAAA-MM-DD (ex.: 2026-11-30)"]
+    assert messages(client.post(f"{API}/sessoes/1/rollback", json={}, headers=user)) == ["motivo: obrigatório"]
+    assert messages(
+        client.post(f"{API}/sessoes/1/rollback", content=b"{", headers={**user, "Content-Type": "application/json"})
+    ) == ["corpo da requisição: JSON inválido"]
+    listing = f"{API}/divergencias"
+    assert messages(client.get(listing, params={"limit": 0}, headers=user)) == ["limit: deve ser maior ou igual a 1"]
+    assert messages(client.get(listing, params={"competencia": "Novembro"}, headers=user)) == [
+        "competencia: use o formato AAAA-MM (ex.: 2026-11)"
+    ]
+    assert messages(client.get(listing, params={"diferenca_minima": "1,5"}, headers=user)) == [
+        "diferenca_minima: informe um número decimal com ponto antes dos centavos (ex.: 1234.56)"
+    ]
+    assert messages(client.get(f"{API}/divergencias/abc", headers=user)) == [
+        "divergencia_id: informe um número inteiro"
+    ]

@@ -13,13 +13,14 @@ from typing import Annotated, Any, Literal
 
 from airflow.api_fastapi.core_api.security import GetUserDep, bearer_scheme, get_user
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from divergencias import __version__, settings
-from divergencias.review import access, decisions, exports, queries, runs
+from divergencias.review import access, decisions, exports, queries, runs, validation
 from divergencias.review.encoding import respond
 
 PAGE_DIR = settings.TEMPLATES_DIR / "revisao"
@@ -272,6 +273,7 @@ def create_app() -> FastAPI:
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        exception_handlers={RequestValidationError: validation.pt_br_422},
     )
     app.include_router(api)
     app.mount("/static", StaticFiles(directory=PAGE_DIR), name="static")
