@@ -47,19 +47,52 @@ def test_health_is_open_and_says_only_whether_the_database_answers(client, db):
     assert response.json() == {"status": "ok", "banco": "ok", "ultima_sessao": None}
 
 
-def test_every_route_but_health_and_the_docs_needs_an_airflow_user(client, api_app, db):
+def test_every_route_but_health_needs_an_airflow_user(client, api_app, db):
+    """The API, its docs and schema, and the page's static files: 401 without a user. The page
+    itself ("/") sends the browser to the login instead (test below)."""
     from starlette.routing import Mount
 
     (plugin,) = [r.app for r in api_app.routes if isinstance(r, Mount) and r.path == "/divergencias"]
-    routes = [(m, r.path) for r in plugin.routes if r.path.startswith("/api/v1") for m in getattr(r, "methods", ())]
-    assert len(routes) >= 17
+    routes = [(m, r.path) for r in plugin.routes if r.path != "/" for m in getattr(r, "methods", ())]
+    assert not [r for r in plugin.routes if isinstance(r, Mount)], "a mount would skip the access checks"
+    assert {"/api/docs", "/api/openapi.json", "/static/{arquivo:path}"} <= {path for _, path in routes}
+    assert len(routes) >= 21
     for method, path in routes:
         url = path.replace("{divergencia_id}", "1").replace("{sessao_id}", "1")
+        url = "/divergencias" + url.replace("{arquivo:path}", "divergencias.js")
         expected = 200 if path == "/api/v1/health" else 401
-        assert client.request(method, url.replace("/api/v1", API, 1)).status_code == expected, (method, path)
-    assert client.get("/divergencias/api/docs").status_code == 200
+        assert client.request(method, url).status_code == expected, (method, path)
     bad_token = {"Authorization": "Bearer not-a-jwt"}
     assert client.get(f"{API}/divergencias", headers=bad_token).status_code in (401, 403)
+
+
+def test_docs_schema_and_static_files_need_read_access(client, as_user, db):
+    for url in ("/divergencias/api/docs", "/divergencias/api/openapi.json", "/divergencias/static/divergencias.js"):
+        assert client.get(url).status_code == 401, url
+        assert client.get(url, headers=as_user("semacesso")).status_code == 403, url
+        assert client.get(url, headers=as_user("auditor")).status_code == 200, url
+    script = client.get("/divergencias/static/divergencias.js", headers=as_user("auditor"))
+    assert "function brl" in script.text
+    assert client.get("/divergencias/static/icone.svg", headers=as_user("auditor")).status_code == 200
+    # %2F: the client would resolve a plain "../" itself; encoded, it reaches the route.
+    for outside in ("..%2F..%2F..%2Fplugins%2Fdivergencias%2Fsettings.py", "nada.js"):
+        assert client.get(f"/divergencias/static/{outside}", headers=as_user("auditor")).status_code == 404, outside
+
+
+def test_docs_work_with_the_ui_cookie(client, tokens, db):
+    """Swagger UI runs in the browser: the page and the schema it fetches carry only the
+    cookie, and the schema's URL and server include the mount prefix."""
+    client.cookies.set("_token", tokens["auditor"])
+    try:
+        docs = client.get("/divergencias/api/docs")
+        schema = client.get("/divergencias/api/openapi.json")
+    finally:
+        client.cookies.clear()
+    assert docs.status_code == 200 and "text/html" in docs.headers["content-type"]
+    assert "'/divergencias/api/openapi.json'" in docs.text
+    assert schema.status_code == 200
+    assert schema.json()["servers"] == [{"url": "/divergencias"}]
+    assert "/api/v1/divergencias/aprovar" in schema.json()["paths"]
 
 
 def test_roles_read_and_decide(client, as_user, db, tokens):
@@ -108,7 +141,6 @@ def test_page_redirects_to_login_and_refuses_users_without_access(client, as_use
     assert client.get("/divergencias/", headers=as_user("semacesso")).status_code == 403
     page = client.get("/divergencias/", headers=as_user("auditor"))
     assert page.status_code == 200 and "Divergências" in page.text
-    assert client.get("/divergencias/static/divergencias.js").status_code == 200
 
 
 def test_plugin_is_listed_in_airflow_navigation(client, as_user):
