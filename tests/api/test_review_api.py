@@ -47,19 +47,52 @@ def test_health_is_open_and_says_only_whether_the_database_answers(client, db):
     assert response.json() == {"status": "ok", "banco": "ok", "ultima_sessao": None}
 
 
-def test_every_route_but_health_and_the_docs_needs_an_airflow_user(client, api_app, db):
+def test_every_route_but_health_needs_an_airflow_user(client, api_app, db):
+    """The API, its docs and schema, and the page's static files: 401 without a user. The page
+    itself ("/") sends the browser to the login instead (test below)."""
     from starlette.routing import Mount
 
     (plugin,) = [r.app for r in api_app.routes if isinstance(r, Mount) and r.path == "/divergencias"]
-    routes = [(m, r.path) for r in plugin.routes if r.path.startswith("/api/v1") for m in getattr(r, "methods", ())]
-    assert len(routes) >= 17
+    routes = [(m, r.path) for r in plugin.routes if r.path != "/" for m in getattr(r, "methods", ())]
+    assert not [r for r in plugin.routes if isinstance(r, Mount)], "a mount would skip the access checks"
+    assert {"/api/docs", "/api/openapi.json", "/static/{arquivo:path}"} <= {path for _, path in routes}
+    assert len(routes) >= 21
     for method, path in routes:
         url = path.replace("{divergencia_id}", "1").replace("{sessao_id}", "1")
+        url = "/divergencias" + url.replace("{arquivo:path}", "divergencias.js")
         expected = 200 if path == "/api/v1/health" else 401
-        assert client.request(method, url.replace("/api/v1", API, 1)).status_code == expected, (method, path)
-    assert client.get("/divergencias/api/docs").status_code == 200
+        assert client.request(method, url).status_code == expected, (method, path)
     bad_token = {"Authorization": "Bearer not-a-jwt"}
     assert client.get(f"{API}/divergencias", headers=bad_token).status_code in (401, 403)
+
+
+def test_docs_schema_and_static_files_need_read_access(client, as_user, db):
+    for url in ("/divergencias/api/docs", "/divergencias/api/openapi.json", "/divergencias/static/divergencias.js"):
+        assert client.get(url).status_code == 401, url
+        assert client.get(url, headers=as_user("semacesso")).status_code == 403, url
+        assert client.get(url, headers=as_user("auditor")).status_code == 200, url
+    script = client.get("/divergencias/static/divergencias.js", headers=as_user("auditor"))
+    assert "function brl" in script.text
+    assert client.get("/divergencias/static/icone.svg", headers=as_user("auditor")).status_code == 200
+    # %2F: the client would resolve a plain "../" itself; encoded, it reaches the route.
+    for outside in ("..%2F..%2F..%2Fplugins%2Fdivergencias%2Fsettings.py", "nada.js"):
+        assert client.get(f"/divergencias/static/{outside}", headers=as_user("auditor")).status_code == 404, outside
+
+
+def test_docs_work_with_the_ui_cookie(client, tokens, db):
+    """Swagger UI runs in the browser: the page and the schema it fetches carry only the
+    cookie, and the schema's URL and server include the mount prefix."""
+    client.cookies.set("_token", tokens["auditor"])
+    try:
+        docs = client.get("/divergencias/api/docs")
+        schema = client.get("/divergencias/api/openapi.json")
+    finally:
+        client.cookies.clear()
+    assert docs.status_code == 200 and "text/html" in docs.headers["content-type"]
+    assert "'/divergencias/api/openapi.json'" in docs.text
+    assert schema.status_code == 200
+    assert schema.json()["servers"] == [{"url": "/divergencias"}]
+    assert "/api/v1/divergencias/aprovar" in schema.json()["paths"]
 
 
 def test_roles_read_and_decide(client, as_user, db, tokens):
@@ -108,7 +141,6 @@ def test_page_redirects_to_login_and_refuses_users_without_access(client, as_use
     assert client.get("/divergencias/", headers=as_user("semacesso")).status_code == 403
     page = client.get("/divergencias/", headers=as_user("auditor"))
     assert page.status_code == 200 and "Divergências" in page.text
-    assert client.get("/divergencias/static/divergencias.js").status_code == 200
 
 
 def test_plugin_is_listed_in_airflow_navigation(client, as_user):
@@ -176,11 +208,12 @@ def test_list_filters_sorting_and_paging(client, as_user, db):
 
 
 def test_detail_with_rule_history_and_approvals(client, as_user, db):
-    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    add_sale(db, "NF1", valor_bonus="1234.50", bonus_dpto="900.00")
     one = detect(db)[("NF1", "bonus_dpto")]
     assert approve(client, as_user("controladora"), [one], comentario="ok").status_code == 200
 
-    detail = client.get(f"{API}/divergencias/{one}", headers=as_user("auditor")).json()
+    response = client.get(f"{API}/divergencias/{one}", headers=as_user("auditor"))
+    detail = response.json()
     assert detail["status_processamento"] == "APPROVED" and detail["processado_por"] == "controladora"
     assert detail["regra"]["rotulo"] == "Bônus contabilizado diferente do registrado"
     assert [(h["status_anterior"], h["status_novo"], h["usuario"]) for h in detail["historico"]] == [
@@ -188,8 +221,35 @@ def test_detail_with_rule_history_and_approvals(client, as_user, db):
         ("DETECTED", "APPROVED", "controladora"),
     ]
     assert [(a["usuario"], a["valor"], a["comentario"]) for a in detail["aprovacoes"]] == [
-        ("controladora", "1000.00", "ok")
+        ("controladora", "1234.50", "ok")
     ]
+    # history money as decimal text with two places, like every other money field (the
+    # triggers store it as JSON numbers, which would go out as the float 1234.5)
+    assert [h["detalhes"] for h in detail["historico"]] == [
+        {"valor_original": "900.00", "valor_sugerido": "1234.50"},
+        {"valor_aplicado": "1234.50"},
+    ]
+    assert "1234.5," not in response.text and "1234.5}" not in response.text
+
+    # rows written by older code (adopted schema) may hold numbers of any scale: padded to two
+    # places, never rounded; text and null kept as they are
+    db.execute(
+        """INSERT INTO audit.historico_divergencias (divergencia_id, status_anterior, status_novo, usuario, detalhes)
+           VALUES (%s, 'APPROVED', 'APPROVED', 'migracao', %s::jsonb)""",
+        (
+            one,
+            '{"valor_sugerido": 1234.5, "valor_aplicado": 1000, "valor_anterior": 0.125, '
+            '"valor_original": "1.234,5", "motivo": null}',
+        ),
+    )
+    history = client.get(f"{API}/divergencias/{one}", headers=as_user("auditor")).json()["historico"]
+    assert history[-1]["detalhes"] == {
+        "valor_sugerido": "1234.50",
+        "valor_aplicado": "1000.00",
+        "valor_anterior": "0.125",
+        "valor_original": "1.234,5",
+        "motivo": None,
+    }
     assert client.get(f"{API}/divergencias/99999", headers=as_user("auditor")).status_code == 404
     assert client.get(f"{API}/divergencias/0", headers=as_user("auditor")).status_code == 422
 
@@ -662,3 +722,90 @@ def test_metrics_and_audit_lists(client, as_user, db):
     assert sessions["total"] == 2 and [s["tipo_sessao"] for s in sessions["itens"]] == ["MANUAL_APPROVAL"]
     second = client.get(f"{API}/auditoria/sessoes", params={"limit": 1, "offset": 1}, headers=auditor).json()
     assert [s["tipo_sessao"] for s in second["itens"]] == ["MANUAL_RUN"]
+
+
+def test_metrics_summary_refuses_a_missing_or_invalid_level_naming_it(client, as_user, db):
+    """With no open divergence the level is BAIXA; a deactivated or invalid level used to be
+    compared with NULL and report ATENÇÃO. Now: 503 naming the setting, whichever level it is."""
+    auditor = as_user("auditor")
+    assert client.get(f"{API}/metricas/resumo", headers=auditor).json()["criticidade"] == "BAIXA"
+    broken = (
+        (
+            "pendentes_nivel_atencao",
+            "UPDATE audit.configuracoes_sistema SET ativo = false WHERE chave = %s",
+            "UPDATE audit.configuracoes_sistema SET ativo = true WHERE chave = %s",
+            "ausente ou inativa",
+        ),
+        (
+            "pendentes_nivel_critico",
+            "UPDATE audit.configuracoes_sistema SET ativo = false WHERE chave = %s",
+            "UPDATE audit.configuracoes_sistema SET ativo = true WHERE chave = %s",
+            "ausente ou inativa",
+        ),
+        (
+            "pendentes_nivel_atencao",
+            """INSERT INTO audit.configuracoes_sistema (chave, valor, tipo_valor, versao, ativo, criado_por)
+            SELECT chave, 'dez', tipo_valor, max(versao) + 1, true, 'teste'
+              FROM audit.configuracoes_sistema WHERE chave = %s GROUP BY chave, tipo_valor""",
+            "DELETE FROM audit.configuracoes_sistema WHERE chave = %s AND criado_por = 'teste'",
+            "inválida",
+        ),
+    )
+    # committed (the API reads on its own connection), then undone before the next case
+    for key, breaking, repairing, says in broken:
+        db.execute(breaking, (key,))
+        response = client.get(f"{API}/metricas/resumo", headers=auditor)
+        db.execute(repairing, (key,))
+        assert response.status_code == 503, (key, breaking, response.text)
+        assert f'"{key}"' in response.json()["detail"] and says in response.json()["detail"], response.text
+    assert client.get(f"{API}/metricas/resumo", headers=auditor).json()["criticidade"] == "BAIXA"
+
+
+# --- pt-BR validation messages -----------------------------------------------------------
+
+
+def test_validation_errors_name_the_field_in_portuguese(client, as_user, db):
+    """The page shows each ``detail[].msg`` as it comes: pydantic's English must not reach it."""
+    user = as_user("controladora")
+
+    def messages(response) -> list[str]:
+        assert response.status_code == 422, response.text
+        detail = response.json()["detail"]
+        assert all(set(item) == {"type", "loc", "msg"} for item in detail), detail
+        return [item["msg"] for item in detail]
+
+    assert messages(approve(client, user, [1], valor="1.234,56")) == [
+        "valor: informe um número decimal com ponto antes dos centavos (ex.: 1234.56)"
+    ]
+    assert messages(approve(client, user, [1], valor="12.345")) == ["valor: no máximo 2 casas decimais"]
+    assert messages(approve(client, user, [1], valor="-1")) == ["valor: deve ser maior ou igual a 0"]
+    assert messages(approve(client, user, [])) == ["ids: informe ao menos 1 item(ns)"]
+    assert messages(approve(client, user, [0, 2])) == ["ids[0]: deve ser maior que 0"]
+    assert messages(approve(client, user, [1, 2], valor="10.00")) == [
+        "valor só pode ser informado ao aprovar uma única divergência"
+    ]
+    processing = f"{API}/divergencias/processar"
+    assert messages(client.post(processing, json={"data_inicio": "2026-11-01"}, headers=user)) == [
+        "informe data_inicio e data_fim juntas, ou nenhuma das duas"
+    ]
+    assert messages(client.post(processing, json={"modo": "rapido"}, headers=user)) == [
+        "modo: valor não aceito; use 'auto' ou 'manual'"
+    ]
+    assert messages(
+        client.post(processing, json={"data_inicio": "01/11/2026", "data_fim": "2026-11-02"}, headers=user)
+    ) == ["data_inicio: informe uma data no formato AAAA-MM-DD (ex.: 2026-11-30)"]
+    assert messages(client.post(f"{API}/sessoes/1/rollback", json={}, headers=user)) == ["motivo: obrigatório"]
+    assert messages(
+        client.post(f"{API}/sessoes/1/rollback", content=b"{", headers={**user, "Content-Type": "application/json"})
+    ) == ["corpo da requisição: JSON inválido"]
+    listing = f"{API}/divergencias"
+    assert messages(client.get(listing, params={"limit": 0}, headers=user)) == ["limit: deve ser maior ou igual a 1"]
+    assert messages(client.get(listing, params={"competencia": "Novembro"}, headers=user)) == [
+        "competencia: use o formato AAAA-MM (ex.: 2026-11)"
+    ]
+    assert messages(client.get(listing, params={"diferenca_minima": "1,5"}, headers=user)) == [
+        "diferenca_minima: informe um número decimal com ponto antes dos centavos (ex.: 1234.56)"
+    ]
+    assert messages(client.get(f"{API}/divergencias/abc", headers=user)) == [
+        "divergencia_id: informe um número inteiro"
+    ]

@@ -1,17 +1,29 @@
 """The "Divergências" page in a real headless Chromium against a real api-server: log in
 through Airflow's login form, open the page from the navigation, approve one divergence and
-reject another, then check the database and what the page shows."""
+reject another, then check the database and what the page shows; money typed and shown the
+pt-BR way without ever passing through a JS number."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from devtools.sql_steps import run_session
 from tests.helpers import add_sale, booked, divergences
 
 DAY = date(2026, 11, 10)
+NBSP = "\u00a0"  # Intl's pt-BR currency text puts a no-break space after "R$"
+
+
+def log_in(page: Page, api_server: str, user: str, password: str) -> None:
+    """Through Airflow's login form, starting from the page; ends back on the page."""
+    page.goto(f"{api_server}/divergencias/")
+    page.wait_for_url("**/auth/login**")
+    page.locator("input[name=username]").fill(user)
+    page.locator("input[name=password]").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{api_server}/divergencias/")
 
 
 def test_controller_approves_and_rejects_in_the_browser(api_server, browser, db, passwords, screenshots_dir):
@@ -22,15 +34,15 @@ def test_controller_approves_and_rejects_in_the_browser(api_server, browser, db,
     ids = {d["idnfsexterno"]: d["id"] for d in divergences(db)}
 
     page = browser.new_page(viewport={"width": 1440, "height": 900})
-    page.goto(f"{api_server}/divergencias/")
-    page.wait_for_url("**/auth/login**")
-    page.locator("input[name=username]").fill("controladora")
-    page.locator("input[name=password]").fill(passwords["controladora"])
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{api_server}/divergencias/")
+    log_in(page, api_server, "controladora", passwords["controladora"])
 
     # the page is in Airflow's navigation and shows inside the UI
     page.goto(f"{api_server}/")
+    # its icon is a static file too, loaded by the UI with the login cookie
+    icon = page.locator("img[src='/divergencias/static/icone.svg']").first
+    icon.wait_for(state="attached")
+    expect(icon).to_have_js_property("complete", True)
+    assert icon.evaluate("img => img.naturalWidth") > 0
     page.get_by_role("link", name="Divergências").click()
     page.wait_for_url("**/plugin/divergencias")
     frame = page.frame_locator("iframe")
@@ -40,6 +52,13 @@ def test_controller_approves_and_rejects_in_the_browser(api_server, browser, db,
 
     frame.locator(f"tr[data-id='{ids['NF_APROVAR']}'] input.marcar").check()
     frame.locator("#motivo").fill("conferido com a nota fiscal")
+    # a value that is not pt-BR money is refused on the page, in pt-BR, and nothing is sent
+    frame.locator("#valor").fill("1.500.00")
+    frame.locator("#aprovar").click()
+    frame.locator("#mensagem.erro", has_text="Valor a aplicar: valor inválido").wait_for()
+    assert divergences(db, "NF_APROVAR")[0]["status_processamento"] == "DETECTED"
+    # typed as a controller writes it: currency sign, thousands dot, decimal comma
+    frame.locator("#valor").fill("R$ 1.500,00")
     frame.locator("#aprovar").click()
     frame.locator("#mensagem", has_text="Aprovadas e aplicadas: 1").wait_for()
     # The page shows the message, then reloads the queue: tick the next box only in the new one.
@@ -73,6 +92,7 @@ def test_controller_approves_and_rejects_in_the_browser(api_server, browser, db,
     history = frame.locator("#detalhe-historico tbody")
     history.locator("tr", has_text="APPROVED").wait_for()
     assert "controladora" in history.inner_text()
+    assert f"valor aplicado: R${NBSP}1.500,00" in history.inner_text()  # decimal text from the API
     frame.locator("#fechar-detalhe").click()
 
     frame.get_by_role("tab", name="Painel").click()
@@ -80,6 +100,96 @@ def test_controller_approves_and_rejects_in_the_browser(api_server, browser, db,
     frame.get_by_role("tab", name="Fila de revisão").click()
     page.screenshot(path=str(screenshots_dir / "divergencias.png"), full_page=True)
     assert (screenshots_dir / "divergencias.png").stat().st_size > 10_000
+
+    # the minimum difference filter reads pt-BR money too: only NF_APROVAR differs by R$ 300
+    frame.locator("input[name=diferenca_minima]").fill("R$ 300,00")
+    frame.get_by_role("button", name="Filtrar").click()
+    expect(queue.locator("tr")).to_have_count(1)
+    expect(queue.locator(f"tr[data-id='{ids['NF_APROVAR']}'] td").nth(7)).to_have_text(f"R${NBSP}300,00")
+
+
+# Decimal text as the API sends it -> what the page shows. Values past a double's 15-16
+# significant digits show whether the page formats the text or a JS number.
+SHOWN = {
+    "1234.50": "R$ 1.234,50",
+    "0.00": "R$ 0,00",
+    "0.1": "R$ 0,10",
+    "-10.50": "-R$ 10,50",
+    "1000000.00": "R$ 1.000.000,00",
+    "123456789012345678.91": "R$ 123.456.789.012.345.678,91",
+    "0.125": "R$ 0,125",
+}
+# What a controller types -> the decimal text sent to the API.
+READ = {
+    "1.234,56": "1234.56",
+    "R$ 1.234,56": "1234.56",
+    f"R${NBSP}1.234,56": "1234.56",
+    "1234,5": "1234.5",
+    "1.234": "1234",
+    "  300 ": "300",
+    "0,99": "0.99",
+    "123.456.789,00": "123456789.00",
+    "98765432109876543,21": "98765432109876543.21",
+}
+REFUSED = ["1.234.56", "12.34", "1234.56", "1,234.56", "1.23,45", "1,234", "10,5,0", "-10,00", "abc", "R$"]
+
+
+def test_page_shows_and_reads_money_as_text(api_server, browser, passwords):
+    """brl() and parseMoney() of divergencias.js in the page as the browser runs it."""
+    page = browser.new_page()
+    log_in(page, api_server, "auditor", passwords["auditor"])
+    page.locator("#usuario", has_text="Conectado como auditor").wait_for()
+
+    shown = page.evaluate("(values) => values.map(brl)", list(SHOWN))
+    assert shown == [text.replace(" ", NBSP) for text in SHOWN.values()]
+    assert page.evaluate("brl(null)") == "—"
+    # ordinary amounts look exactly as they did with Intl.NumberFormat
+    ordinary = ["0.00", "0.01", "1.00", "12.30", "999.99", "1000.00", "1234.56", "-1234.56", "9999999999999.99"]
+    assert (
+        page.evaluate(
+            """(values) => values.filter((v) => brl(v) !== new Intl.NumberFormat("pt-BR",
+               { style: "currency", currency: "BRL" }).format(Number(v)))""",
+            ordinary,
+        )
+        == []
+    )
+
+    assert page.evaluate("(values) => values.map((v) => parseMoney(v, 'Valor'))", list(READ)) == list(READ.values())
+    assert page.evaluate("[parseMoney('', 'Valor'), parseMoney('   ', 'Valor')]") == [None, None]
+    errors = page.evaluate(
+        """(values) => values.map((v) => { try { return 'aceito: ' + parseMoney(v, 'Valor a aplicar'); }
+                                           catch (error) { return error.message; } })""",
+        REFUSED,
+    )
+    for typed, error in zip(REFUSED, errors, strict=True):
+        assert error.startswith("Valor a aplicar: valor inválido") and "1.234,56" in error, (typed, error)
+
+
+def test_docs_and_static_files_open_for_the_logged_in_browser_only(api_server, browser, passwords):
+    page = browser.new_page()
+    log_in(page, api_server, "auditor", passwords["auditor"])
+    # the page's own CSS and script loaded with the login cookie
+    assert page.evaluate("typeof parseMoney") == "function"
+    assert page.evaluate("getComputedStyle(document.body).fontSize") == "14px"  # divergencias.css
+    assert page.request.get(api_server + "/divergencias/static/icone.svg").status == 200
+    # Swagger UI's page names the schema under the mount prefix and fetches it from the
+    # browser, as this fetch does, with the cookie only (its own scripts come from a CDN,
+    # which tests do not reach)
+    docs = page.request.get(api_server + "/divergencias/api/docs")
+    assert docs.status == 200 and "'/divergencias/api/openapi.json'" in docs.text()
+    schema = page.evaluate("fetch('/divergencias/api/openapi.json').then(async (r) => [r.status, await r.json()])")
+    assert schema[0] == 200 and "/api/v1/divergencias" in schema[1]["paths"]
+
+    stranger = browser.new_context()  # no cookie
+    try:
+        for path in (
+            "/divergencias/api/docs",
+            "/divergencias/api/openapi.json",
+            "/divergencias/static/divergencias.js",
+        ):
+            assert stranger.request.get(api_server + path).status == 401, path
+    finally:
+        stranger.close()
 
 
 def test_page_refuses_a_user_without_access(api_server, browser, passwords):

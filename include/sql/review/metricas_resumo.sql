@@ -1,7 +1,14 @@
 -- metricas_resumo: the stable dashboard figures of GET metricas/resumo, one row.
 -- criticidade as in the summary email: BAIXA below pendentes_nivel_atencao, ATENÇÃO up to
 -- pendentes_nivel_critico, CRÍTICO above.
-WITH abertas AS (
+-- Both levels are read through configuracao_validada: a missing, inactive or invalid setting
+-- raises (invalid_parameter_value, naming the key) instead of comparing with NULL and
+-- reporting a wrong level. MATERIALIZED so both are read on every call: inlined into the
+-- CASE, the second would be read only when the first comparison fails.
+WITH niveis AS MATERIALIZED (
+    SELECT audit.configuracao_validada('pendentes_nivel_atencao')::integer AS atencao,
+           audit.configuracao_validada('pendentes_nivel_critico')::integer AS critico
+), abertas AS (
     SELECT d.tipo_divergencia, count(*) AS total,
            coalesce(sum(abs(d.valor_sugerido - coalesce(d.valor_anterior, 0))), 0) AS diferenca_total
       FROM audit.divergencias_processadas d
@@ -17,8 +24,8 @@ WITH abertas AS (
 SELECT now()::timestamp(0) AS gerado_em,
        p.total AS divergencias_abertas,
        (SELECT coalesce(sum(diferenca_total), 0) FROM abertas) AS diferenca_aberta_total,
-       CASE WHEN p.total < audit.configuracao('pendentes_nivel_atencao')::integer THEN 'BAIXA'
-            WHEN p.total <= audit.configuracao('pendentes_nivel_critico')::integer THEN 'ATENÇÃO'
+       CASE WHEN p.total < n.atencao THEN 'BAIXA'
+            WHEN p.total <= n.critico THEN 'ATENÇÃO'
             ELSE 'CRÍTICO' END AS criticidade,
        (SELECT coalesce(jsonb_object_agg(status_processamento, total), '{}') FROM por_status) AS por_status,
        (SELECT coalesce(jsonb_agg(jsonb_build_object('tipo_divergencia', a.tipo_divergencia, 'regra', r.rotulo,
@@ -35,3 +42,4 @@ SELECT now()::timestamp(0) AS gerado_em,
              WHERE s.tipo_sessao <> 'MANUAL_APPROVAL'
              ORDER BY s.id DESC LIMIT 1) AS u) AS ultima_execucao
   FROM pendentes p
+ CROSS JOIN niveis n

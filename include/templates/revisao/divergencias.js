@@ -5,7 +5,6 @@
 const API = "/divergencias/api/v1";
 const PAGE_SIZE = 50;
 const COLORS = ["#2f6fdf", "#e07a10", "#1f7a4d", "#b3261e", "#7b4fd0", "#0f8a9d", "#8a6d00", "#52606d"];
-const money = new Intl.NumberFormat("pt-BR", { style: "currency", currency: "BRL" });
 const state = { offset: 0, total: 0, canEdit: false, rules: {} };
 
 const $ = (selector) => document.querySelector(selector);
@@ -17,8 +16,47 @@ function el(tag, text, attrs = {}) {
   return node;
 }
 
+// Money arrives as decimal text ("-1234.5", "70000.00") and is formatted from its digits,
+// never through Number(): a JS number is a double and would show a value the database does
+// not hold. Same text as Intl's pt-BR BRL ("R$ 1.234,50", a no-break space after R$).
 function brl(value) {
-  return value === null || value === undefined ? "—" : money.format(Number(value));
+  if (value === null || value === undefined) return "—";
+  const match = /^(-?)(\d+)(?:\.(\d+))?$/.exec(String(value));
+  if (!match) return String(value);
+  const [, sign, whole, fraction = ""] = match;
+  const grouped = whole.replace(/^0+(?=\d)/, "").replace(/\B(?=(\d{3})+(?!\d))/g, ".");
+  const negative = sign === "-" && /[1-9]/.test(whole + fraction);
+  return `${negative ? "-" : ""}R$\u00a0${grouped},${fraction.padEnd(2, "0")}`;
+}
+
+// What a controller types, as the API's decimal text: "R$ 1.234,56", "1234,5" and "1.234"
+// give "1234.56", "1234.5" and "1234". Dots only as thousands separators (groups of three)
+// and at most two decimal places after the comma: "1.234.56" or "12.34" could mean two
+// things and are refused, never guessed, with a message naming the field. null when empty.
+function parseMoney(text, label) {
+  if (String(text).trim() === "") return null;
+  const compact = String(text).replace(/R\$/gi, "").replace(/[\s\u00a0]/g, "");
+  const match = /^(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d{1,2}))?$/.exec(compact);
+  if (!match) {
+    throw new Error(`${label}: valor inválido "${String(text).trim()}". Use o formato 1.234,56 (vírgula antes dos centavos).`);
+  }
+  const whole = match[1].replaceAll(".", "");
+  return match[2] === undefined ? whole : `${whole}.${match[2]}`;
+}
+
+// A history entry's detalhes as a controller reads them ("valor sugerido: R$ 1.000,00 · …");
+// valor_original is the text the field held and is shown as it was, not as money.
+const DETAIL_LABELS = { valor_original: "valor original (texto)", valor_sugerido: "valor sugerido",
+  valor_aplicado: "valor aplicado", motivo_rejeicao: "motivo da rejeição", motivo: "motivo" };
+const MONEY_DETAILS = new Set(["valor_sugerido", "valor_aplicado"]);
+
+function historyDetails(details) {
+  if (!details || typeof details !== "object") return details ?? "";
+  return Object.entries(details).map(([key, value]) => {
+    const text = MONEY_DETAILS.has(key) ? brl(value)
+      : value !== null && typeof value === "object" ? JSON.stringify(value) : value ?? "—";
+    return `${DETAIL_LABELS[key] || key.replaceAll("_", " ")}: ${text}`;
+  }).join(" · ");
 }
 
 function dateTime(value) {
@@ -57,8 +95,9 @@ async function call(path, options = {}) {
 
 function filters() {
   const params = new URLSearchParams();
-  for (const [key, value] of new FormData($("#filtros"))) {
-    if (value !== "") params.set(key, key === "diferenca_minima" ? value.replace(",", ".") : value);
+  for (const [key, text] of new FormData($("#filtros"))) {
+    const value = key === "diferenca_minima" ? parseMoney(text, "Diferença mínima") : text;
+    if (value !== null && value !== "") params.set(key, value);
   }
   return params;
 }
@@ -121,7 +160,7 @@ async function decide(kind) {
   if (!ids.length) return show("Marque ao menos uma divergência.", true);
   try {
     if (kind === "aprovar") {
-      const valor = $("#valor").value.trim().replace(",", ".");
+      const valor = parseMoney($("#valor").value, "Valor a aplicar");
       const payload = { ids, comentario: reason || null };
       if (valor) payload.valor = valor;
       const result = await call("/divergencias/aprovar", { method: "POST", body: JSON.stringify(payload) });
@@ -158,7 +197,7 @@ async function openDetail(id) {
     for (const [label, value] of pairs) fields.append(el("dt", label), el("dd", value ?? "—"));
     const history = $("#detalhe-historico tbody");
     history.replaceChildren(...d.historico.map((h) => row([dateTime(h.registrado_em), h.status_anterior || "—",
-      h.status_novo, h.usuario, h.sessao_id ?? "—", h.detalhes ? JSON.stringify(h.detalhes) : ""])));
+      h.status_novo, h.usuario, h.sessao_id ?? "—", historyDetails(h.detalhes)])));
     const approvals = $("#detalhe-aprovacoes tbody");
     approvals.replaceChildren(...d.aprovacoes.map((a) => row([dateTime(a.aprovado_em), a.usuario, brl(a.valor),
       a.comentario || "", a.operacao_id ? "sim" : "aguardando 2ª"])));
@@ -296,8 +335,10 @@ async function start() {
     state.offset = 0;
     loadQueue().catch((error) => show(error.message, true));
   });
-  $("#anterior").addEventListener("click", () => { state.offset = Math.max(0, state.offset - PAGE_SIZE); loadQueue(); });
-  $("#proxima").addEventListener("click", () => { state.offset += PAGE_SIZE; loadQueue(); });
+  // Paging re-reads the filters, so a bad amount typed meanwhile must show its message here too.
+  const page = () => loadQueue().catch((error) => show(error.message, true));
+  $("#anterior").addEventListener("click", () => { state.offset = Math.max(0, state.offset - PAGE_SIZE); page(); });
+  $("#proxima").addEventListener("click", () => { state.offset += PAGE_SIZE; page(); });
   $("#marcar-todas").addEventListener("change", (event) => {
     for (const box of document.querySelectorAll(".marcar:not(:disabled)")) {
       box.checked = event.target.checked;

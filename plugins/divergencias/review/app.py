@@ -7,19 +7,22 @@ Routes under ``/api/v1``; ``health`` is open, every other route declares the acc
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from airflow.api_fastapi.core_api.security import GetUserDep, bearer_scheme, get_user
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Request, status
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from divergencias import __version__, settings
-from divergencias.review import access, decisions, exports, queries, runs
+from divergencias.review import access, decisions, exports, queries, runs, validation
 from divergencias.review.encoding import respond
 
 PAGE_DIR = settings.TEMPLATES_DIR / "revisao"
@@ -264,17 +267,40 @@ def performance(limit: Annotated[int, Query(ge=1, le=365)] = 30) -> Response:
 
 
 def create_app() -> FastAPI:
+    # FastAPI's own docs, schema and a StaticFiles mount take no dependencies, so they would
+    # be open to anyone: they are turned off here and served below behind access.READ.
     app = FastAPI(
         title="Divergências BYD: API de revisão",
         version=__version__,
         description="Revisão, aprovação e auditoria das divergências de incentivos. "
         "Autenticação do Airflow: cookie `_token` da interface ou `Authorization: Bearer` de `/auth/token`.",
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
-        openapi_url="/api/openapi.json",
+        openapi_url=None,
+        exception_handlers={RequestValidationError: validation.pt_br_422},
     )
     app.include_router(api)
-    app.mount("/static", StaticFiles(directory=PAGE_DIR), name="static")
+    static_files = StaticFiles(directory=PAGE_DIR)
+
+    @app.api_route("/static/{arquivo:path}", methods=["GET", "HEAD"], dependencies=access.READ, include_in_schema=False)
+    async def static(arquivo: str, request: Request) -> Response:
+        """The page's CSS, JS and icon, with the page's login and access. StaticFiles still
+        resolves the path: nothing outside PAGE_DIR, ETag and 304 as before."""
+        return await static_files.get_response(os.path.normpath(os.path.join(*arquivo.split("/"))), request.scope)
+
+    @app.get("/api/openapi.json", dependencies=access.READ, include_in_schema=False)
+    def openapi(request: Request) -> JSONResponse:
+        # The schema's paths start at /api/v1; "Try it out" needs the mount prefix as server.
+        root = request.scope.get("root_path", "").rstrip("/")
+        schema = app.openapi()
+        return JSONResponse({**schema, "servers": [{"url": root}]} if root else schema)
+
+    @app.get("/api/docs", dependencies=access.READ, include_in_schema=False)
+    def docs(request: Request) -> HTMLResponse:
+        # Swagger UI fetches the schema from the browser with the same cookie, so the URL must
+        # carry the mount prefix (/divergencias/api/openapi.json), as FastAPI's own docs do.
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_swagger_ui_html(openapi_url=f"{root}/api/openapi.json", title=f"{app.title}: documentação")
 
     @app.get("/", include_in_schema=False)
     async def page(request: Request, bearer: Bearer) -> Response:

@@ -110,8 +110,16 @@ def session(session_id: int) -> dict[str, Any]:
 
 
 def summary() -> dict[str, Any]:
+    """503 when a criticality level is missing or invalid: a level compared with nothing
+    would report a wrong criticality, so the summary names the setting to fix instead."""
     with reading() as conn:
-        return conn.execute(sql_file("review/metricas_resumo.sql")).fetchone()
+        try:
+            return conn.execute(sql_file("review/metricas_resumo.sql")).fetchone()
+        except psycopg.errors.InvalidParameterValue as error:  # raised by audit.configuracao_validada
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                f"{error.diag.message_primary}: o resumo das métricas não pode ser calculado.",
+            ) from error
 
 
 def daily(days: int) -> list[dict[str, Any]]:
