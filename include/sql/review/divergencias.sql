@@ -7,8 +7,12 @@
 SELECT d.id, d.sessao_id, d.idnfsexterno, d.tipo_divergencia, r.rotulo AS regra, d.campo_afetado,
        d.competencia, d.valor_original, d.valor_anterior, d.valor_sugerido, d.valor_aplicado,
        abs(d.valor_sugerido - audit.valor_atual_campo(d.valor_original)) AS diferenca,
-       coalesce(abs(d.valor_sugerido - audit.valor_atual_campo(d.valor_original)) >= cfg.limite_dupla_aprovacao
-                OR audit.valor_atual_campo(d.valor_original) IS NULL, false) AS requer_dupla_aprovacao,
+       -- without a suggestion the value chosen decides; a missing setting shows "needs two"
+       CASE WHEN audit.valor_atual_campo(d.valor_original) IS NULL THEN true
+            WHEN d.valor_sugerido IS NULL THEN false
+            ELSE coalesce(abs(d.valor_sugerido - audit.valor_atual_campo(d.valor_original))
+                          >= cfg.limite_dupla_aprovacao, true)
+       END AS requer_dupla_aprovacao,
        d.status_processamento, d.confidence_score, d.regras_aplicadas, d.dta_processamento,
        d.detectado_em, d.processado_em, d.processado_por, d.motivo_rejeicao, d.operacao_id,
        d.dados_contextuais,

@@ -130,7 +130,7 @@ async function loadQueue() {
     const detail = el("button", "Detalhes", { type: "button" });
     detail.addEventListener("click", () => openDetail(d.id));
     const approvals = d.aprovacoes_pendentes.length
-      ? `1ª: ${d.aprovacoes_pendentes.join(", ")}`
+      ? `1ª: ${d.aprovacoes_pendentes.join(", ")} (${brl(d.valor_pendente)})`
       : d.requer_dupla_aprovacao && d.status_processamento === "DETECTED" ? "exige 2" : "";
     const tr = row([check, String(d.id), d.idnfsexterno, d.regra || d.tipo_divergencia, d.campo_afetado,
       d.valor_original ?? "(vazio)", brl(d.valor_sugerido), brl(d.diferenca), d.competencia || "—",
