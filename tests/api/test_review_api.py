@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import socket
 import threading
 import time
 from datetime import date, datetime
@@ -549,6 +550,117 @@ def test_csv_and_excel_exports(client, as_user, db):
         client.get(f"{API}/relatorios/divergencias/export", params={"formato": "pdf"}, headers=auditor).status_code
         == 422
     )
+
+
+def many_divergences(conn: psycopg.Connection, sales: int) -> int:
+    """``sales`` sales each booked with a bonus other than the incentive's (one divergence
+    each, cents varying), detected by a real run; the number of divergences."""
+    conn.execute(
+        """INSERT INTO byd.vendas (idnfsexterno, dta_processamento, data_final_venda)
+           SELECT 'NF' || i, %(day)s, %(day)s FROM generate_series(1, %(n)s) AS i""",
+        {"day": datetime(2026, 11, 10, 9), "n": sales},
+    )
+    conn.execute(
+        """INSERT INTO byd.incentivos (idnfsexterno, valor_bonus, trade, bonus_utilizado)
+           SELECT 'NF' || i, (1000 + i * 0.37)::numeric(15, 2)::text, '0', 'SIM' FROM generate_series(1, %(n)s) AS i""",
+        {"n": sales},
+    )
+    conn.execute(
+        """INSERT INTO byd.controladoria (idnfsexterno, bonus_dpto, trade_mkt_dpto)
+           SELECT 'NF' || i, '900.00', '0' FROM generate_series(1, %(n)s) AS i""",
+        {"n": sales},
+    )
+    detect(conn)
+    return conn.execute("SELECT count(*) FROM audit.divergencias_processadas").fetchone()[0]
+
+
+def other_connections(conn: psycopg.Connection) -> int:
+    """Backends on the test's database besides ``conn``; a closed one can take a moment to go."""
+    deadline = time.monotonic() + 10
+    while True:
+        count = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
+        if count == 0 or time.monotonic() > deadline:
+            return count
+        time.sleep(0.05)
+
+
+def leave_after_first_chunk(client, url: str, headers: dict[str, str]) -> list[dict]:
+    """GET ``url`` through the real app as a browser that takes the first chunk of the body
+    and goes away: the ASGI messages uvicorn gives the app (spec 2.3: http.disconnect)."""
+    import anyio
+
+    sent: list[dict] = []
+    path, _, query = url.partition("?")
+
+    async def run() -> None:
+        first_chunk = anyio.Event()
+        requested = False
+
+        async def receive() -> dict:
+            nonlocal requested
+            if not requested:
+                requested = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await first_chunk.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+            if message["type"] == "http.response.body":
+                first_chunk.set()
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "root_path": "",
+            "query_string": query.encode(),
+            # identity: the gzip middleware would hold the first chunks back
+            "headers": [(b"host", b"testserver"), (b"accept-encoding", b"identity")]
+            + [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+            "client": ("testclient", 50000),
+            "server": ("testserver", 80),
+            "state": {},
+        }
+        await client.app(scope, receive, send)
+
+    client.portal.call(run)
+    return sent
+
+
+def test_exports_answer_503_when_the_database_cannot_be_reached(client, as_user, monkeypatch):
+    auditor = as_user("auditor")
+    with socket.socket() as refusing:  # bound but never listening: every connection is refused
+        refusing.bind(("127.0.0.1", 0))
+        port = refusing.getsockname()[1]
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_FINANCIAL_DB", f"postgresql://nobody:nothing@127.0.0.1:{port}/nothing?connect_timeout=2"
+        )
+        listing = client.get(f"{API}/divergencias", headers=auditor)
+        assert listing.status_code == 503
+        for formato in ("csv", "excel"):
+            response = client.get(f"{API}/relatorios/divergencias/export", params={"formato": formato}, headers=auditor)
+            assert response.status_code == 503, formato
+            assert response.json() == listing.json() == {"detail": "Banco financial_db indisponível."}
+
+
+def test_csv_leaves_no_connection_behind_when_the_client_goes_away(client, as_user, db):
+    many_divergences(db, 3000)
+    auditor = as_user("auditor")
+    url = f"{API}/relatorios/divergencias/export"
+    whole = client.get(url, params={"formato": "csv"}, headers={**auditor, "Accept-Encoding": "identity"})
+    assert other_connections(db) == 0
+    sent = leave_after_first_chunk(client, f"{url}?formato=csv", auditor)
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 200
+    # Cut off mid-stream: far from the whole body went out.
+    assert 0 < sum(len(m.get("body", b"")) for m in sent) < len(whole.content) / 2
+    assert other_connections(db) == 0
 
 
 def test_metrics_and_audit_lists(client, as_user, db):

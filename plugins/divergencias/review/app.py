@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from airflow.api_fastapi.core_api.security import GetUserDep, bearer_scheme, get_user
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Request, status
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, StringConstraints, model_validator
@@ -230,12 +230,10 @@ def sessions(
 @api.get("/relatorios/divergencias/export", dependencies=access.READ, summary="CSV ou Excel das divergências filtradas")
 def export(filters: Filters, formato: Literal["csv", "excel"] = "csv", ordenar: Sort = "id") -> Response:
     stamp = date.today().isoformat()
+    # Both open the database here, before the response starts: unreachable is a 503.
     if formato == "csv":
-        return StreamingResponse(
-            exports.csv_chunks(filters, ordenar),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="divergencias_{stamp}.csv"'},
-        )
+        csv = exports.open_csv(filters, ordenar)
+        return exports.ExportResponse(csv, "text/csv; charset=utf-8", f"divergencias_{stamp}.csv")
     workbook = exports.excel_workbook(filters, ordenar)
     if workbook is None:
         raise HTTPException(
