@@ -234,16 +234,12 @@ def export(filters: Filters, formato: Literal["csv", "excel"] = "csv", ordenar: 
     if formato == "csv":
         csv = exports.open_csv(filters, ordenar)
         return exports.ExportResponse(csv, "text/csv; charset=utf-8", f"divergencias_{stamp}.csv")
-    workbook = exports.excel_workbook(filters, ordenar)
+    workbook = exports.excel_file(filters, ordenar)
     if workbook is None:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, "Linhas demais para uma planilha Excel: filtre mais ou use CSV."
         )
-    return Response(
-        workbook,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="divergencias_{stamp}.xlsx"'},
-    )
+    return exports.ExportResponse(workbook, exports.XLSX_MEDIA_TYPE, f"divergencias_{stamp}.xlsx")
 
 
 @api.get("/metricas/resumo", dependencies=access.READ, summary="Resumo estável para painéis e BI")

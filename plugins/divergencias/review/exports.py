@@ -1,27 +1,33 @@
-"""Exports of the filtered divergences: CSV streamed from PostgreSQL with COPY (constant
-memory), or an Excel workbook (pandas + openpyxl) with pt-BR headers, money as numbers in
-a BRL format and dates as dates. Both open the database before any byte is sent, so an
-unreachable database is a 503 and not an empty 200."""
+"""Exports of the filtered divergences: CSV streamed from PostgreSQL with COPY, or an Excel
+workbook (openpyxl, write-only) with pt-BR headers, money as numbers in a BRL format and
+dates as dates. Both open the database before any byte is sent, so an unreachable database
+is a 503 and not an empty 200, and both keep memory flat whatever the number of rows."""
 
 from __future__ import annotations
 
-import io
+import os
+import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, closing
+from contextlib import ExitStack, closing, suppress
 from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal
+from typing import IO, TYPE_CHECKING, Any
 
+import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from divergencias.database import connect_financial_db, financial_db, sql_file
+from divergencias.database import connect_financial_db, sql_file
 from divergencias.report import UTF8_BOM
 from divergencias.review.queries import SORT_ORDERS, filter_params, filtered, unavailable_as_503
 
+if TYPE_CHECKING:
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
 # Excel's last row, less the header.
 EXCEL_MAX_ROWS = 1_048_575
+SHEET_NAME = "Divergências"
 BRL_FORMAT = '"R$" #,##0.00;-"R$" #,##0.00'
 DATE_FORMAT = "dd/mm/yyyy hh:mm:ss"
 HEADERS = {
@@ -47,6 +53,11 @@ HEADERS = {
 }
 MONEY_COLUMNS = ("valor_anterior", "valor_sugerido", "valor_aplicado", "diferenca")
 DATE_COLUMNS = ("detectado_em", "processado_em")
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Rows per round trip of the server-side cursor: what the Excel export holds in memory.
+FETCH_ROWS = 2000
+# Bytes per chunk when the finished workbook is sent.
+FILE_CHUNK_BYTES = 64 * 1024
 
 
 @dataclass
@@ -112,27 +123,87 @@ def open_csv(filters: dict[str, Any], sort: str) -> Export:
     return Export(chunks(), opened.close)
 
 
-def excel_workbook(filters: dict[str, Any], sort: str) -> bytes | None:
-    """The .xlsx file, or None when the rows do not fit in one sheet."""
-    import pandas as pd
+def excel_file(filters: dict[str, Any], sort: str) -> Export | None:
+    """The .xlsx, or None when the rows do not fit in one sheet (counted first, nothing
+    written). Rows come through a server-side cursor FETCH_ROWS at a time into a write-only
+    workbook saved in an anonymous temporary file, so memory does not grow with the rows and
+    the file disappears once closed, even if the process dies."""
+    params = filter_params(filters)
+    with unavailable_as_503(), closing(connect_financial_db()) as conn:
+        # One snapshot for the count and the rows, so the count is the rows' count.
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        count = filtered(sql.SQL("SELECT count(*) FROM (SELECT 1 FROM filtradas LIMIT %(max_rows)s) AS linhas"))
+        (total,) = conn.execute(count, {**params, "max_rows": EXCEL_MAX_ROWS + 1}).fetchone()
+        if total > EXCEL_MAX_ROWS:
+            return None
+        output = tempfile.TemporaryFile(prefix="divergencias_", suffix=".xlsx")
+        try:
+            with conn.cursor(name="exportar_excel") as cursor:
+                cursor.itersize = FETCH_ROWS
+                cursor.execute(_export_query(sort), params)
+                _write_workbook(cursor, output)
+        except BaseException:
+            output.close()
+            raise
+    size = output.seek(0, os.SEEK_END)
+    output.seek(0)
+    return Export(_file_chunks(output), output.close, size)
 
-    with unavailable_as_503(), financial_db() as conn, conn.cursor(row_factory=dict_row) as cur:
-        query = sql.SQL("{} LIMIT %(max_rows)s").format(_export_query(sort))
-        cur.execute(query, {**filter_params(filters), "max_rows": EXCEL_MAX_ROWS + 1})
-        rows = cur.fetchall()
-    if len(rows) > EXCEL_MAX_ROWS:
-        return None
-    frame = pd.DataFrame(rows, columns=list(HEADERS))
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        frame.rename(columns=HEADERS).to_excel(writer, sheet_name="Divergências", index=False)
-        sheet = writer.sheets["Divergências"]
-        for position, column in enumerate(HEADERS, start=1):
-            number_format = BRL_FORMAT if column in MONEY_COLUMNS else DATE_FORMAT if column in DATE_COLUMNS else None
-            letter = sheet.cell(row=1, column=position).column_letter
-            sheet.column_dimensions[letter].width = max(12, len(HEADERS[column]) + 2)
-            if number_format:
-                for (cell,) in sheet.iter_rows(min_row=2, min_col=position, max_col=position):
-                    cell.number_format = number_format
+
+def _write_workbook(cursor: psycopg.ServerCursor, output: IO[bytes]) -> None:
+    """The sheet as the export always had it: pt-BR headers in a frozen first row, columns
+    at least as wide as their header, money in BRL and dates as dates."""
+    # Imported here, as pandas was before: the plugin (and the rest of the API) loads even
+    # where openpyxl is missing.
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.utils import get_column_letter
+
+    columns = [column.name for column in cursor.description]
+    formats = [BRL_FORMAT if c in MONEY_COLUMNS else DATE_FORMAT if c in DATE_COLUMNS else None for c in columns]
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(SHEET_NAME)
+
+    def cell(value: Any, number_format: str | None) -> Any:
+        # numeric NaN/Infinity have no Excel number: an empty cell, as the pandas export wrote it.
+        if isinstance(value, Decimal) and not value.is_finite():
+            value = None
+        if number_format is None:
+            return value
+        # Empty cells keep the format too, so a value typed in later shows as money or a date.
+        formatted = WriteOnlyCell(sheet, value)
+        formatted.number_format = number_format
+        return formatted
+
+    try:
+        # A write-only sheet takes its widths and panes only before the first row.
+        for position, column in enumerate(columns, start=1):
+            sheet.column_dimensions[get_column_letter(position)].width = max(12, len(HEADERS[column]) + 2)
         sheet.freeze_panes = "A2"
-    return buffer.getvalue()
+        sheet.append([HEADERS[column] for column in columns])
+        # Money stays Decimal up to openpyxl, which writes the nearest double, as Excel stores it.
+        for row in cursor:
+            sheet.append([cell(value, number_format) for value, number_format in zip(row, formats, strict=True)])
+        workbook.save(output)
+    except BaseException:
+        _discard(sheet)
+        raise
+
+
+def _discard(sheet: WriteOnlyWorksheet) -> None:
+    """openpyxl writes a write-only sheet's rows to a temporary file of its own that only
+    save() (or the interpreter's exit) removes; an export that failed halfway removes it now."""
+    # Already failing: the first error is the one to report, not one from the clean-up.
+    with suppress(Exception):
+        if not sheet.closed:
+            sheet.close()
+    writer = getattr(sheet, "_writer", None)
+    if writer is not None and os.path.exists(writer.out):
+        with suppress(OSError, ValueError):
+            writer.cleanup()
+
+
+def _file_chunks(file: IO[bytes]) -> Iterator[bytes]:
+    while chunk := file.read(FILE_CHUNK_BYTES):
+        yield chunk
