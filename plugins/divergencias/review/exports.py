@@ -166,7 +166,7 @@ def _write_workbook(cursor: psycopg.ServerCursor, output: IO[bytes]) -> None:
     sheet = workbook.create_sheet(SHEET_NAME)
 
     def cell(value: Any, number_format: str | None) -> Any:
-        # numeric NaN/Infinity have no Excel number: an empty cell, as the pandas export wrote it.
+        # numeric NaN/Infinity have no Excel number (openpyxl would write an empty <v/>): an empty cell.
         if isinstance(value, Decimal) and not value.is_finite():
             value = None
         if number_format is None:
