@@ -11,13 +11,19 @@ import psycopg
 from divergencias.settings import FINANCIAL_DB_CONN_ID, SQL_DIR
 
 
+def connect_financial_db() -> psycopg.Connection:
+    """A new connection to ``financial_db``; the caller closes it. For connections that must
+    outlive a ``with`` block (a streamed export); everything else uses financial_db()."""
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    return PostgresHook(postgres_conn_id=FINANCIAL_DB_CONN_ID).get_conn()
+
+
 @contextmanager
 def financial_db(autocommit: bool = False) -> Iterator[psycopg.Connection]:
     """A connection to ``financial_db``, always closed. Without ``autocommit`` the block is
     one transaction: committed when it ends normally, rolled back on an exception."""
-    from airflow.providers.postgres.hooks.postgres import PostgresHook
-
-    conn = PostgresHook(postgres_conn_id=FINANCIAL_DB_CONN_ID).get_conn()
+    conn = connect_financial_db()
     try:
         if autocommit:
             conn.autocommit = True

@@ -4,14 +4,21 @@ concurrency), rejections, triggers, exports and the audit trail they leave."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import os
+import socket
+import tempfile
 import threading
 import time
-from datetime import date, datetime
+import tracemalloc
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from urllib.parse import quote
 
+import openpyxl
 import psycopg
 import pytest
 
@@ -19,6 +26,7 @@ from devtools.sql_steps import run_session
 from tests.helpers import add_sale, booked, divergences
 
 API = "/divergencias/api/v1"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DAY = date(2026, 11, 10)
 
 
@@ -620,8 +628,6 @@ def test_rollback_route_triggers_the_rollback_dag(client, as_user, db):
 
 
 def test_csv_and_excel_exports(client, as_user, db):
-    import openpyxl
-
     add_sale(db, "=HYPERLINK(1)", valor_bonus="1000.00", bonus_dpto="-10,50")
     add_sale(db, "NF2", valor_bonus="70000.00", bonus_dpto="1.234,56")
     detect(db)
@@ -659,11 +665,41 @@ def test_csv_and_excel_exports(client, as_user, db):
     )
     assert {r["idnfsexterno"] for r in csv.DictReader(io.StringIO(filtered.content.decode("utf-8-sig")))} == {"NF2"}
 
-    response = client.get(f"{API}/relatorios/divergencias/export", params={"formato": "excel"}, headers=auditor)
+    # identity: Airflow's gzip middleware would otherwise replace the file's length.
+    plain = {**auditor, "Accept-Encoding": "identity"}
+    response = client.get(f"{API}/relatorios/divergencias/export", params={"formato": "excel"}, headers=plain)
     assert response.status_code == 200
-    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    assert response.headers["content-type"] == XLSX and int(response.headers["content-length"]) == len(response.content)
+    assert response.headers["content-disposition"].endswith(f'divergencias_{date.today().isoformat()}.xlsx"')
+    workbook = openpyxl.load_workbook(io.BytesIO(response.content))
+    assert workbook.sheetnames == ["Divergências"]
+    sheet = workbook.active
     header = [c.value for c in sheet[1]]
-    assert header[:4] == ["ID", "Sessão", "Nota fiscal (idnfsexterno)", "Tipo de divergência"]
+    assert header == [
+        "ID",
+        "Sessão",
+        "Nota fiscal (idnfsexterno)",
+        "Tipo de divergência",
+        "Campo afetado",
+        "Valor original (texto)",
+        "Valor anterior",
+        "Valor sugerido",
+        "Valor aplicado",
+        "Competência",
+        "Status",
+        "Confiança",
+        "Regras aplicadas",
+        "Detectado em",
+        "Processado em",
+        "Processado por",
+        "Motivo da rejeição",
+        "Regra",
+        "Diferença",
+    ]
+    assert sheet.freeze_panes == "A2"
+    assert [sheet.column_dimensions[c[0].column_letter].width for c in sheet.iter_cols(max_row=1)] == [
+        max(12, len(h) + 2) for h in header
+    ]
     by_nf = {row[2].value: row for row in sheet.iter_rows(min_row=2) if row[3].value == "TRADE_MARKETING_BONUS"}
     money = by_nf["NF2"][header.index("Valor sugerido")]
     assert money.value == 70000 and "R$" in money.number_format
@@ -671,10 +707,210 @@ def test_csv_and_excel_exports(client, as_user, db):
     detected = by_nf["NF2"][header.index("Detectado em")]
     assert isinstance(detected.value, datetime) and detected.number_format.startswith("dd/mm/yyyy")
     assert by_nf["'=HYPERLINK(1)"][header.index("Valor original (texto)")].value == "-10,50"
+    # Every row, every money and date cell: the database's value (money to the cent, as the
+    # nearest double, which is all a cell holds) in the BRL or date format, empty ones too.
+    stored = {d["id"]: d for d in divergences(db)}
+    rows = list(sheet.iter_rows(min_row=2))
+    assert sorted(row[0].value for row in rows) == sorted(stored)
+    for row in rows:
+        divergence = stored[row[0].value]
+        for column in ("Valor anterior", "Valor sugerido", "Valor aplicado"):
+            cell, value = row[header.index(column)], divergence[column.lower().replace(" ", "_")]
+            assert cell.number_format == '"R$" #,##0.00;-"R$" #,##0.00'
+            assert cell.value is None if value is None else Decimal(str(cell.value)) == value
+        for column in ("Detectado em", "Processado em"):
+            assert row[header.index(column)].number_format == "dd/mm/yyyy hh:mm:ss"
+        detected_at = divergence["detectado_em"].replace(tzinfo=None)  # timestamp(0): to the nearest second
+        assert abs(row[header.index("Detectado em")].value - detected_at) <= timedelta(seconds=0.5)
     assert (
         client.get(f"{API}/relatorios/divergencias/export", params={"formato": "pdf"}, headers=auditor).status_code
         == 422
     )
+
+
+def many_divergences(conn: psycopg.Connection, sales: int) -> int:
+    """``sales`` sales each booked with a bonus other than the incentive's (one divergence
+    each, cents varying), detected by a real run; the number of divergences."""
+    conn.execute(
+        """INSERT INTO byd.vendas (idnfsexterno, dta_processamento, data_final_venda)
+           SELECT 'NF' || i, %(day)s, %(day)s FROM generate_series(1, %(n)s) AS i""",
+        {"day": datetime(2026, 11, 10, 9), "n": sales},
+    )
+    conn.execute(
+        """INSERT INTO byd.incentivos (idnfsexterno, valor_bonus, trade, bonus_utilizado)
+           SELECT 'NF' || i, (1000 + i * 0.37)::numeric(15, 2)::text, '0', 'SIM' FROM generate_series(1, %(n)s) AS i""",
+        {"n": sales},
+    )
+    conn.execute(
+        """INSERT INTO byd.controladoria (idnfsexterno, bonus_dpto, trade_mkt_dpto)
+           SELECT 'NF' || i, '900.00', '0' FROM generate_series(1, %(n)s) AS i""",
+        {"n": sales},
+    )
+    detect(conn)
+    return conn.execute("SELECT count(*) FROM audit.divergencias_processadas").fetchone()[0]
+
+
+def sheet_rows(xlsx: bytes) -> int:
+    """Rows of the workbook's sheet, header included, read as a stream."""
+    workbook = openpyxl.load_workbook(io.BytesIO(xlsx), read_only=True)
+    try:
+        return sum(1 for _ in workbook.active.iter_rows(values_only=True))
+    finally:
+        workbook.close()
+
+
+def other_connections(conn: psycopg.Connection) -> int:
+    """Backends on the test's database besides ``conn``; a closed one can take a moment to go."""
+    deadline = time.monotonic() + 10
+    while True:
+        count = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
+        if count == 0 or time.monotonic() > deadline:
+            return count
+        time.sleep(0.05)
+
+
+def files_open_under(folder: Path) -> list[str]:
+    """What this process holds open inside ``folder`` (an unlinked file included)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith(f"{folder}/"):
+                found.append(target)
+    return found
+
+
+def leave_after_first_chunk(client, url: str, headers: dict[str, str]) -> list[dict]:
+    """GET ``url`` through the real app as a browser that takes the first chunk of the body
+    and goes away: the ASGI messages uvicorn gives the app (spec 2.3: http.disconnect)."""
+    import anyio
+
+    sent: list[dict] = []
+    path, _, query = url.partition("?")
+
+    async def run() -> None:
+        first_chunk = anyio.Event()
+        requested = False
+
+        async def receive() -> dict:
+            nonlocal requested
+            if not requested:
+                requested = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await first_chunk.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+            if message["type"] == "http.response.body":
+                first_chunk.set()
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "root_path": "",
+            "query_string": query.encode(),
+            # identity: the gzip middleware would hold the first chunks back
+            "headers": [(b"host", b"testserver"), (b"accept-encoding", b"identity")]
+            + [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+            "client": ("testclient", 50000),
+            "server": ("testserver", 80),
+            "state": {},
+        }
+        await client.app(scope, receive, send)
+
+    client.portal.call(run)
+    return sent
+
+
+def test_exports_answer_503_when_the_database_cannot_be_reached(client, as_user, monkeypatch):
+    auditor = as_user("auditor")
+    with socket.socket() as refusing:  # bound but never listening: every connection is refused
+        refusing.bind(("127.0.0.1", 0))
+        port = refusing.getsockname()[1]
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_FINANCIAL_DB", f"postgresql://nobody:nothing@127.0.0.1:{port}/nothing?connect_timeout=2"
+        )
+        listing = client.get(f"{API}/divergencias", headers=auditor)
+        assert listing.status_code == 503
+        for formato in ("csv", "excel"):
+            response = client.get(f"{API}/relatorios/divergencias/export", params={"formato": formato}, headers=auditor)
+            assert response.status_code == 503, formato
+            assert response.json() == listing.json() == {"detail": "Banco financial_db indisponível."}
+
+
+def test_excel_refuses_more_rows_than_a_sheet_holds_before_writing_any(client, as_user, db, monkeypatch, tmp_path):
+    from divergencias.review import exports
+
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    add_sale(db, "NF2", valor_bonus="1000.00", bonus_dpto="800.00")
+    add_sale(db, "NF3", valor_bonus="1000.00", bonus_dpto="700.00")
+    detect(db)
+    monkeypatch.setattr(exports, "EXCEL_MAX_ROWS", 2)  # a sheet of two rows stands for Excel's 1,048,575
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    auditor = as_user("auditor")
+    url = f"{API}/relatorios/divergencias/export"
+    response = client.get(url, params={"formato": "excel"}, headers=auditor)
+    assert response.status_code == 422
+    assert response.json() == {"detail": "Linhas demais para uma planilha Excel: filtre mais ou use CSV."}
+    assert list(tmp_path.iterdir()) == [] and files_open_under(tmp_path) == []
+    assert other_connections(db) == 0
+    two = client.get(url, params={"formato": "excel", "diferenca_minima": "200"}, headers=auditor)
+    assert two.status_code == 200
+    assert openpyxl.load_workbook(io.BytesIO(two.content)).active.max_row == 3  # header and the two rows
+
+
+def test_exports_leave_no_connection_or_file_behind_when_the_client_goes_away(
+    client, as_user, db, monkeypatch, tmp_path
+):
+    rows = many_divergences(db, 3000)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the workbook's temporary files land here
+    auditor = as_user("auditor")
+    url = f"{API}/relatorios/divergencias/export"
+
+    complete = client.get(url, params={"formato": "excel"}, headers=auditor)
+    assert complete.status_code == 200
+    assert sheet_rows(complete.content) == rows + 1
+    assert list(tmp_path.iterdir()) == [] and files_open_under(tmp_path) == []
+    assert other_connections(db) == 0
+
+    for formato in ("csv", "excel"):
+        whole = client.get(url, params={"formato": formato}, headers={**auditor, "Accept-Encoding": "identity"})
+        sent = leave_after_first_chunk(client, f"{url}?formato={formato}", auditor)
+        assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 200, formato
+        # Cut off mid-stream: far from the whole body went out.
+        assert 0 < sum(len(m.get("body", b"")) for m in sent) < len(whole.content) / 2, formato
+        assert other_connections(db) == 0, formato
+        assert list(tmp_path.iterdir()) == [] and files_open_under(tmp_path) == [], formato
+
+
+def test_excel_memory_does_not_follow_the_rows(db, tmp_path, monkeypatch):
+    """Before, every row of the sheet was in memory several times over (a list of dicts, a
+    DataFrame, a whole workbook): about 10 KB a row. Now one batch of the cursor is."""
+    from divergencias.review import exports
+
+    rows = many_divergences(db, 5000)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    tracemalloc.start()
+    try:
+        export = exports.excel_file({}, "id")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    try:
+        content = b"".join(export.chunks)
+    finally:
+        export.close()
+    assert sheet_rows(content) == rows + 1
+    # 5000 rows at the old ~10 KB each would be ~50 MB; a batch of 2000 rows is a few MB.
+    assert peak < 12 * 2**20, f"{peak / 2**20:.1f} MiB for {rows} rows"
 
 
 def test_metrics_and_audit_lists(client, as_user, db):

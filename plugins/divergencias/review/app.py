@@ -16,7 +16,7 @@ from airflow.api_fastapi.core_api.security import GetUserDep, bearer_scheme, get
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, StringConstraints, model_validator
@@ -233,22 +233,16 @@ def sessions(
 @api.get("/relatorios/divergencias/export", dependencies=access.READ, summary="CSV ou Excel das divergências filtradas")
 def export(filters: Filters, formato: Literal["csv", "excel"] = "csv", ordenar: Sort = "id") -> Response:
     stamp = date.today().isoformat()
+    # Both open the database here, before the response starts: unreachable is a 503.
     if formato == "csv":
-        return StreamingResponse(
-            exports.csv_chunks(filters, ordenar),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="divergencias_{stamp}.csv"'},
-        )
-    workbook = exports.excel_workbook(filters, ordenar)
+        csv = exports.open_csv(filters, ordenar)
+        return exports.ExportResponse(csv, "text/csv; charset=utf-8", f"divergencias_{stamp}.csv")
+    workbook = exports.excel_file(filters, ordenar)
     if workbook is None:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, "Linhas demais para uma planilha Excel: filtre mais ou use CSV."
         )
-    return Response(
-        workbook,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="divergencias_{stamp}.xlsx"'},
-    )
+    return exports.ExportResponse(workbook, exports.XLSX_MEDIA_TYPE, f"divergencias_{stamp}.xlsx")
 
 
 @api.get("/metricas/resumo", dependencies=access.READ, summary="Resumo estável para painéis e BI")

@@ -1,22 +1,33 @@
-"""Exports of the filtered divergences: CSV streamed from PostgreSQL with COPY (constant
-memory), or an Excel workbook (pandas + openpyxl) with pt-BR headers, money as numbers in
-a BRL format and dates as dates."""
+"""Exports of the filtered divergences: CSV streamed from PostgreSQL with COPY, or an Excel
+workbook (openpyxl, write-only) with pt-BR headers, money as numbers in a BRL format and
+dates as dates. Both open the database before any byte is sent, so an unreachable database
+is a 503 and not an empty 200, and both keep memory flat whatever the number of rows."""
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterator
-from typing import Any
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, closing, suppress
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import IO, TYPE_CHECKING, Any
 
+import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
-from divergencias.database import financial_db, sql_file
+from divergencias.database import connect_financial_db, sql_file
 from divergencias.report import UTF8_BOM
-from divergencias.review.queries import SORT_ORDERS, filter_params, filtered
+from divergencias.review.queries import SORT_ORDERS, filter_params, filtered, unavailable_as_503
+
+if TYPE_CHECKING:
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 # Excel's last row, less the header.
 EXCEL_MAX_ROWS = 1_048_575
+SHEET_NAME = "Divergências"
 BRL_FORMAT = '"R$" #,##0.00;-"R$" #,##0.00'
 DATE_FORMAT = "dd/mm/yyyy hh:mm:ss"
 HEADERS = {
@@ -42,6 +53,44 @@ HEADERS = {
 }
 MONEY_COLUMNS = ("valor_anterior", "valor_sugerido", "valor_aplicado", "diferenca")
 DATE_COLUMNS = ("detectado_em", "processado_em")
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Rows per round trip of the server-side cursor: what the Excel export holds in memory.
+FETCH_ROWS = 2000
+# Bytes per chunk when the finished workbook is sent.
+FILE_CHUNK_BYTES = 64 * 1024
+
+
+@dataclass
+class Export:
+    """An export ready to send: its bytes in order, what to call once they are sent or
+    abandoned, and its size when known."""
+
+    chunks: Iterator[bytes]
+    close: Callable[[], None]
+    size: int | None = None
+
+
+class ExportResponse(StreamingResponse):
+    """Sends an Export and closes it however the response ends: sent, failed, or cut short
+    by a client that went away. Starlette never closes a sync body iterator and skips the
+    background task when sending fails, so the close can live in neither."""
+
+    def __init__(self, export: Export, media_type: str, filename: str) -> None:
+        headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+        if export.size is not None:
+            headers["Content-Length"] = str(export.size)
+        super().__init__(export.chunks, media_type=media_type, headers=headers)
+        self._close = export.close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Called here, not awaited in a thread: an await could itself be cancelled and
+            # leave the export open, and closing a socket or a file does not wait. No worker
+            # thread is reading the export by now: a cancelled Starlette stream waits for the
+            # thread's current read to return.
+            self._close()
 
 
 def _export_query(sort: str) -> sql.Composed:
@@ -49,37 +98,112 @@ def _export_query(sort: str) -> sql.Composed:
     return filtered(sql.SQL("{} ORDER BY {}").format(select, sql.SQL(SORT_ORDERS[sort])))
 
 
-def csv_chunks(filters: dict[str, Any], sort: str) -> Iterator[bytes]:
+def open_csv(filters: dict[str, Any], sort: str) -> Export:
     """The CSV (UTF-8 with BOM, comma, RFC 4180 quoting, decimal point), chunk by chunk as
-    COPY hands it over."""
-    copy = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')").format(_export_query(sort))
-    with financial_db() as conn, conn.cursor() as cur:
+    COPY hands it over. The connection is opened and the COPY started here, before the
+    response starts: a database that cannot be reached is the 503 every route gives, and a
+    failing query an error status, instead of a 200 with an empty body."""
+    copy_sql = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')").format(
+        _export_query(sort)
+    )
+    with unavailable_as_503(), ExitStack() as stack:
+        conn = stack.enter_context(closing(connect_financial_db()))
+        conn.read_only = True
+        cursor = stack.enter_context(conn.cursor())
+        copy = stack.enter_context(cursor.copy(copy_sql, filter_params(filters)))
+        # Opened: from now on the response owns the connection. Closing it needs no round trip
+        # (a COPY left unfinished is left, not drained), so it is safe after a disconnect.
+        opened = stack.pop_all()
+
+    def chunks() -> Iterator[bytes]:
         yield UTF8_BOM
-        with cur.copy(copy, filter_params(filters)) as stream:
-            yield from (bytes(chunk) for chunk in stream)
+        for chunk in copy:
+            yield bytes(chunk)
+
+    return Export(chunks(), opened.close)
 
 
-def excel_workbook(filters: dict[str, Any], sort: str) -> bytes | None:
-    """The .xlsx file, or None when the rows do not fit in one sheet."""
-    import pandas as pd
+def excel_file(filters: dict[str, Any], sort: str) -> Export | None:
+    """The .xlsx, or None when the rows do not fit in one sheet (counted first, nothing
+    written). Rows come through a server-side cursor FETCH_ROWS at a time into a write-only
+    workbook saved in an anonymous temporary file, so memory does not grow with the rows and
+    the file disappears once closed, even if the process dies."""
+    params = filter_params(filters)
+    with unavailable_as_503(), closing(connect_financial_db()) as conn:
+        # One snapshot for the count and the rows, so the count is the rows' count.
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        count = filtered(sql.SQL("SELECT count(*) FROM (SELECT 1 FROM filtradas LIMIT %(max_rows)s) AS linhas"))
+        (total,) = conn.execute(count, {**params, "max_rows": EXCEL_MAX_ROWS + 1}).fetchone()
+        if total > EXCEL_MAX_ROWS:
+            return None
+        output = tempfile.TemporaryFile(prefix="divergencias_", suffix=".xlsx")
+        try:
+            with conn.cursor(name="exportar_excel") as cursor:
+                cursor.itersize = FETCH_ROWS
+                cursor.execute(_export_query(sort), params)
+                _write_workbook(cursor, output)
+        except BaseException:
+            output.close()
+            raise
+    size = output.seek(0, os.SEEK_END)
+    output.seek(0)
+    return Export(_file_chunks(output), output.close, size)
 
-    with financial_db() as conn, conn.cursor(row_factory=dict_row) as cur:
-        query = sql.SQL("{} LIMIT %(max_rows)s").format(_export_query(sort))
-        cur.execute(query, {**filter_params(filters), "max_rows": EXCEL_MAX_ROWS + 1})
-        rows = cur.fetchall()
-    if len(rows) > EXCEL_MAX_ROWS:
-        return None
-    frame = pd.DataFrame(rows, columns=list(HEADERS))
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        frame.rename(columns=HEADERS).to_excel(writer, sheet_name="Divergências", index=False)
-        sheet = writer.sheets["Divergências"]
-        for position, column in enumerate(HEADERS, start=1):
-            number_format = BRL_FORMAT if column in MONEY_COLUMNS else DATE_FORMAT if column in DATE_COLUMNS else None
-            letter = sheet.cell(row=1, column=position).column_letter
-            sheet.column_dimensions[letter].width = max(12, len(HEADERS[column]) + 2)
-            if number_format:
-                for (cell,) in sheet.iter_rows(min_row=2, min_col=position, max_col=position):
-                    cell.number_format = number_format
+
+def _write_workbook(cursor: psycopg.ServerCursor, output: IO[bytes]) -> None:
+    """The sheet as the export always had it: pt-BR headers in a frozen first row, columns
+    at least as wide as their header, money in BRL and dates as dates."""
+    # Imported here, as pandas was before: the plugin (and the rest of the API) loads even
+    # where openpyxl is missing.
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.utils import get_column_letter
+
+    columns = [column.name for column in cursor.description]
+    formats = [BRL_FORMAT if c in MONEY_COLUMNS else DATE_FORMAT if c in DATE_COLUMNS else None for c in columns]
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(SHEET_NAME)
+
+    def cell(value: Any, number_format: str | None) -> Any:
+        # numeric NaN/Infinity have no Excel number (openpyxl would write an empty <v/>): an empty cell.
+        if isinstance(value, Decimal) and not value.is_finite():
+            value = None
+        if number_format is None:
+            return value
+        # Empty cells keep the format too, so a value typed in later shows as money or a date.
+        formatted = WriteOnlyCell(sheet, value)
+        formatted.number_format = number_format
+        return formatted
+
+    try:
+        # A write-only sheet takes its widths and panes only before the first row.
+        for position, column in enumerate(columns, start=1):
+            sheet.column_dimensions[get_column_letter(position)].width = max(12, len(HEADERS[column]) + 2)
         sheet.freeze_panes = "A2"
-    return buffer.getvalue()
+        sheet.append([HEADERS[column] for column in columns])
+        # Money stays Decimal up to openpyxl, which writes the nearest double, as Excel stores it.
+        for row in cursor:
+            sheet.append([cell(value, number_format) for value, number_format in zip(row, formats, strict=True)])
+        workbook.save(output)
+    except BaseException:
+        _discard(sheet)
+        raise
+
+
+def _discard(sheet: WriteOnlyWorksheet) -> None:
+    """openpyxl writes a write-only sheet's rows to a temporary file of its own that only
+    save() (or the interpreter's exit) removes; an export that failed halfway removes it now."""
+    # Already failing: the first error is the one to report, not one from the clean-up.
+    with suppress(Exception):
+        if not sheet.closed:
+            sheet.close()
+    writer = getattr(sheet, "_writer", None)
+    if writer is not None and os.path.exists(writer.out):
+        with suppress(OSError, ValueError):
+            writer.cleanup()
+
+
+def _file_chunks(file: IO[bytes]) -> Iterator[bytes]:
+    while chunk := file.read(FILE_CHUNK_BYTES):
+        yield chunk

@@ -43,14 +43,21 @@ FILTERS = (
 
 
 @contextmanager
-def reading() -> Iterator[psycopg.Connection]:
-    """A read transaction on financial_db; 503 when the database cannot be reached."""
+def unavailable_as_503() -> Iterator[None]:
+    """A database that cannot be reached (or drops the connection) as a 503 with the
+    message every route gives, instead of a bare 500."""
     try:
-        with financial_db() as conn:
-            conn.row_factory = dict_row
-            yield conn
+        yield
     except psycopg.OperationalError as error:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Banco financial_db indisponível.") from error
+
+
+@contextmanager
+def reading() -> Iterator[psycopg.Connection]:
+    """A read transaction on financial_db; 503 when the database cannot be reached."""
+    with unavailable_as_503(), financial_db() as conn:
+        conn.row_factory = dict_row
+        yield conn
 
 
 def filtered(query: sql.Composable) -> sql.Composed:
