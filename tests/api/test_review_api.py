@@ -627,6 +627,17 @@ def test_rollback_route_triggers_the_rollback_dag(client, as_user, db):
 # --- exports, metrics, audit -------------------------------------------------------------
 
 
+def test_excel_export_shows_control_characters_instead_of_failing(client, as_user, db):
+    add_sale(db, "NF\x01BELL", valor_bonus="1000.00", bonus_dpto="900.00")
+    detect(db)
+    response = client.get(
+        f"{API}/relatorios/divergencias/export", params={"formato": "excel"}, headers=as_user("auditor")
+    )
+    assert response.status_code == 200, response.text
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    assert [row[2].value for row in sheet.iter_rows(min_row=2)] == ["NF\ufffdBELL"]
+
+
 def test_csv_and_excel_exports(client, as_user, db):
     add_sale(db, "=HYPERLINK(1)", valor_bonus="1000.00", bonus_dpto="-10,50")
     add_sale(db, "NF2", valor_bonus="70000.00", bonus_dpto="1.234,56")

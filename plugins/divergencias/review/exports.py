@@ -158,6 +158,7 @@ def _write_workbook(cursor: psycopg.ServerCursor, output: IO[bytes]) -> None:
     # where openpyxl is missing.
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.utils import get_column_letter
 
     columns = [column.name for column in cursor.description]
@@ -169,6 +170,10 @@ def _write_workbook(cursor: psycopg.ServerCursor, output: IO[bytes]) -> None:
         # numeric NaN/Infinity have no Excel number (openpyxl would write an empty <v/>): an empty cell.
         if isinstance(value, Decimal) and not value.is_finite():
             value = None
+        # Control characters have no place in a sheet's XML (openpyxl refuses the whole
+        # file): each one shows as U+FFFD, so the cell says something was there.
+        if isinstance(value, str):
+            value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
         if number_format is None:
             return value
         # Empty cells keep the format too, so a value typed in later shows as money or a date.
