@@ -154,8 +154,8 @@ def excel_file(filters: dict[str, Any], sort: str) -> Export | None:
 def _write_workbook(cursor: psycopg.ServerCursor, output: IO[bytes]) -> None:
     """The sheet as the export always had it: pt-BR headers in a frozen first row, columns
     at least as wide as their header, money in BRL and dates as dates."""
-    # Imported here, as pandas was before: the plugin (and the rest of the API) loads even
-    # where openpyxl is missing.
+    # Imported here: the plugin (and the rest of the API) loads even where openpyxl is
+    # missing (the image installs it: requirements-runtime.in).
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
