@@ -87,6 +87,29 @@ def test_a_sale_outside_the_period_is_re_checked_but_nothing_new_is_recorded_for
     }
 
 
+def test_a_sale_repeated_in_and_before_the_period_is_recorded_for_the_period(conn):
+    """The view repeats the sale with one row before the period (read to re-check what is
+    open) and one inside: what fires is recorded, whichever row detection keeps."""
+    first = date(2026, 11, 1)
+    moment = datetime(2026, 11, 1, 9, 0)
+    add_sale(conn, "NF_R", bonus_utilizado="PENDENTE VERIFICACAO", dta_processamento=moment, data_final_venda=moment)
+    run_session(conn, first, first, modo="manual")
+    conn.execute("ALTER TABLE byd.vendas DROP CONSTRAINT vendas_pkey")
+    conn.execute(
+        """INSERT INTO byd.vendas (idnfsexterno, dta_processamento, data_final_venda, des_modelo, chassi, revenda)
+           SELECT idnfsexterno, %s, data_final_venda, des_modelo, chassi, revenda FROM byd.vendas
+            WHERE idnfsexterno = 'NF_R'""",
+        (datetime(2026, 11, 10, 9, 0),),
+    )
+    conn.execute("UPDATE byd.incentivos SET valor_bonus = '6000.00' WHERE idnfsexterno = 'NF_R'")
+
+    run_session(conn, DAY, DAY, modo="manual")
+    assert {d["tipo_divergencia"]: d["status_processamento"] for d in divergences(conn, "NF_R")} == {
+        "PENDENTE_VERIFICACAO": "DETECTED",
+        "TRADE_MARKETING_BONUS": "DETECTED",
+    }
+
+
 def test_rejected_and_rolled_back_are_not_reopened_while_values_stay_the_same(conn):
     _seed(conn)
     run_session(conn, DAY, DAY, modo="manual")

@@ -26,7 +26,9 @@ SELECT DISTINCT ON (d.idnfsexterno, d.tipo_divergencia, d.campo_afetado)
        CASE WHEN abs(d.valor_sugerido) < 1e13 THEN d.valor_sugerido END AS valor_sugerido,
        r.confidence_score, ARRAY[d.regra] AS regras_aplicadas,
        to_char(coalesce(x.data_final_venda, d.dta_processamento), 'YYYY-MM') AS competencia,
-       d.dta_processamento, d.no_periodo,
+       d.dta_processamento,
+       -- a sale the view repeats may have a row in the period besides the one kept here
+       bool_or(d.no_periodo) OVER (PARTITION BY d.idnfsexterno, d.tipo_divergencia, d.campo_afetado) AS no_periodo,
        jsonb_strip_nulls(jsonb_build_object(
            'competencia_origem', x.mes_origem, 'modelo', x.des_modelo, 'chassi', x.chassi,
            'revenda', x.revenda, 'apontamento', d.apontamento, 'valor_referencia', d.valor_referencia,
