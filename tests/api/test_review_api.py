@@ -445,6 +445,12 @@ def test_a_first_approval_holds_only_for_what_its_approver_saw(client, as_user, 
     response = approve(client, as_user("controladora"), [big])
     assert response.status_code == 200 and response.json()["aprovadas"] == [big]
     assert booked(db, "NF_BIG")[0] == "90000.00"
+    detail = client.get(f"{API}/divergencias/{big}", headers=as_user("auditor")).json()
+    assert [(a["usuario"], a["valor"], a["situacao"]) for a in detail["aprovacoes"]] == [
+        ("controladora", "60000.00", "sem efeito: valores mudaram"),
+        ("aprovador", "90000.00", "1ª aprovação"),
+        ("controladora", "90000.00", "aplicou"),
+    ]
 
 
 def test_a_sale_the_view_repeats_with_different_values_needs_an_explicit_value(client, as_user, db):

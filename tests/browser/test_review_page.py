@@ -66,8 +66,14 @@ def test_controller_approves_and_rejects_in_the_browser(api_server, browser, db,
 
     frame.locator(f"tr[data-id='{ids['NF_REJEITAR']}'] input.marcar").check()
     frame.locator("#motivo").fill("lançamento da controladoria está correto")
+    # a filter typed wrong meanwhile does not make a recorded decision look failed
+    frame.locator("input[name=diferenca_minima]").fill("abc")
     frame.locator("#rejeitar").click()
     frame.locator("#mensagem", has_text="Rejeitadas: 1").wait_for()
+    expect(frame.locator("#mensagem")).to_contain_text("A lista não foi recarregada: Diferença mínima")
+    expect(frame.locator("#mensagem")).not_to_have_class("erro")
+    frame.locator("input[name=diferenca_minima]").fill("")
+    frame.get_by_role("button", name="Filtrar").click()
 
     rows = {d["idnfsexterno"]: d for d in divergences(db)}
     assert (rows["NF_APROVAR"]["status_processamento"], rows["NF_APROVAR"]["processado_por"]) == (
@@ -125,13 +131,13 @@ READ = {
     "R$ 1.234,56": "1234.56",
     f"R${NBSP}1.234,56": "1234.56",
     "1234,5": "1234.5",
-    "1.234": "1234",
     "  300 ": "300",
     "0,99": "0.99",
     "123.456.789,00": "123456789.00",
     "98765432109876543,21": "98765432109876543.21",
 }
-REFUSED = ["1.234.56", "12.34", "1234.56", "1,234.56", "1.23,45", "1,234", "10,5,0", "-10,00", "abc", "R$"]
+# "1.234": thousands for a controller, 1.234 for the money rules reading the source.
+REFUSED = ["1.234.56", "12.34", "1234.56", "1,234.56", "1.23,45", "1,234", "10,5,0", "-10,00", "abc", "R$", "1.234"]
 
 
 def test_page_shows_and_reads_money_as_text(api_server, browser, passwords):

@@ -10,7 +10,7 @@ WITH niveis AS MATERIALIZED (
            audit.configuracao_validada('pendentes_nivel_critico')::integer AS critico
 ), abertas AS (
     SELECT d.tipo_divergencia, count(*) AS total,
-           coalesce(sum(abs(d.valor_sugerido - coalesce(d.valor_anterior, 0))), 0) AS diferenca_total
+           coalesce(sum(abs(d.valor_sugerido - audit.valor_atual_campo(d.valor_original))), 0) AS diferenca_total
       FROM audit.divergencias_processadas d
      WHERE d.status_processamento = 'DETECTED'
      GROUP BY d.tipo_divergencia

@@ -29,19 +29,20 @@ function brl(value) {
   return `${negative ? "-" : ""}R$\u00a0${grouped},${fraction.padEnd(2, "0")}`;
 }
 
-// What a controller types, as the API's decimal text: "R$ 1.234,56", "1234,5" and "1.234"
+// What a controller types, as the API's decimal text: "R$ 1.234,56", "1234,5" and "1234"
 // give "1234.56", "1234.5" and "1234". Dots only as thousands separators (groups of three)
-// and at most two decimal places after the comma: "1.234.56" or "12.34" could mean two
-// things and are refused, never guessed, with a message naming the field. null when empty.
+// before a comma, and at most two decimal places after it: "1.234" (the money rules read
+// 1.234 in the source), "1.234.56" or "12.34" could mean two things and are refused, never
+// guessed, with a message naming the field. null when empty.
 function parseMoney(text, label) {
   if (String(text).trim() === "") return null;
   const compact = String(text).replace(/R\$/gi, "").replace(/[\s\u00a0]/g, "");
-  const match = /^(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d{1,2}))?$/.exec(compact);
+  const match = /^(?:(\d{1,3}(?:\.\d{3})+)(?=,)|(\d+))(?:,(\d{1,2}))?$/.exec(compact);
   if (!match) {
     throw new Error(`${label}: valor inválido "${String(text).trim()}". Use o formato 1.234,56 (vírgula antes dos centavos).`);
   }
-  const whole = match[1].replaceAll(".", "");
-  return match[2] === undefined ? whole : `${whole}.${match[2]}`;
+  const whole = (match[1] ?? match[2]).replaceAll(".", "");
+  return match[3] === undefined ? whole : `${whole}.${match[3]}`;
 }
 
 // A history entry's detalhes as a controller reads them ("valor sugerido: R$ 1.000,00 · …");
@@ -175,9 +176,14 @@ async function decide(kind) {
     }
     $("#motivo").value = "";
     $("#valor").value = "";
+  } catch (error) {
+    return show(error.message, true);
+  }
+  // The decision is recorded: a filter typed wrong must not make it look as if it failed.
+  try {
     await loadQueue();
   } catch (error) {
-    show(error.message, true);
+    show(`${$("#mensagem").textContent}. A lista não foi recarregada: ${error.message}`);
   }
 }
 
@@ -200,7 +206,7 @@ async function openDetail(id) {
       h.status_novo, h.usuario, h.sessao_id ?? "—", historyDetails(h.detalhes)])));
     const approvals = $("#detalhe-aprovacoes tbody");
     approvals.replaceChildren(...d.aprovacoes.map((a) => row([dateTime(a.aprovado_em), a.usuario, brl(a.valor),
-      a.comentario || "", a.operacao_id ? "sim" : "aguardando 2ª"])));
+      a.comentario || "", a.situacao])));
     $("#detalhe").hidden = false;
   } catch (error) {
     show(error.message, true);
