@@ -109,22 +109,16 @@ def test_an_empty_view_for_a_period_with_open_divergences_stops_before_writing(c
     assert _open_count(conn) == 0
 
 
-def test_resolving_most_of_the_queue_as_not_found_needs_confirmation(conn):
-    _open_queue(conn, 30)
-    conn.execute("DELETE FROM byd.vendas WHERE idnfsexterno < 'NF020'")
-    with pytest.raises(psycopg.errors.DataException, match="20 de 30 divergências abertas"):
+# Contract §2: more than half of the open queue, however small the queue.
+@pytest.mark.parametrize(("queue", "gone"), [(30, 20), (3, 2)])
+def test_resolving_most_of_the_queue_as_not_found_needs_confirmation(conn, queue, gone):
+    _open_queue(conn, queue)
+    conn.execute("DELETE FROM byd.vendas WHERE idnfsexterno < %s", (f"NF{gone:03d}",))
+    with pytest.raises(psycopg.errors.DataException, match=f"{gone} de {queue} divergências abertas"):
         run_session(conn, DAY, DAY)
-    assert _open_count(conn) == 30
+    assert _open_count(conn) == queue
     run_session(conn, DAY, DAY, modo="manual", parametros={"confirmar_resolucao_em_massa": True})
-    assert _open_count(conn) == 10
-
-
-def test_a_small_queue_resolved_mostly_as_not_found_needs_confirmation_too(conn):
-    _open_queue(conn, 3)
-    conn.execute("DELETE FROM byd.vendas WHERE idnfsexterno < 'NF002'")
-    with pytest.raises(psycopg.errors.DataException, match="2 de 3 divergências abertas"):
-        run_session(conn, DAY, DAY)
-    assert _open_count(conn) == 3
+    assert _open_count(conn) == queue - gone
 
 
 def test_a_few_sales_gone_are_resolved_without_confirmation(conn):
