@@ -6,12 +6,11 @@
 -- divergence that waits for a second person, and the value the second approval would apply.
 SELECT d.id, d.sessao_id, d.idnfsexterno, d.tipo_divergencia, r.rotulo AS regra, d.campo_afetado,
        d.competencia, d.valor_original, d.valor_anterior, d.valor_sugerido, d.valor_aplicado,
-       abs(d.valor_sugerido - audit.valor_atual_campo(d.valor_original)) AS diferenca,
+       v.diferenca,
        -- without a suggestion the value chosen decides; a missing setting shows "needs two"
-       CASE WHEN audit.valor_atual_campo(d.valor_original) IS NULL THEN true
+       CASE WHEN v.atual IS NULL THEN true
             WHEN d.valor_sugerido IS NULL THEN false
-            ELSE coalesce(abs(d.valor_sugerido - audit.valor_atual_campo(d.valor_original))
-                          >= cfg.limite_dupla_aprovacao, true)
+            ELSE coalesce(v.diferenca >= cfg.limite_dupla_aprovacao, true)
        END AS requer_dupla_aprovacao,
        d.status_processamento, d.confidence_score, d.regras_aplicadas, d.dta_processamento,
        d.detectado_em, d.processado_em, d.processado_por, d.motivo_rejeicao, d.operacao_id,
@@ -21,6 +20,8 @@ SELECT d.id, d.sessao_id, d.idnfsexterno, d.tipo_divergencia, r.rotulo AS regra,
        (SELECT a.valor FROM audit.aprovacoes a
          WHERE a.divergencia_id = d.id AND audit.aprovacao_pendente(a, d) ORDER BY a.id LIMIT 1) AS valor_pendente
   FROM audit.divergencias_processadas d
+ CROSS JOIN LATERAL (SELECT a.atual, abs(d.valor_sugerido - a.atual) AS diferenca
+                       FROM (SELECT audit.valor_atual_campo(d.valor_original) AS atual) AS a) AS v
  CROSS JOIN (SELECT audit.configuracao('limite_dupla_aprovacao')::numeric AS limite_dupla_aprovacao) AS cfg
   LEFT JOIN audit.regras_divergencia r ON r.codigo = d.tipo_divergencia
  WHERE (%(id)s::integer IS NULL OR d.id = %(id)s)
@@ -31,4 +32,4 @@ SELECT d.id, d.sessao_id, d.idnfsexterno, d.tipo_divergencia, r.rotulo AS regra,
    AND (%(data_inicio)s::date IS NULL OR d.dta_processamento >= %(data_inicio)s::date)
    AND (%(data_fim)s::date IS NULL OR d.dta_processamento < %(data_fim)s::date + 1)
    AND (%(diferenca_minima)s::numeric IS NULL
-        OR abs(d.valor_sugerido - audit.valor_atual_campo(d.valor_original)) >= %(diferenca_minima)s::numeric)
+        OR v.diferenca >= %(diferenca_minima)s::numeric)

@@ -282,10 +282,14 @@ def create_app() -> FastAPI:
         resolves the path: nothing outside PAGE_DIR, ETag and 304 as before."""
         return await static_files.get_response(os.path.normpath(os.path.join(*arquivo.split("/"))), request.scope)
 
+    def mount_prefix(request: Request) -> str:
+        """Where Airflow mounted this app (/divergencias): the browser's URLs need it."""
+        return request.scope.get("root_path", "").rstrip("/")
+
     @app.get("/api/openapi.json", dependencies=access.READ, include_in_schema=False)
     def openapi(request: Request) -> JSONResponse:
         # The schema's paths start at /api/v1; "Try it out" needs the mount prefix as server.
-        root = request.scope.get("root_path", "").rstrip("/")
+        root = mount_prefix(request)
         schema = app.openapi()
         return JSONResponse({**schema, "servers": [{"url": root}]} if root else schema)
 
@@ -293,8 +297,9 @@ def create_app() -> FastAPI:
     def docs(request: Request) -> HTMLResponse:
         # Swagger UI fetches the schema from the browser with the same cookie, so the URL must
         # carry the mount prefix (/divergencias/api/openapi.json), as FastAPI's own docs do.
-        root = request.scope.get("root_path", "").rstrip("/")
-        return get_swagger_ui_html(openapi_url=f"{root}/api/openapi.json", title=f"{app.title}: documentação")
+        return get_swagger_ui_html(
+            openapi_url=f"{mount_prefix(request)}/api/openapi.json", title=f"{app.title}: documentação"
+        )
 
     @app.get("/", include_in_schema=False)
     async def page(request: Request, bearer: Bearer) -> Response:

@@ -19,6 +19,7 @@ from psycopg.rows import dict_row
 
 from divergencias import __version__
 from divergencias.database import financial_db, sql_file
+from divergencias.review.queries import invalid_setting_as_503, unavailable_as_503
 
 # The only fields the system writes (byd.controladoria); the others belong to sales.
 WRITABLE_FIELDS = ("bonus_dpto", "trade_mkt_dpto")
@@ -38,31 +39,24 @@ def _run_file(conn: psycopg.Connection, file: str, params: dict[str, Any]) -> li
 def _deciding(ids: list[int]) -> Iterator[tuple[psycopg.Connection, list[dict]]]:
     """One transaction holding the writer lock and the rows of the divergences named; yields
     what the checks need about each (404 when one does not exist)."""
-    try:
-        with financial_db() as conn:
-            conn.row_factory = dict_row
-            try:
-                _run_file(conn, "review/travar_divergencias.sql", {"ids": ids})
-            except psycopg.errors.LockNotAvailable as error:
-                raise HTTPException(
-                    status.HTTP_503_SERVICE_UNAVAILABLE,
-                    "Uma execução do pipeline está gravando agora; tente de novo em instantes.",
-                    headers={"Retry-After": "30"},
-                ) from error
-            try:
-                facts = conn.execute(sql_file("review/fatos_aprovacao.sql"), {"ids": ids}).fetchall()
-            except psycopg.errors.InvalidParameterValue as error:  # a setting missing or invalid
-                raise HTTPException(
-                    status.HTTP_503_SERVICE_UNAVAILABLE, f"{error.diag.message_primary}: nada foi gravado."
-                ) from error
-            missing = sorted(set(ids) - {row["id"] for row in facts})
-            if missing:
-                raise HTTPException(
-                    status.HTTP_404_NOT_FOUND, f"Divergência(s) não encontrada(s): {', '.join(map(str, missing))}."
-                )
-            yield conn, facts
-    except psycopg.OperationalError as error:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Banco financial_db indisponível.") from error
+    with unavailable_as_503(), financial_db() as conn:
+        conn.row_factory = dict_row
+        try:
+            _run_file(conn, "review/travar_divergencias.sql", {"ids": ids})
+        except psycopg.errors.LockNotAvailable as error:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                "Uma execução do pipeline está gravando agora; tente de novo em instantes.",
+                headers={"Retry-After": "30"},
+            ) from error
+        with invalid_setting_as_503("nada foi gravado."):
+            facts = conn.execute(sql_file("review/fatos_aprovacao.sql"), {"ids": ids}).fetchall()
+        missing = sorted(set(ids) - {row["id"] for row in facts})
+        if missing:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"Divergência(s) não encontrada(s): {', '.join(map(str, missing))}."
+            )
+        yield conn, facts
 
 
 def _require_detected(row: dict, action: str) -> None:

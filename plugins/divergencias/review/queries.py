@@ -53,6 +53,19 @@ def unavailable_as_503() -> Iterator[None]:
 
 
 @contextmanager
+def invalid_setting_as_503(consequence: str) -> Iterator[None]:
+    """A setting missing, inactive or invalid (audit.configuracao_validada raises
+    invalid_parameter_value naming it) as a 503 that names it and says what it prevented,
+    instead of a figure or a decision computed with NULL."""
+    try:
+        yield
+    except psycopg.errors.InvalidParameterValue as error:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"{error.diag.message_primary}: {consequence}"
+        ) from error
+
+
+@contextmanager
 def reading() -> Iterator[psycopg.Connection]:
     """A read transaction on financial_db; 503 when the database cannot be reached."""
     with unavailable_as_503(), financial_db() as conn:
@@ -119,14 +132,8 @@ def session(session_id: int) -> dict[str, Any]:
 def summary() -> dict[str, Any]:
     """503 when a criticality level is missing or invalid: a level compared with nothing
     would report a wrong criticality, so the summary names the setting to fix instead."""
-    with reading() as conn:
-        try:
-            return conn.execute(sql_file("review/metricas_resumo.sql")).fetchone()
-        except psycopg.errors.InvalidParameterValue as error:  # raised by audit.configuracao_validada
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                f"{error.diag.message_primary}: o resumo das métricas não pode ser calculado.",
-            ) from error
+    with reading() as conn, invalid_setting_as_503("o resumo das métricas não pode ser calculado."):
+        return conn.execute(sql_file("review/metricas_resumo.sql")).fetchone()
 
 
 def daily(days: int) -> list[dict[str, Any]]:
