@@ -578,6 +578,14 @@ def _dag_run(run_id: str):
         return run.dag_id, run.conf, run.triggering_user_name, run.state
 
 
+def _run_count() -> int:
+    from airflow.models import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return session.query(DagRun).count()
+
+
 def test_processar_validates_like_the_trigger_form_and_queues_a_run(client, as_user, db):
     user = as_user("controladora")
     for body in (
@@ -610,6 +618,31 @@ def test_processar_validates_like_the_trigger_form_and_queues_a_run(client, as_u
     response = client.post(f"{API}/divergencias/processar", json=body, headers=user)
     assert response.status_code == 201, response.text
     assert _dag_run(response.json()["dag_run_id"])[1] == {**body, "modo": "auto"}
+
+
+def test_a_misspelled_field_is_refused_not_dropped(client, as_user, db):
+    """{"value": ...} for "valor" would apply the rule's suggestion, {"mode": "manual"} for
+    "modo" would queue an auto run: both answer 422 naming the field, and nothing happens."""
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    one = detect(db)[("NF1", "bonus_dpto")]
+    user = as_user("controladora")
+
+    response = approve(client, user, [one], value="950.00")
+    assert response.status_code == 422, response.text
+    assert [item["msg"] for item in response.json()["detail"]] == ["value: campo não reconhecido"]
+    assert status_of(db, one) == "DETECTED" and booked(db, "NF1")[0] == "900.00"
+
+    runs_before = _run_count()
+    for path, body in (
+        ("/divergencias/processar", {"mode": "manual"}),
+        ("/divergencias/rejeitar", {"ids": [one], "motivo": "não procede", "motive": "x"}),
+        (f"/divergencias/{one}/rejeitar", {"motivo": "não procede", "ids": [one]}),
+        ("/sessoes/1/rollback", {"motivo": "desfazer", "sessao_id": 2}),
+    ):
+        response = client.post(f"{API}{path}", json=body, headers=user)
+        assert response.status_code == 422, (path, response.text)
+        assert any(item["msg"].endswith("campo não reconhecido") for item in response.json()["detail"]), path
+    assert status_of(db, one) == "DETECTED" and _run_count() == runs_before
 
 
 def test_rollback_route_triggers_the_rollback_dag(client, as_user, db):

@@ -19,7 +19,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from divergencias import __version__, settings
 from divergencias.review import access, decisions, exports, queries, runs, validation
@@ -36,7 +36,15 @@ Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Offset = Annotated[int, Query(ge=0)]
 
 
-class Approval(BaseModel):
+class RequestBody(BaseModel):
+    """A request body refuses fields it does not know: a misspelled one ({"value": 100} for
+    "valor", {"mode": "manual"} for "modo") would otherwise be dropped, and the request would
+    apply the rule's suggestion or queue an auto run instead of what was asked."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Approval(RequestBody):
     ids: Ids
     valor: Annotated[Decimal | None, Field(ge=0, max_digits=15, decimal_places=2)] = None
     comentario: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=2000)] = None
@@ -49,7 +57,7 @@ class Approval(BaseModel):
         return self
 
 
-class Rejection(BaseModel):
+class Rejection(RequestBody):
     motivo: Reason
 
 
@@ -57,7 +65,7 @@ class BulkRejection(Rejection):
     ids: Ids
 
 
-class Processing(BaseModel):
+class Processing(RequestBody):
     data_inicio: date | None = None
     data_fim: date | None = None
     modo: Literal["auto", "manual"] = "auto"
