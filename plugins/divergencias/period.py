@@ -90,4 +90,14 @@ def resolve_period(params: dict, run_type: str, run_moment: datetime, dias_retro
     if tipo_sessao == "REPROCESSING":
         # A backfill reprocesses exactly its own day: its neighbours have their own runs.
         return RunPeriod(day, day, modo, tipo_sessao)
-    return RunPeriod(day - timedelta(days=dias_retroativos), day, modo, tipo_sessao)
+    inicio = day - timedelta(days=dias_retroativos)
+    days = dias_retroativos + 1
+    # The same guard as for explicit dates: a dias_retroativos typed wrong (3100 for 31) would
+    # otherwise make every daily run record and auto-correct sales from years back.
+    if days > MAX_PERIOD_DAYS and params.get("permitir_periodo_longo") is not True:
+        raise InvalidParams(
+            f"Período de {days} dias ({inicio} a {day}) pela configuração dias_retroativos={dias_retroativos} "
+            f"excede {MAX_PERIOD_DAYS} dias: corrija dias_retroativos em audit.configuracoes_sistema "
+            "ou confirme com permitir_periodo_longo=true."
+        )
+    return RunPeriod(inicio, day, modo, tipo_sessao)
