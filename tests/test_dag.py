@@ -8,6 +8,7 @@ import psycopg
 import pytest
 
 from devtools import demo_source
+from divergencias.period import PARAMS
 from tests.helpers import add_sale
 
 TASKS = [
@@ -41,6 +42,8 @@ def test_dag_bag_imports_with_the_contract_tasks_in_order(dag):
         "confirmar_resolucao_em_massa",
     }
     assert dag.params["modo"] == "auto"
+    # the first task refuses any other key: both lists must name the same params
+    assert set(dag.params.keys()) == set(PARAMS)
 
 
 def _session(dsn: str) -> dict:
@@ -149,6 +152,17 @@ def test_inconsistent_dates_fail_at_the_first_task_writing_nothing(dag, system_d
     assert states["open_session"] == "upstream_failed"
     with psycopg.connect(system_db) as c:
         assert c.execute("SELECT to_regnamespace('audit')").fetchone()[0] is None
+
+
+def test_a_misspelled_param_fails_the_first_task_instead_of_running_auto(dag, conn, business_db, output_dir):
+    # "mode" for "modo": ignored, the run would apply corrections the user meant to only detect
+    add_sale(conn, "NF1", bonus_dpto="1")
+    run = dag.test(run_conf={"data_inicio": "2026-11-10", "data_fim": "2026-11-10", "mode": "manual"})
+    assert run.state == "failed"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["validate_and_migrate"] == "failed" and states["open_session"] == "upstream_failed"
+    assert conn.execute("SELECT count(*) FROM audit.sessoes_processamento").fetchone()[0] == 0
+    assert conn.execute("SELECT bonus_dpto FROM byd.controladoria").fetchone()[0] == "1"
 
 
 @pytest.mark.parametrize("conf", [{"modo": "automatico"}, {"data_inicio": "10/11/2026", "data_fim": "2026-11-10"}])

@@ -84,6 +84,20 @@ def test_a_broken_setting_fails_the_dag_at_its_first_task_writing_nothing(dag, c
     assert "limite_outlier" in alert.message.get_body(("plain",)).get_content()
 
 
+def test_a_retroactive_window_over_366_days_fails_the_scheduled_run_at_once_writing_nothing(conn):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from divergencias.preparation import prepare_run
+
+    add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
+    _new_version(conn, "dias_retroativos", "3100")
+    # not retried: the same setting would fail the same way
+    with pytest.raises(AirflowFailException, match="dias_retroativos=3100"):
+        prepare_run({}, "scheduled", datetime(2026, 11, 28, 10, 0).astimezone(), "scheduled__teste")
+    assert _sessions(conn) == [] and divergences(conn) == []
+    assert booked(conn, "NF1") == ("4000.00", "0")
+
+
 # --- 3. a broken source fails loudly ------------------------------------------------------
 
 

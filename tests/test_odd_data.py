@@ -23,6 +23,17 @@ def test_a_period_over_366_days_needs_explicit_permission():
     assert resolve_period(exactly_366, "manual", NOW.astimezone(), 31).data_fim == date(2026, 1, 1)
 
 
+def test_a_retroactive_window_over_366_days_needs_explicit_permission_too():
+    # dias_retroativos 3100 (a typo for 31): every daily run would reach back to 2018
+    with pytest.raises(InvalidParams, match="dias_retroativos=3100.*permitir_periodo_longo"):
+        resolve_period({}, "scheduled", NOW.astimezone(), 3100)
+    with pytest.raises(InvalidParams, match="dias_retroativos"):
+        resolve_period({}, "manual", NOW.astimezone(), 366)
+    assert resolve_period({}, "scheduled", NOW.astimezone(), 365).data_inicio == date(2025, 11, 27)
+    allowed = resolve_period({"permitir_periodo_longo": True}, "manual", NOW.astimezone(), 3100)
+    assert allowed.data_inicio == date(2018, 6, 2)
+
+
 def test_duplicate_rows_of_a_sale_in_the_view_are_recorded_once_and_reported(conn):
     add_sale(conn, "NF_DUP", valor_bonus="5000.00", bonus_dpto="4000.00")
     # a second incentive row for the same nota fiscal duplicates it in the view

@@ -49,6 +49,8 @@ def test_backfill_run_is_exactly_its_reference_day():
         ({"data_inicio": "2026-02-01", "data_fim": "2026-01-01"}, ("data_inicio", "data_fim")),
         ({"data_inicio": "2026-02-30", "data_fim": "2026-03-01"}, ("data_inicio",)),
         ({"modo": "automatico"}, ("modo",)),
+        # a misspelled param is not silently dropped: "mode" would run auto and write
+        ({"data_inicio": "2026-01-01", "data_fim": "2026-01-31", "mode": "manual"}, ("mode", "modo")),
     ],
 )
 def test_invalid_params_name_the_params(params, named):

@@ -50,3 +50,51 @@ def test_a_report_another_worker_cannot_reach_is_not_attached_and_says_why(tmp_p
     with caplog.at_level(logging.WARNING, logger="divergencias.storage"):
         assert storage.attachable(missing, 10 * 2**20) is False
     assert "divergencias_output_dir" in caplog.text
+
+
+def test_a_cleared_run_whose_csv_then_fails_does_not_attach_the_first_attempts_csv(conn, tmp_path, monkeypatch):
+    from datetime import date
+
+    from devtools.sql_steps import open_session, run_step
+    from divergencias.notifications import summary_mail
+    from divergencias.report import export_session_report
+
+    monkeypatch.delenv("AIRFLOW_VAR_DIVERGENCIAS_ANEXO_MAX_MB", raising=False)
+    add_sale(conn, "NF1", bonus_dpto="1")
+    day = date(2026, 11, 10)
+    params = open_session(conn, day, day, dag_run_id="manual__limpa")
+    for step in ("detect_divergences", "apply_corrections"):
+        run_step(conn, step, params)
+    export_session_report(conn, params["sessao_id"], storage.location(str(tmp_path)) / "primeira.csv")
+    assert summary_mail(conn, params["sessao_id"], "http://airflow").attachment is not None
+
+    # the run is cleared: open_session reopens the same session, and this time the CSV fails
+    params = open_session(conn, day, day, dag_run_id="manual__limpa")
+    for step in ("detect_divergences", "apply_corrections"):
+        run_step(conn, step, params)
+    mail = summary_mail(conn, params["sessao_id"], "http://airflow")
+    assert mail.attachment is None
+    assert "O relatório CSV não foi gerado nesta execução" in mail.text
+
+
+def test_the_email_says_a_report_it_cannot_reach_is_unreachable_not_too_large(conn, tmp_path, monkeypatch):
+    from datetime import date
+
+    from devtools.sql_steps import open_session, run_step
+    from divergencias.notifications import summary_mail
+    from divergencias.report import export_session_report
+
+    monkeypatch.delenv("AIRFLOW_VAR_DIVERGENCIAS_ANEXO_MAX_MB", raising=False)
+    add_sale(conn, "NF1", bonus_dpto="1")
+    day = date(2026, 11, 10)
+    params = open_session(conn, day, day)
+    for step in ("detect_divergences", "apply_corrections"):
+        run_step(conn, step, params)
+    path = storage.location(str(tmp_path / "disco_do_worker_que_exportou")) / "r.csv"
+    export_session_report(conn, params["sessao_id"], path)
+    path.unlink()  # what the worker that emails sees of another worker's local disk
+
+    mail = summary_mail(conn, params["sessao_id"], "http://airflow")
+    assert mail.attachment is None
+    for body in (mail.text, mail.html):
+        assert str(path) in body and "grande demais" not in body and "não está acessível" in body

@@ -159,6 +159,9 @@ def summary_mail(conn: psycopg.Connection, sessao_id: int, run_url: str) -> Mail
         "link_execucao": run_url,
         "relatorio": report,
         "relatorio_anexado": attachment is not None,
+        # Not attached because this worker cannot reach it (another worker's local disk), not
+        # because it is too large: the email must not send the reader after the wrong cause.
+        "relatorio_inacessivel": report is not None and attachment is None and not report.exists(),
     }
     subject = (
         f"[{session['ambiente']}] Divergências "

@@ -12,6 +12,10 @@ from zoneinfo import ZoneInfo
 from divergencias.settings import LOCAL_TIMEZONE
 
 MODES = ("auto", "manual")
+# The DAG's params (contract §2). Airflow passes any other key of a run's conf through
+# untouched, so a misspelled one ("mode": "manual") would be ignored and the run would
+# apply corrections the user meant only to detect: it is refused instead.
+PARAMS = ("data_inicio", "data_fim", "modo", "permitir_periodo_longo", "confirmar_resolucao_em_massa")
 # A longer period is almost always a typo in a year; it must be asked for explicitly.
 MAX_PERIOD_DAYS = 366
 # Airflow's DagRunType values.
@@ -50,6 +54,9 @@ def reference_day(run_moment: datetime) -> date:
 
 def validate_params(params: dict) -> tuple[date | None, date | None, str]:
     """(data_inicio, data_fim, modo) of valid params; raises InvalidParams naming the params."""
+    unknown = sorted(set(params) - set(PARAMS))
+    if unknown:
+        raise InvalidParams(f"Parâmetro(s) desconhecido(s): {', '.join(unknown)}. Use apenas: {', '.join(PARAMS)}.")
     modo = params.get("modo") or "auto"
     if modo not in MODES:
         raise InvalidParams(f"Parâmetro modo={modo!r} inválido: use 'auto' ou 'manual'.")
@@ -83,4 +90,14 @@ def resolve_period(params: dict, run_type: str, run_moment: datetime, dias_retro
     if tipo_sessao == "REPROCESSING":
         # A backfill reprocesses exactly its own day: its neighbours have their own runs.
         return RunPeriod(day, day, modo, tipo_sessao)
-    return RunPeriod(day - timedelta(days=dias_retroativos), day, modo, tipo_sessao)
+    inicio = day - timedelta(days=dias_retroativos)
+    days = dias_retroativos + 1
+    # The same guard as for explicit dates: a dias_retroativos typed wrong (3100 for 31) would
+    # otherwise make every daily run record and auto-correct sales from years back.
+    if days > MAX_PERIOD_DAYS and params.get("permitir_periodo_longo") is not True:
+        raise InvalidParams(
+            f"Período de {days} dias ({inicio} a {day}) pela configuração dias_retroativos={dias_retroativos} "
+            f"excede {MAX_PERIOD_DAYS} dias: corrija dias_retroativos em audit.configuracoes_sistema "
+            "ou confirme com permitir_periodo_longo=true."
+        )
+    return RunPeriod(inicio, day, modo, tipo_sessao)

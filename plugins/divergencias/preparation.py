@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import NoReturn
 
 import psycopg
 
@@ -39,7 +40,7 @@ def read_required_settings(conn: psycopg.Connection) -> dict[str, str]:
     return values
 
 
-def _fail(error: Exception) -> None:
+def _fail(error: Exception) -> NoReturn:
     from airflow.sdk.exceptions import AirflowFailException
 
     # Not transient: a retry would fail the same way. Fail at once.
@@ -59,7 +60,10 @@ def prepare_run(params: dict, run_type: str, run_moment: datetime, dag_run_id: s
             settings = read_required_settings(conn)
         except (MigrationChanged, InvalidSettings) as error:
             _fail(error)
-    period = resolve_period(params, run_type, run_moment, int(settings["dias_retroativos"]))
+    try:
+        period = resolve_period(params, run_type, run_moment, int(settings["dias_retroativos"]))
+    except InvalidParams as error:
+        _fail(error)
     return {
         **period.as_xcom(),
         "dag_run_id": dag_run_id,

@@ -1,6 +1,10 @@
--- email_summary: the session's own figures and the pending-queue thresholds.
+-- email_summary: the session's own figures and the pending-queue thresholds. The report
+-- counts only when this attempt wrote it: a cleared run reopens its session with the
+-- previous attempt's arquivo_relatorio still set, and that file is not this run's report.
 SELECT s.id, s.tipo_sessao, s.modo, s.ambiente, s.data_inicio, s.data_fim, s.total_registros_analisados,
-       s.divergencias_detectadas, s.correcoes_aplicadas, s.arquivo_relatorio, s.log_completo AS avisos,
+       s.divergencias_detectadas, s.correcoes_aplicadas,
+       CASE WHEN 'export_csv' = ANY(s.etapas_concluidas) THEN s.arquivo_relatorio END AS arquivo_relatorio,
+       s.log_completo AS avisos,
        (SELECT count(*) FROM audit.divergencias_processadas d
          WHERE d.status_processamento = 'DETECTED') AS pendentes,
        audit.configuracao_validada('pendentes_nivel_atencao')::int AS nivel_atencao,
