@@ -181,3 +181,36 @@ def test_an_old_system_session_is_refused_with_the_reason(rollback_dag, conn):
     run = rollback_dag.test(run_conf={"sessao_id": sessao_id, "motivo": "desfazer a sessão antiga"})
     assert run.state == "failed"
     assert conn.execute("SELECT count(*) FROM audit.operacoes WHERE tipo_operacao = 'ROLLBACK'").fetchone()[0] == 0
+
+
+def test_a_field_left_as_a_conflict_is_undone_once_the_later_correction_is(rollback_dag, conn, smtp):
+    """A corrects NF1 and NF2, B corrects NF1 again. Undoing A first undoes NF2 and leaves
+    NF1 as a conflict ("undo the later correction first"); once B is undone, undoing A again
+    restores NF1 too, although A's operation is already marked ROLLED_BACK."""
+    add_sale(conn, "NF1", valor_bonus="200.00", bonus_dpto="100")
+    add_sale(conn, "NF2", valor_bonus="500.00", bonus_dpto="50")
+    a = run_session(conn, DAY, DAY)["sessao_id"]
+    b = _run_with_valor_bonus(conn, "300.00")
+
+    _undo(rollback_dag, a)
+    assert (booked(conn, "NF1")[0], booked(conn, "NF2")[0]) == ("300.00", "50")
+    assert "1 correções desfeitas, 1 conflitos" in smtp.mails[-1].message["Subject"]
+
+    _undo(rollback_dag, b)
+    assert booked(conn, "NF1")[0] == "200.00"
+    _undo(rollback_dag, a)
+    assert "1 correções desfeitas, 0 conflitos" in smtp.mails[-1].message["Subject"]
+    assert booked(conn, "NF1")[0] == "100"
+    assert {d["status_processamento"] for d in divergences(conn)} == {"ROLLED_BACK"}
+    undone_a = conn.execute(
+        """SELECT count(*) FROM audit.operacoes r JOIN audit.operacoes o ON o.id = r.rollback_de
+            WHERE r.tipo_operacao = 'ROLLBACK' AND o.sessao_id = %s AND o.status = 'ROLLED_BACK'""",
+        (a,),
+    ).fetchone()[0]
+    assert undone_a == 2
+
+    # and once everything is undone, again changes nothing
+    operations = _operations(conn)
+    _undo(rollback_dag, a)
+    assert _operations(conn) == operations
+    assert booked(conn, "NF1")[0] == "100"

@@ -8,14 +8,16 @@
 
 SELECT audit.iniciar_etapa(serializada => true);
 
--- What the session wrote, field by field, as its operations recorded it.
+-- What the session wrote, field by field, as its operations recorded it. An operation a
+-- rollback already marked ROLLED_BACK may still have fields applied (they conflicted then,
+-- e.g. corrected again later): once the conflict is gone, they are undone like the others.
 CREATE TEMP TABLE escritos ON COMMIT DROP AS
 SELECT o.id AS operacao_id, e.divergencia_id, e.valor AS valor_escrito
   FROM audit.operacoes o
  CROSS JOIN LATERAL jsonb_to_recordset(o.dados_posteriores) AS e(divergencia_id integer, valor text)
  WHERE o.sessao_id = %(sessao_id)s
    AND o.tipo_operacao IN ('BULK_UPDATE', 'APPROVE')
-   AND o.status = 'SUCCESS';
+   AND o.status IN ('SUCCESS', 'ROLLED_BACK');
 
 SELECT count(*) FROM (
     SELECT 1 FROM byd.controladoria c
@@ -114,7 +116,8 @@ SELECT audit.finalizar_operacao(id, 'SUCCESS', NULL) FROM operacoes_rollback;
 UPDATE audit.operacoes o
    SET status = 'ROLLED_BACK'
   FROM operacoes_rollback r
- WHERE o.id = r.desfeita_id;
+ WHERE o.id = r.desfeita_id
+   AND o.status = 'SUCCESS';
 
 -- What the confirmation email reports (lists capped: the audit tables hold everything).
 SELECT (SELECT count(*) FROM desfazer WHERE conflito IS NULL) AS desfeitas,
