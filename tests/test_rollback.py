@@ -214,3 +214,32 @@ def test_a_field_left_as_a_conflict_is_undone_once_the_later_correction_is(rollb
     _undo(rollback_dag, a)
     assert _operations(conn) == operations
     assert booked(conn, "NF1")[0] == "100"
+
+
+def test_numeric_columns_of_any_scale_are_restored_and_only_real_edits_conflict(rollback_dag, conn, smtp):
+    """The contract: text in production, numeric must work too. A numeric(15,3) column stores
+    the correction '7000.00' as 7000.000: that is not somebody's edit."""
+    from devtools import demo_source
+
+    add_sale(conn, "NF_NULL", valor_bonus="5000.00", bonus_dpto=None)
+    add_sale(conn, "NF_X", valor_bonus="7000.00", bonus_dpto="700.5", trade="10", trade_mkt_dpto="1")
+    add_sale(conn, "NF_EDIT", valor_bonus="900.00", bonus_dpto="90")
+    conn.execute("DROP VIEW byd.bonus_view")
+    conn.execute(
+        """ALTER TABLE byd.controladoria ALTER bonus_dpto TYPE numeric(15,3) USING bonus_dpto::numeric,
+                                         ALTER trade_mkt_dpto TYPE numeric USING trade_mkt_dpto::numeric"""
+    )
+    conn.execute("CREATE VIEW" + demo_source.FIXTURE_SQL.read_text().split("CREATE OR REPLACE VIEW")[1])
+    texts = "SELECT idnfsexterno, bonus_dpto::text, trade_mkt_dpto::text FROM byd.controladoria ORDER BY 1"
+    before = conn.execute(texts).fetchall()
+    sessao_id = run_session(conn, DAY, DAY)["sessao_id"]
+    assert conn.execute(texts).fetchall() == [
+        ("NF_EDIT", "900.000", "0"),
+        ("NF_NULL", "5000.000", "0"),
+        ("NF_X", "7000.000", "10.00"),
+    ]
+    conn.execute("UPDATE byd.controladoria SET bonus_dpto = 901 WHERE idnfsexterno = 'NF_EDIT'")
+
+    _undo(rollback_dag, sessao_id)
+    assert "3 correções desfeitas, 1 conflitos" in smtp.mails[-1].message["Subject"]
+    assert conn.execute(texts).fetchall() == [("NF_EDIT", "901.000", "0"), *before[1:]]

@@ -31,11 +31,20 @@ SELECT d.id AS divergencia_id, d.idnfsexterno, d.campo_afetado, d.valor_original
        CASE
            WHEN NOT EXISTS (SELECT 1 FROM byd.controladoria c WHERE c.idnfsexterno = d.idnfsexterno)
                THEN 'lançamento não existe mais em byd.controladoria'
+           -- Compared with the written text as the column stores it: a numeric(15,3) column
+           -- holds '7000.00' as 7000.000, which is no change by anybody.
            WHEN EXISTS (SELECT 1 FROM byd.controladoria c
                          WHERE c.idnfsexterno = d.idnfsexterno
                            AND CASE d.campo_afetado WHEN 'bonus_dpto' THEN c.bonus_dpto::text
                                                     ELSE c.trade_mkt_dpto::text END
-                               IS DISTINCT FROM e.valor_escrito)
+                               IS DISTINCT FROM
+                               CASE d.campo_afetado
+                                   WHEN 'bonus_dpto'
+                                       THEN (jsonb_populate_record(NULL::byd.controladoria,
+                                                 jsonb_build_object('bonus_dpto', e.valor_escrito))).bonus_dpto::text
+                                   ELSE (jsonb_populate_record(NULL::byd.controladoria,
+                                             jsonb_build_object('trade_mkt_dpto', e.valor_escrito))).trade_mkt_dpto::text
+                               END)
                THEN 'campo alterado depois da correção: valor atual preservado'
            -- The same text again is no proof that nobody wrote since: a later correction may
            -- have put it back, and undoing this one would silently undo that one too.
