@@ -243,3 +243,30 @@ def test_numeric_columns_of_any_scale_are_restored_and_only_real_edits_conflict(
     _undo(rollback_dag, sessao_id)
     assert "3 correções desfeitas, 1 conflitos" in smtp.mails[-1].message["Subject"]
     assert conn.execute(texts).fetchall() == [("NF_EDIT", "901.000", "0"), *before[1:]]
+
+
+def test_a_session_still_running_is_refused_until_its_run_ends(rollback_dag, conn, smtp):
+    """Undoing a run that has not applied yet would undo nothing and report success, and the
+    corrections would be applied right after: the run must end first. A session left RUNNING
+    for six hours is abandoned (open_session's rule) and can be undone."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from devtools.sql_steps import open_session, run_step
+    from divergencias import rollback
+
+    add_sale(conn, "NF1", valor_bonus="200.00", bonus_dpto="100")
+    params = open_session(conn, DAY, DAY)
+    run_step(conn, "detect_divergences", params)
+    with pytest.raises(AirflowFailException, match="em execução"):
+        rollback.check_request({"sessao_id": params["sessao_id"], "motivo": "cedo demais"}, "auditor")
+    assert rollback_dag.test(run_conf={"sessao_id": params["sessao_id"], "motivo": "cedo demais"}).state == "failed"
+    assert not any("Rollback da sessão" in mail.message["Subject"] for mail in smtp.mails)
+
+    run_step(conn, "apply_corrections", params)
+    conn.execute(
+        """UPDATE audit.sessoes_processamento SET inicio_processamento = inicio_processamento - interval '7 hours'
+            WHERE id = %s""",
+        (params["sessao_id"],),
+    )
+    _undo(rollback_dag, params["sessao_id"])
+    assert booked(conn, "NF1")[0] == "100"
