@@ -620,7 +620,8 @@ def test_rollback_route_triggers_the_rollback_dag(client, as_user, db):
 
     assert client.post(f"{API}/sessoes/99999/rollback", json={"motivo": "teste"}, headers=user).status_code == 404
     (running,) = db.execute(
-        "INSERT INTO audit.sessoes_processamento (tipo_sessao, status) VALUES ('MANUAL_RUN', 'RUNNING') RETURNING id"
+        """INSERT INTO audit.sessoes_processamento (tipo_sessao, status, inicio_processamento)
+           VALUES ('MANUAL_RUN', 'RUNNING', now() AT TIME ZONE 'America/Sao_Paulo') RETURNING id"""
     ).fetchone()
     response = client.post(f"{API}/sessoes/{running}/rollback", json={"motivo": "teste"}, headers=user)
     assert response.status_code == 409 and "em execução" in response.json()["detail"], response.text
