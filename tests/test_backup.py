@@ -101,3 +101,29 @@ def test_a_server_without_a_matching_client_fails_naming_the_version(conn):
     major = backup.server_major(conn)
     chosen = backup.client_for("pg_dump", major)
     assert f"(PostgreSQL) {major}." in subprocess.run([chosen, "--version"], capture_output=True, text=True).stdout
+
+
+def test_the_connections_libpq_extras_reach_pg_dump(business_db, monkeypatch):
+    """Every task connects with the extras of financial_db (PostgresHook hands them to libpq);
+    pg_dump must get them too, or a server requiring verify-full with the company's CA fails
+    only the backup."""
+    connection = json.loads(databases.airflow_connection_json(business_db))
+    extra = {
+        "sslmode": "verify-full",
+        "sslrootcert": "/opt/airflow/certs/ca.pem",
+        "sslcert": "/opt/airflow/certs/cliente.crt",
+        "sslkey": "/opt/airflow/certs/cliente.key",
+        "connect_timeout": 10,
+        "options": "-c statement_timeout=0",
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_FINANCIAL_DB", json.dumps({**connection, "extra": extra}))
+
+    env = backup.libpq_environment()
+
+    assert {key: env.get(key) for key in ("PGSSLMODE", "PGSSLROOTCERT", "PGSSLCERT", "PGSSLKEY")} == {
+        "PGSSLMODE": "verify-full",
+        "PGSSLROOTCERT": "/opt/airflow/certs/ca.pem",
+        "PGSSLCERT": "/opt/airflow/certs/cliente.crt",
+        "PGSSLKEY": "/opt/airflow/certs/cliente.key",
+    }
+    assert (env["PGCONNECT_TIMEOUT"], env["PGOPTIONS"]) == ("10", "-c statement_timeout=0")

@@ -163,3 +163,16 @@ def test_the_image_carries_the_code_and_only_runtime_requirements():
         assert needed in pins, needed
     development = dict(re.findall(r"^([a-z0-9_.-]+)==(\S+)", (PROJECT_ROOT / "requirements.txt").read_text(), re.M))
     assert {name: version for name, version in pins.items() if development.get(name) != version} == {}
+
+
+# What the airflow-init script may run: the official apache/airflow image has no gosu or su-exec
+# (its runtime packages: curl, dumb-init, sudo, … and Airflow's venv python on PATH for every user).
+INIT_PROGRAMS = {"set", "mkdir", "if", "fi", "python", "chown", "chmod", "/entrypoint"}
+
+
+def test_the_init_script_runs_only_programs_the_airflow_image_has(services):
+    script = services["airflow-init"]["command"][-1]
+    lines = [line.strip() for line in script.splitlines() if line.strip() and not line.strip().startswith("#")]
+    continued = {i + 1 for i, line in enumerate(lines) if line.endswith("\\")}
+    programs = {line.split()[0] for i, line in enumerate(lines) if i not in continued}
+    assert programs <= INIT_PROGRAMS, programs - INIT_PROGRAMS

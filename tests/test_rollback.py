@@ -181,3 +181,92 @@ def test_an_old_system_session_is_refused_with_the_reason(rollback_dag, conn):
     run = rollback_dag.test(run_conf={"sessao_id": sessao_id, "motivo": "desfazer a sessão antiga"})
     assert run.state == "failed"
     assert conn.execute("SELECT count(*) FROM audit.operacoes WHERE tipo_operacao = 'ROLLBACK'").fetchone()[0] == 0
+
+
+def test_a_field_left_as_a_conflict_is_undone_once_the_later_correction_is(rollback_dag, conn, smtp):
+    """A corrects NF1 and NF2, B corrects NF1 again. Undoing A first undoes NF2 and leaves
+    NF1 as a conflict ("undo the later correction first"); once B is undone, undoing A again
+    restores NF1 too, although A's operation is already marked ROLLED_BACK."""
+    add_sale(conn, "NF1", valor_bonus="200.00", bonus_dpto="100")
+    add_sale(conn, "NF2", valor_bonus="500.00", bonus_dpto="50")
+    a = run_session(conn, DAY, DAY)["sessao_id"]
+    b = _run_with_valor_bonus(conn, "300.00")
+
+    _undo(rollback_dag, a)
+    assert (booked(conn, "NF1")[0], booked(conn, "NF2")[0]) == ("300.00", "50")
+    assert "1 correções desfeitas, 1 conflitos" in smtp.mails[-1].message["Subject"]
+
+    _undo(rollback_dag, b)
+    assert booked(conn, "NF1")[0] == "200.00"
+    _undo(rollback_dag, a)
+    assert "1 correções desfeitas, 0 conflitos" in smtp.mails[-1].message["Subject"]
+    assert booked(conn, "NF1")[0] == "100"
+    assert {d["status_processamento"] for d in divergences(conn)} == {"ROLLED_BACK"}
+    undone_a = conn.execute(
+        """SELECT count(*) FROM audit.operacoes r JOIN audit.operacoes o ON o.id = r.rollback_de
+            WHERE r.tipo_operacao = 'ROLLBACK' AND o.sessao_id = %s AND o.status = 'ROLLED_BACK'""",
+        (a,),
+    ).fetchone()[0]
+    assert undone_a == 2
+
+    # and once everything is undone, again changes nothing
+    operations = _operations(conn)
+    _undo(rollback_dag, a)
+    assert _operations(conn) == operations
+    assert booked(conn, "NF1")[0] == "100"
+
+
+def test_numeric_columns_of_any_scale_are_restored_and_only_real_edits_conflict(rollback_dag, conn, smtp):
+    """The contract: text in production, numeric must work too. A numeric(15,3) column stores
+    the correction '7000.00' as 7000.000: that is not somebody's edit."""
+    from devtools import demo_source
+
+    add_sale(conn, "NF_NULL", valor_bonus="5000.00", bonus_dpto=None)
+    add_sale(conn, "NF_X", valor_bonus="7000.00", bonus_dpto="700.5", trade="10", trade_mkt_dpto="1")
+    add_sale(conn, "NF_EDIT", valor_bonus="900.00", bonus_dpto="90")
+    conn.execute("DROP VIEW byd.bonus_view")
+    conn.execute(
+        """ALTER TABLE byd.controladoria ALTER bonus_dpto TYPE numeric(15,3) USING bonus_dpto::numeric,
+                                         ALTER trade_mkt_dpto TYPE numeric USING trade_mkt_dpto::numeric"""
+    )
+    conn.execute("CREATE VIEW" + demo_source.FIXTURE_SQL.read_text().split("CREATE OR REPLACE VIEW")[1])
+    texts = "SELECT idnfsexterno, bonus_dpto::text, trade_mkt_dpto::text FROM byd.controladoria ORDER BY 1"
+    before = conn.execute(texts).fetchall()
+    sessao_id = run_session(conn, DAY, DAY)["sessao_id"]
+    assert conn.execute(texts).fetchall() == [
+        ("NF_EDIT", "900.000", "0"),
+        ("NF_NULL", "5000.000", "0"),
+        ("NF_X", "7000.000", "10.00"),
+    ]
+    conn.execute("UPDATE byd.controladoria SET bonus_dpto = 901 WHERE idnfsexterno = 'NF_EDIT'")
+
+    _undo(rollback_dag, sessao_id)
+    assert "3 correções desfeitas, 1 conflitos" in smtp.mails[-1].message["Subject"]
+    assert conn.execute(texts).fetchall() == [("NF_EDIT", "901.000", "0"), *before[1:]]
+
+
+def test_a_session_still_running_is_refused_until_its_run_ends(rollback_dag, conn, smtp):
+    """Undoing a run that has not applied yet would undo nothing and report success, and the
+    corrections would be applied right after: the run must end first. A session left RUNNING
+    for six hours is abandoned (open_session's rule) and can be undone."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from devtools.sql_steps import open_session, run_step
+    from divergencias import rollback
+
+    add_sale(conn, "NF1", valor_bonus="200.00", bonus_dpto="100")
+    params = open_session(conn, DAY, DAY)
+    run_step(conn, "detect_divergences", params)
+    with pytest.raises(AirflowFailException, match="em execução"):
+        rollback.check_request({"sessao_id": params["sessao_id"], "motivo": "cedo demais"}, "auditor")
+    assert rollback_dag.test(run_conf={"sessao_id": params["sessao_id"], "motivo": "cedo demais"}).state == "failed"
+    assert not any("Rollback da sessão" in mail.message["Subject"] for mail in smtp.mails)
+
+    run_step(conn, "apply_corrections", params)
+    conn.execute(
+        """UPDATE audit.sessoes_processamento SET inicio_processamento = inicio_processamento - interval '7 hours'
+            WHERE id = %s""",
+        (params["sessao_id"],),
+    )
+    _undo(rollback_dag, params["sessao_id"])
+    assert booked(conn, "NF1")[0] == "100"

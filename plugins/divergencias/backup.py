@@ -88,20 +88,50 @@ def client_for(program: str, major: int) -> Path:
     )
 
 
+# The connection's extras PostgresHook hands to libpq (every task connects with them), as the
+# environment variables pg_dump reads: a server that requires verify-full with the company's
+# CA (sslrootcert) must be reachable by the backup as it is by the runs.
+_LIBPQ_EXTRAS = {
+    "sslmode": "PGSSLMODE",
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+    "sslcrl": "PGSSLCRL",
+    "sslcrldir": "PGSSLCRLDIR",
+    "sslcertmode": "PGSSLCERTMODE",
+    "sslnegotiation": "PGSSLNEGOTIATION",
+    "sslsni": "PGSSLSNI",
+    "ssl_min_protocol_version": "PGSSLMINPROTOCOLVERSION",
+    "ssl_max_protocol_version": "PGSSLMAXPROTOCOLVERSION",
+    "requirepeer": "PGREQUIREPEER",
+    "channel_binding": "PGCHANNELBINDING",
+    "gssencmode": "PGGSSENCMODE",
+    "krbsrvname": "PGKRBSRVNAME",
+    "passfile": "PGPASSFILE",
+    "service": "PGSERVICE",
+    "hostaddr": "PGHOSTADDR",
+    "options": "PGOPTIONS",
+    "connect_timeout": "PGCONNECT_TIMEOUT",
+    "target_session_attrs": "PGTARGETSESSIONATTRS",
+    "application_name": "PGAPPNAME",
+}
+
+
 def libpq_environment(conn_id: str = settings.FINANCIAL_DB_CONN_ID) -> dict[str, str]:
     """The connection as libpq environment variables (password included, kept off argv)."""
     from airflow.sdk import BaseHook
 
     connection = BaseHook.get_connection(conn_id)
+    extras = connection.extra_dejson
     values = {
         "PGHOST": connection.host,
         "PGPORT": str(connection.port) if connection.port else None,
         "PGUSER": connection.login,
         "PGPASSWORD": connection.password,
         "PGDATABASE": connection.schema,
-        "PGSSLMODE": connection.extra_dejson.get("sslmode"),
+        **{variable: extras.get(keyword) for keyword, variable in _LIBPQ_EXTRAS.items()},
     }
-    return {key: value for key, value in values.items() if value}
+    return {key: str(value) for key, value in values.items() if value not in (None, "")}
 
 
 def _run_streaming(command: list[str], env: dict[str, str], stdin: IO[bytes] | None, stdout: IO[bytes] | None) -> None:

@@ -29,6 +29,7 @@ class SessionToUndo:
     data_inicio: date | None
     data_fim: date | None
     correcoes_aplicadas: int
+    em_execucao: bool
     correcoes_ativas: int
     correcoes_registradas: bool
 
@@ -62,6 +63,12 @@ def check_request(params: dict, user: str | None) -> dict:
         session = cur.execute(sql_file("rollback/session_to_undo.sql"), {"sessao_id": sessao_id}).fetchone()
     if session is None:
         _reject(f"sessao_id={sessao_id}: sessão não encontrada em audit.sessoes_processamento.")
+    if session.em_execucao:
+        # Its corrections may not be applied yet: undone now, they would be applied right after.
+        _reject(
+            f"sessao_id={sessao_id}: a sessão ainda está em execução (RUNNING); aguarde o fim da execução "
+            "e dispare o rollback de novo."
+        )
     if session.correcoes_aplicadas and not session.correcoes_registradas:
         _reject(
             f"sessao_id={sessao_id}: a sessão registra {session.correcoes_aplicadas} correção(ões), mas nenhuma "

@@ -652,6 +652,12 @@ def test_rollback_route_triggers_the_rollback_dag(client, as_user, db):
     user = as_user("aprovador")
 
     assert client.post(f"{API}/sessoes/99999/rollback", json={"motivo": "teste"}, headers=user).status_code == 404
+    (running,) = db.execute(
+        """INSERT INTO audit.sessoes_processamento (tipo_sessao, status, inicio_processamento)
+           VALUES ('MANUAL_RUN', 'RUNNING', now() AT TIME ZONE 'America/Sao_Paulo') RETURNING id"""
+    ).fetchone()
+    response = client.post(f"{API}/sessoes/{running}/rollback", json={"motivo": "teste"}, headers=user)
+    assert response.status_code == 409 and "em execução" in response.json()["detail"], response.text
     assert client.post(f"{API}/sessoes/{sessao}/rollback", json={}, headers=user).status_code == 422
     response = client.post(f"{API}/sessoes/{sessao}/rollback", json={"motivo": "valor errado"}, headers=user)
     assert response.status_code == 201, response.text

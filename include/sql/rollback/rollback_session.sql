@@ -8,14 +8,16 @@
 
 SELECT audit.iniciar_etapa(serializada => true);
 
--- What the session wrote, field by field, as its operations recorded it.
+-- What the session wrote, field by field, as its operations recorded it. An operation a
+-- rollback already marked ROLLED_BACK may still have fields applied (they conflicted then,
+-- e.g. corrected again later): once the conflict is gone, they are undone like the others.
 CREATE TEMP TABLE escritos ON COMMIT DROP AS
 SELECT o.id AS operacao_id, e.divergencia_id, e.valor AS valor_escrito
   FROM audit.operacoes o
  CROSS JOIN LATERAL jsonb_to_recordset(o.dados_posteriores) AS e(divergencia_id integer, valor text)
  WHERE o.sessao_id = %(sessao_id)s
    AND o.tipo_operacao IN ('BULK_UPDATE', 'APPROVE')
-   AND o.status = 'SUCCESS';
+   AND o.status IN ('SUCCESS', 'ROLLED_BACK');
 
 SELECT count(*) FROM (
     SELECT 1 FROM byd.controladoria c
@@ -29,11 +31,20 @@ SELECT d.id AS divergencia_id, d.idnfsexterno, d.campo_afetado, d.valor_original
        CASE
            WHEN NOT EXISTS (SELECT 1 FROM byd.controladoria c WHERE c.idnfsexterno = d.idnfsexterno)
                THEN 'lançamento não existe mais em byd.controladoria'
+           -- Compared with the written text as the column stores it: a numeric(15,3) column
+           -- holds '7000.00' as 7000.000, which is no change by anybody.
            WHEN EXISTS (SELECT 1 FROM byd.controladoria c
                          WHERE c.idnfsexterno = d.idnfsexterno
                            AND CASE d.campo_afetado WHEN 'bonus_dpto' THEN c.bonus_dpto::text
                                                     ELSE c.trade_mkt_dpto::text END
-                               IS DISTINCT FROM e.valor_escrito)
+                               IS DISTINCT FROM
+                               CASE d.campo_afetado
+                                   WHEN 'bonus_dpto'
+                                       THEN (jsonb_populate_record(NULL::byd.controladoria,
+                                                 jsonb_build_object('bonus_dpto', e.valor_escrito))).bonus_dpto::text
+                                   ELSE (jsonb_populate_record(NULL::byd.controladoria,
+                                             jsonb_build_object('trade_mkt_dpto', e.valor_escrito))).trade_mkt_dpto::text
+                               END)
                THEN 'campo alterado depois da correção: valor atual preservado'
            -- The same text again is no proof that nobody wrote since: a later correction may
            -- have put it back, and undoing this one would silently undo that one too.
@@ -114,7 +125,8 @@ SELECT audit.finalizar_operacao(id, 'SUCCESS', NULL) FROM operacoes_rollback;
 UPDATE audit.operacoes o
    SET status = 'ROLLED_BACK'
   FROM operacoes_rollback r
- WHERE o.id = r.desfeita_id;
+ WHERE o.id = r.desfeita_id
+   AND o.status = 'SUCCESS';
 
 -- What the confirmation email reports (lists capped: the audit tables hold everything).
 SELECT (SELECT count(*) FROM desfazer WHERE conflito IS NULL) AS desfeitas,

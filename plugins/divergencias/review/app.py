@@ -194,7 +194,11 @@ def reject(
     summary="Dispara divergencias_rollback para desfazer as correções de uma sessão",
 )
 def rollback(sessao_id: Annotated[int, Path(gt=0)], body: Rejection, user: GetUserDep) -> Response:
-    queries.session(sessao_id)
+    if queries.session(sessao_id)["em_execucao"]:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"A sessão {sessao_id} ainda está em execução (RUNNING): aguarde o fim da execução para desfazê-la.",
+        )
     conf = {"sessao_id": sessao_id, "motivo": body.motivo}
     return respond(runs.trigger(access.ROLLBACK_DAG_ID, conf, user.get_name()), status.HTTP_201_CREATED)
 
