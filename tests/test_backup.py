@@ -37,6 +37,8 @@ def test_backup_keeps_n_days_and_the_latest_dump_restores_every_row(
     folder.mkdir(parents=True)
     for old in ("2026-11-20", "2026-11-25", "2026-11-26"):
         (folder / f"auditoria_{old}.dump").write_bytes(b"antigo")
+    # what a backup killed mid-dump leaves (write_atomically cannot clean up after a SIGKILL)
+    (folder / "auditoria_2026-11-20.dump.part").write_bytes(b"interrompido")
     (folder / "LEIA-ME.txt").write_text("não é um dump")
     monkeypatch.setenv("AIRFLOW_VAR_DIVERGENCIAS_BACKUP_DIAS", "3")
 

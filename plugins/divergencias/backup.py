@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 BACKUP_FOLDER = "backups_auditoria"
 _DUMP_NAME = re.compile(r"^auditoria_(\d{4}-\d{2}-\d{2})\.dump$")
+# A dump, or what a backup killed mid-dump left of one (storage.write_atomically's ".part"):
+# retention removes both by their day, so a crash leaves no file behind for good.
+_PRUNABLE_NAME = re.compile(r"^auditoria_(\d{4}-\d{2}-\d{2})\.dump(?:\.part)?$")
 _CLIENT_VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)")
 _CHUNK = 1024 * 1024
 
@@ -188,11 +191,12 @@ def audit_row_counts(conn: psycopg.Connection) -> dict[str, int]:
 
 
 def prune(folder: ObjectStoragePath | Path, keep_days: int, today: date) -> list[str]:
-    """Delete the dumps older than the last ``keep_days`` days; other files are left alone."""
+    """Delete the dumps (and unfinished ones) older than the last ``keep_days`` days; other
+    files are left alone."""
     oldest_kept = today - timedelta(days=keep_days - 1)
     removed = []
     for path in sorted(folder.iterdir(), key=lambda p: p.name) if folder.exists() else []:
-        found = _DUMP_NAME.match(path.name)
+        found = _PRUNABLE_NAME.match(path.name)
         if found and date.fromisoformat(found.group(1)) < oldest_kept:
             path.unlink()
             removed.append(path.name)
