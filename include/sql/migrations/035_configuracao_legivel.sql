@@ -62,3 +62,16 @@ BEGIN
     RETURN v_valor;
 END
 $$;
+
+-- What the review list shows without refusing to answer: the validated value, or NULL when
+-- the setting is missing, inactive or invalid (the list then says "needs two people"; the
+-- approval itself refuses with the key named). The list used audit.configuracao, unchecked:
+-- '50.000,00' made it fail whole, and 'NaN' or ' 50000 ' were taken as the limit.
+CREATE OR REPLACE FUNCTION audit.configuracao_ou_nula(p_chave text) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN audit.configuracao_validada(p_chave);
+EXCEPTION WHEN invalid_parameter_value THEN
+    RETURN NULL;
+END
+$$;
