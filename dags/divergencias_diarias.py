@@ -19,7 +19,7 @@ from airflow.sdk import DAG, Param, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from divergencias import settings
-from divergencias.dag_helpers import run_url, session_params, task_defaults
+from divergencias.dag_helpers import run_url, session_params, step_started, task_defaults
 from divergencias.operators import AuditedSQLOperator, AuditedStep
 
 # Bound parameters of the steps after open_session, rendered natively (ints stay ints).
@@ -107,6 +107,7 @@ with DAG(
         from divergencias.report import export_session_report, report_path
 
         session = session_params(ti)
+        step_started(session["sessao_id"], "export_csv")
         path = report_path(settings.output_dir(), session["data_inicio"], session["data_fim"], session["sessao_id"])
         with financial_db() as conn:
             export_session_report(conn, session["sessao_id"], path)
@@ -120,8 +121,10 @@ with DAG(
         from divergencias.database import financial_db
         from divergencias.notifications import send_summary
 
+        sessao_id = session_params(ti)["sessao_id"]
+        step_started(sessao_id, "email_summary")
         with financial_db() as conn:
-            return send_summary(conn, session_params(ti)["sessao_id"], run_url(dag_run.dag_id, dag_run.run_id))
+            return send_summary(conn, sessao_id, run_url(dag_run.dag_id, dag_run.run_id))
 
     @task
     def fail_if_a_step_failed() -> None:

@@ -56,6 +56,50 @@ def test_a_setting_that_fails_its_regex_is_named_with_its_value(conn, key):
         read_required_settings(conn)
 
 
+def _set_regex(conn: psycopg.Connection, key: str, regex: str | None) -> None:
+    """What a controller (or a DBA who created the key before the system) may leave in the table."""
+    conn.execute("UPDATE audit.configuracoes_sistema SET validacao_regex = %s WHERE chave = %s", (regex, key))
+
+
+@pytest.mark.parametrize("key", REQUIRED_SETTINGS)
+def test_a_setting_whose_own_regex_is_invalid_is_named(conn, key):
+    """An unbalanced validacao_regex used to surface as PostgreSQL's bare 'invalid regular
+    expression', naming no key (and, not being InvalidSettings, retried as if transient)."""
+    _set_regex(conn, key, r"^(\d+$")
+    with pytest.raises(InvalidSettings, match=f'"{key}" inválida.*validacao_regex'):
+        read_required_settings(conn)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("tolerancia_valor", "0,01"),
+        ("limite_auto_aplicacao", "95%"),
+        ("limite_outlier", "100.000,00"),
+        ("dias_retroativos", "31 dias"),
+        ("pendentes_nivel_atencao", "10.5"),
+        ("pendentes_nivel_critico", "vinte"),
+        ("limite_dupla_aprovacao", "50.000,00"),
+        ("limite_espera_bloqueio_s", "5min"),
+    ],
+)
+@pytest.mark.parametrize("regex", [None, ".*"], ids=["no-regex", "permissive-regex"])
+def test_a_setting_the_run_cannot_read_is_refused_whatever_its_regex(conn, key, value, regex):
+    """With no validacao_regex on any version (a key created before the system seeded it) or a
+    loosened one (a pt-BR '0,01' allowed), such a value passed the check and the run opened a
+    session, then failed inside a data step casting it."""
+    _set_regex(conn, key, regex)
+    _new_version(conn, key, value)
+    with pytest.raises(InvalidSettings, match=f'"{key}" inválida.*{value!r}'):
+        read_required_settings(conn)
+
+
+def test_a_setting_without_any_regex_still_reads_when_well_formed(conn):
+    _set_regex(conn, "tolerancia_valor", None)
+    _new_version(conn, "tolerancia_valor", "0.05")
+    assert read_required_settings(conn)["tolerancia_valor"] == "0.05"
+
+
 def test_the_sql_steps_refuse_a_missing_threshold_instead_of_applying_everything(conn):
     """Today's failure: with limite_auto_aplicacao deactivated every correction was applied."""
     add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
@@ -96,6 +140,22 @@ def test_a_retroactive_window_over_366_days_fails_the_scheduled_run_at_once_writ
         prepare_run({}, "scheduled", datetime(2026, 11, 28, 10, 0).astimezone(), "scheduled__teste")
     assert _sessions(conn) == [] and divergences(conn) == []
     assert booked(conn, "NF1") == ("4000.00", "0")
+
+
+def test_a_comma_decimal_setting_without_regex_fails_the_dag_before_opening_a_session(dag, conn, smtp, output_dir):
+    """It used to pass validate_and_migrate, open a session, then fail detect_divergences on
+    '0,01'::numeric three times (each retry one more FAILED operation), naming no key."""
+    add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
+    _set_regex(conn, "tolerancia_valor", None)
+    _new_version(conn, "tolerancia_valor", "0,01")
+    run = dag.test(run_conf=ONE_DAY)
+    assert run.state == "failed"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["validate_and_migrate"] == "failed"
+    assert _sessions(conn) == [] and divergences(conn) == []
+    assert conn.execute("SELECT count(*) FROM audit.operacoes").fetchone() == (0,)
+    (alert,) = smtp.mails
+    assert "tolerancia_valor" in alert.message.get_body(("plain",)).get_content()
 
 
 # --- 3. a broken source fails loudly ------------------------------------------------------

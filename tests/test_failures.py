@@ -156,3 +156,64 @@ def test_a_session_left_running_by_a_dead_run_is_closed_as_failed_by_the_next_ru
     statuses = dict(conn.execute("SELECT dag_run_id, status FROM audit.sessoes_processamento").fetchall())
     assert statuses["scheduled__morto"] == "FAILED"
     assert statuses["manual__em_andamento"] == "RUNNING"
+
+
+def test_clearing_the_failed_email_reruns_it_and_keeps_the_data_work(dag, conn, output_dir, monkeypatch):
+    """Clearing a task clears its setup and teardown too: open_session runs again on the same
+    session. It used to forget which steps were done, so the cleared email_summary skipped
+    itself ("data work not done") and close_session turned a PARTIAL session whose
+    corrections are in byd.controladoria into FAILED, and the summary never went out."""
+    from datetime import UTC, datetime
+
+    from devtools.smtp_catcher import smtp_catcher
+
+    _sales(conn)
+    dead = {
+        "conn_type": "smtp",
+        "host": "127.0.0.1",
+        "port": _closed_port(),
+        "extra": {"disable_tls": True, "disable_ssl": True, "retry_limit": 0, "timeout": 5},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps(dead))
+    monkeypatch.setenv("AIRFLOW_VAR_NOTIFICATION_RECIPIENTS", "controladoria@teste.local")
+    moment = datetime(2026, 11, 11, 10, 0, tzinfo=UTC)
+    assert dag.test(run_after=moment, logical_date=moment, run_conf=PERIOD).state == "failed"
+    session = _session(conn)
+    assert session["status"] == "PARTIAL"
+
+    with smtp_catcher(output_dir.parent / "emails") as catcher:
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", catcher.airflow_connection_json())
+        # the same run with email_summary cleared: its setup and teardown run again, the
+        # steps before it keep their success
+        run = dag.test(
+            run_after=moment,
+            logical_date=moment,
+            run_conf=PERIOD,
+            mark_success_pattern="detect_divergences|apply_corrections|export_csv",
+        )
+        again = _session(conn)
+        assert again["id"] == session["id"]
+        assert (again["status"], again["correcoes_aplicadas"]) == ("COMPLETED", 10)
+        # no step is failed any more: the count is of this outcome, as after a retry that worked
+        assert again["erros_encontrados"] == 0
+        states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+        assert states["open_session"] == "success" and states["email_summary"] == "success", states
+        assert [m.message["Subject"] for m in catcher.mails if "FALHA" not in m.message["Subject"]]
+
+
+def test_a_cleared_run_whose_detection_now_fails_is_failed_not_its_earlier_success(dag, conn, smtp, output_dir):
+    """The other side of keeping the steps done across a clear: a step that runs again drops
+    its mark first, so this attempt's failure is what the session says."""
+    from datetime import UTC, datetime
+
+    _sales(conn)
+    moment = datetime(2026, 11, 11, 10, 0, tzinfo=UTC)
+    assert dag.test(run_after=moment, logical_date=moment, run_conf=PERIOD).state == "success"
+    session = _session(conn)
+    assert session["status"] == "COMPLETED"
+    conn.execute("TRUNCATE byd.vendas")  # a broken source: detection stops before writing
+    summaries = len(smtp.mails)
+    assert dag.test(run_after=moment, logical_date=moment, run_conf=PERIOD).state == "failed"
+    again = _session(conn)
+    assert (again["id"], again["status"]) == (session["id"], "FAILED")
+    assert [m.message["Subject"] for m in smtp.mails[summaries:] if "FALHA" not in m.message["Subject"]] == []

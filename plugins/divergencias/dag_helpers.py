@@ -33,6 +33,15 @@ def session_params(ti: Any) -> dict[str, Any]:
     return OpenedSession(*rows[0]).params()
 
 
+def step_started(sessao_id: int, etapa: str) -> None:
+    """Drop the step's done mark before it runs, in a transaction of its own: the mark comes
+    back only with the step's committed work, so a re-run that fails is not counted done."""
+    from divergencias.database import financial_db, sql_file
+
+    with financial_db() as conn:
+        conn.execute(sql_file("divergencias/step_started.sql"), {"sessao_id": sessao_id, "etapa": etapa})
+
+
 def run_url(dag_id: str, run_id: str) -> str:
     from airflow.configuration import conf
 

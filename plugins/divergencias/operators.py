@@ -71,7 +71,11 @@ class AuditedSQLOperator(SQLExecuteQueryOperator):
         self.audited_step = audited_step
 
     def execute(self, context: Any) -> Any:
+        from divergencias.dag_helpers import step_started
+
         try:
+            if self.audited_step is not None:
+                step_started(int(self.parameters["sessao_id"]), self.task_id)
             return super().execute(context)
         # BaseException: Airflow's task timeout (AirflowTaskTimeout) is not an Exception, and a
         # step stopped by it failed like any other.

@@ -396,6 +396,28 @@ def test_four_eyes_for_large_changes(client, as_user, db):
         db.execute("DELETE FROM audit.aprovacoes")
 
 
+@pytest.mark.parametrize("value", ["50.000,00", "NaN", " 50000 "])
+def test_an_invalid_four_eyes_limit_leaves_the_list_readable_and_says_two_people(client, as_user, db, value):
+    """The list read limite_dupla_aprovacao without its check: a pt-BR '50.000,00' made the
+    list, the detail and the exports answer 500, and a 'NaN' or ' 50000 ' (which the cast takes)
+    was used as the limit, telling one person was enough where the approval then refuses."""
+    add_sale(db, "NF_SMALL", valor_bonus="10.00", bonus_dpto="0")
+    small = detect(db)[("NF_SMALL", "bonus_dpto")]
+    db.execute(
+        """INSERT INTO audit.configuracoes_sistema (chave, valor, tipo_valor, versao, ativo, criado_por)
+           SELECT chave, %s, tipo_valor, max(versao) + 1, true, 'teste'
+             FROM audit.configuracoes_sistema WHERE chave = 'limite_dupla_aprovacao' GROUP BY chave, tipo_valor""",
+        (value,),
+    )
+    auditor = as_user("auditor")
+    listed = client.get(f"{API}/divergencias", headers=auditor)
+    assert listed.status_code == 200, listed.text
+    assert [d["requer_dupla_aprovacao"] for d in listed.json()["itens"]] == [True]
+    assert client.get(f"{API}/divergencias/{small}", headers=auditor).json()["requer_dupla_aprovacao"] is True
+    response = approve(client, as_user("controladora"), [small])
+    assert response.status_code == 503 and '"limite_dupla_aprovacao"' in response.json()["detail"], response.text
+
+
 def test_four_eyes_cannot_be_got_round_by_one_person(client, as_user, db):
     add_sale(db, "NF_ILEG", valor_bonus="60000.00", bonus_dpto="1.500.000")  # unreadable: change unmeasurable
     add_sale(db, "NF_HUGE", valor_bonus="20000.00", bonus_dpto="12345678901234")  # beyond numeric(15,2)

@@ -1,11 +1,13 @@
 -- close_session (teardown: runs whatever failed before it): the session's final status
 -- comes from the steps whose work committed. Data work done but report or email missing
--- is PARTIAL; data work missing is FAILED. Never left RUNNING. Parameter: sessao_id.
+-- is PARTIAL; data work missing is FAILED. Never left RUNNING. erros_encontrados is the
+-- count of this outcome's failed steps: a cleared step that now worked no longer counts,
+-- as after a retry that worked. Parameter: sessao_id.
 SELECT audit.iniciar_etapa(limitar_espera => false);
 
 UPDATE audit.sessoes_processamento s
    SET status = f.status,
-       erros_encontrados = greatest(s.erros_encontrados, f.etapas_com_falha),
+       erros_encontrados = f.etapas_com_falha,
        fim_processamento = now(),
        duracao_total_segundos = round(extract(epoch FROM now() - s.inicio_processamento))::int,
        correcoes_pendentes = f.pendentes,

@@ -1,6 +1,8 @@
 -- open_session: one audit session per DAG run. A retried or cleared run reopens its own
--- session (same dag_run_id) instead of opening a second one. Returns what every later
--- task needs: id, period and mode.
+-- session (same dag_run_id) instead of opening a second one, keeping the steps done: clearing
+-- any task clears this setup too, and the steps not cleared do not run again (each step
+-- drops its own mark when it starts, step_started.sql). Returns what every later task
+-- needs: id, period and mode.
 
 SELECT audit.iniciar_etapa();
 
@@ -25,7 +27,6 @@ VALUES (%(tipo_sessao)s, 'RUNNING', %(data_inicio)s::date, %(data_fim)s::date, %
         %(ambiente)s, %(versao_sistema)s, %(parametros_execucao)s::jsonb)
 ON CONFLICT (dag_run_id) DO UPDATE
    SET status = 'RUNNING',
-       fim_processamento = NULL,
-       etapas_concluidas = '{}'
+       fim_processamento = NULL
 -- ISO dates whatever the server's DateStyle: they name the CSV file.
 RETURNING s.id, to_char(s.data_inicio, 'YYYY-MM-DD'), to_char(s.data_fim, 'YYYY-MM-DD'), s.modo

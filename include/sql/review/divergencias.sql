@@ -7,7 +7,7 @@
 SELECT d.id, d.sessao_id, d.idnfsexterno, d.tipo_divergencia, r.rotulo AS regra, d.campo_afetado,
        d.competencia, d.valor_original, d.valor_anterior, d.valor_sugerido, d.valor_aplicado,
        v.diferenca,
-       -- without a suggestion the value chosen decides; a missing setting shows "needs two"
+       -- without a suggestion the value chosen decides; a missing or invalid setting shows "needs two"
        CASE WHEN v.atual IS NULL THEN true
             WHEN d.valor_sugerido IS NULL THEN false
             ELSE coalesce(v.diferenca >= cfg.limite_dupla_aprovacao, true)
@@ -22,7 +22,8 @@ SELECT d.id, d.sessao_id, d.idnfsexterno, d.tipo_divergencia, r.rotulo AS regra,
   FROM audit.divergencias_processadas d
  CROSS JOIN LATERAL (SELECT a.atual, abs(d.valor_sugerido - a.atual) AS diferenca
                        FROM (SELECT audit.valor_atual_campo(d.valor_original) AS atual) AS a) AS v
- CROSS JOIN (SELECT audit.configuracao('limite_dupla_aprovacao')::numeric AS limite_dupla_aprovacao) AS cfg
+ -- checked (configuracao_ou_nula: NULL when invalid); the scalar subquery reads it once, not per row
+ CROSS JOIN (SELECT (SELECT audit.configuracao_ou_nula('limite_dupla_aprovacao'))::numeric AS limite_dupla_aprovacao) AS cfg
   LEFT JOIN audit.regras_divergencia r ON r.codigo = d.tipo_divergencia
  WHERE (%(id)s::integer IS NULL OR d.id = %(id)s)
    AND (%(status_processamento)s::text IS NULL OR d.status_processamento = %(status_processamento)s)
