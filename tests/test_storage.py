@@ -56,6 +56,7 @@ def test_a_cleared_run_whose_csv_then_fails_does_not_attach_the_first_attempts_c
     from datetime import date
 
     from devtools.sql_steps import open_session, run_step
+    from divergencias.database import sql_file
     from divergencias.notifications import summary_mail
     from divergencias.report import export_session_report
 
@@ -69,9 +70,11 @@ def test_a_cleared_run_whose_csv_then_fails_does_not_attach_the_first_attempts_c
     assert summary_mail(conn, params["sessao_id"], "http://airflow").attachment is not None
 
     # the run is cleared: open_session reopens the same session, and this time the CSV fails
+    # (the export task drops its done mark as it starts, then fails before writing)
     params = open_session(conn, day, day, dag_run_id="manual__limpa")
     for step in ("detect_divergences", "apply_corrections"):
         run_step(conn, step, params)
+    conn.execute(sql_file("divergencias/step_started.sql"), {"sessao_id": params["sessao_id"], "etapa": "export_csv"})
     mail = summary_mail(conn, params["sessao_id"], "http://airflow")
     assert mail.attachment is None
     assert "O relatório CSV não foi gerado nesta execução" in mail.text
