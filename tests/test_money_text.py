@@ -77,3 +77,42 @@ def test_dates_in_emails_read_as_brazilian():
     assert br_date(date(2026, 3, 7)) == "07/03/2026"
     assert br_date(datetime(2026, 12, 31, 23, 59)) == "31/12/2026"
     assert br_date(None) == ""
+
+
+# Collations whose regular expressions class every Unicode digit and space as \d and \s:
+# a database (or a byd column) created with ICU, or PostgreSQL 18's builtin PG_UNICODE_FAST.
+UNICODE_COLLATIONS = ("und-x-icu", "pg_unicode_fast")
+
+
+def _unicode_collation(conn) -> str:
+    row = conn.execute(
+        "SELECT collname FROM pg_collation WHERE collname = ANY(%s) ORDER BY collname LIMIT 1",
+        (list(UNICODE_COLLATIONS),),
+    ).fetchone()
+    if row is None:
+        pytest.skip("this server has no ICU nor builtin Unicode collation")
+    return row[0]
+
+
+@pytest.mark.parametrize(("text", "empty", "value", "unreadable"), CASES + [("١٢٣", False, None, True)])
+def test_the_reading_does_not_depend_on_the_collation(conn, text, empty, value, unreadable):
+    """Under an ICU collation '١٢٣' (Arabic-Indic) or '５' (full-width) matched the parser's
+    \\d, and the cast to numeric then failed: one such cell stopped the whole detection."""
+    collation = _unicode_collation(conn)
+    row = conn.execute(
+        f"""SELECT audit.texto_monetario_vazio(t), audit.ler_valor_monetario(t), audit.texto_monetario_ilegivel(t)
+              FROM (SELECT %(t)s::text COLLATE "{collation}" AS t) AS x""",
+        {"t": text},
+    ).fetchone()
+    assert row == (empty, value, unreadable)
+
+
+@pytest.mark.parametrize("text", ["１２３", "R$ ５,００", "٥٠٠٠", "-١", "1.２34,56"])
+def test_digits_of_other_scripts_are_unreadable_whatever_the_collation(conn, text):
+    collation = _unicode_collation(conn)
+    row = conn.execute(
+        f"""SELECT audit.ler_valor_monetario(t), audit.texto_monetario_ilegivel(t)
+              FROM (SELECT %(t)s::text COLLATE "{collation}" AS t) AS x""",
+        {"t": text},
+    ).fetchone()
+    assert row == (None, True)

@@ -77,3 +77,26 @@ def test_long_period_refused_at_the_first_task(dag, system_db, monkeypatch):
     run = dag.test(run_conf={"data_inicio": "2024-01-01", "data_fim": "2026-01-01"})
     assert run.state == "failed"
     assert {ti.task_id: ti.state for ti in run.get_task_instances()}["validate_and_migrate"] == "failed"
+
+
+def test_other_scripts_digits_in_a_unicode_collated_column_are_unreadable_not_a_crash(conn):
+    """A byd column (or database) with an ICU collation: its regular expressions take
+    Arabic-Indic and full-width digits for \\d, and the parser's cast of them failed the run."""
+    from devtools import demo_source
+
+    collation = conn.execute(
+        "SELECT collname FROM pg_collation WHERE collname IN ('und-x-icu', 'pg_unicode_fast') ORDER BY 1 LIMIT 1"
+    ).fetchone()
+    if collation is None:
+        pytest.skip("this server has no ICU nor builtin Unicode collation")
+    conn.execute("DROP VIEW byd.bonus_view")
+    conn.execute(f'ALTER TABLE byd.incentivos ALTER valor_bonus TYPE text COLLATE "{collation[0]}"')
+    demo_source.create_fixture(conn)
+    add_sale(conn, "NF_AR", valor_bonus="٥٠٠٠", bonus_dpto="5000.00")
+    add_sale(conn, "NF_FW", valor_bonus="R$ ５.０００,００", bonus_dpto="5000.00")
+    run_session(conn, DAY, DAY)
+    for sale, text in (("NF_AR", "٥٠٠٠"), ("NF_FW", "R$ ５.０００,００")):
+        (d,) = divergences(conn, sale)
+        assert (d["tipo_divergencia"], d["campo_afetado"]) == ("VALOR_INVALIDO", "valor_bonus")
+        assert d["valor_original"] == text
+        assert booked(conn, sale)[0] == "5000.00"
