@@ -7,7 +7,7 @@ import pytest
 
 from devtools.sql_steps import run_session
 from divergencias.period import InvalidParams, resolve_period
-from tests.helpers import add_sale, booked, divergences
+from tests.helpers import add_sale, booked, by_key, divergences
 
 DAY = date(2026, 11, 10)
 NOW = datetime(2026, 11, 28, 10, 0)
@@ -100,3 +100,20 @@ def test_other_scripts_digits_in_a_unicode_collated_column_are_unreadable_not_a_
         assert (d["tipo_divergencia"], d["campo_afetado"]) == ("VALOR_INVALIDO", "valor_bonus")
         assert d["valor_original"] == text
         assert booked(conn, sale)[0] == "5000.00"
+
+
+def test_an_amount_that_rounds_beyond_numeric_15_2_keeps_only_its_text(conn):
+    """Under 10^13 but rounding to it at two decimals: stored as numeric(15,2) the reading
+    overflowed and failed the whole detection."""
+    add_sale(conn, "NF_HUGE", valor_bonus="9999999999999.995", bonus_dpto="5000.00")
+    add_sale(conn, "NF_HUGE_NEG", valor_bonus="5000.00", bonus_dpto="-9.999.999.999.999,999")
+    run_session(conn, DAY, DAY)
+    huge = by_key(divergences(conn, "NF_HUGE"))
+    outlier = huge[("VALIDACAO_VALOR", "valor_bonus")]
+    assert outlier["valor_original"] == "9999999999999.995" and outlier["valor_anterior"] is None
+    assert outlier["regras_aplicadas"] == ["VALOR_OUTLIER"]
+    correction = huge[("TRADE_MARKETING_BONUS", "bonus_dpto")]
+    assert correction["valor_sugerido"] is None and correction["status_processamento"] == "DETECTED"
+    negative = by_key(divergences(conn, "NF_HUGE_NEG"))[("VALIDACAO_VALOR", "bonus_dpto")]
+    assert negative["valor_anterior"] is None and negative["regras_aplicadas"] == ["VALOR_NEGATIVO"]
+    assert booked(conn, "NF_HUGE")[0] == "5000.00" and booked(conn, "NF_HUGE_NEG")[0] == "-9.999.999.999.999,999"
