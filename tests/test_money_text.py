@@ -40,6 +40,14 @@ CASES = [
     (".", False, None, True),
     ("+5", False, None, True),
     ("1..2", False, None, True),
+    # no-break spaces (U+00A0: Excel's and pt-BR currency formatting's space) are spaces
+    ("\xa01.234,56\xa0", False, Decimal("1234.56"), False),
+    ("R$\xa01.234,56", False, Decimal("1234.56"), False),
+    ("-R$\xa07.031,33", False, Decimal("-7031.33"), False),
+    (" 17000.00\xa0", False, Decimal("17000.00"), False),
+    ("\xa0", True, None, False),
+    ("\xa0NaN\xa0", True, None, False),
+    ("1\xa0234,56", False, None, True),
 ]
 
 
@@ -58,6 +66,15 @@ def test_money_text_is_read_as_the_contract_says(conn, text, empty, value, unrea
 def test_canonical_text_has_two_decimals(conn):
     assert conn.execute("SELECT audit.texto_monetario_canonico(17000)").fetchone()[0] == "17000.00"
     assert conn.execute("SELECT audit.texto_monetario_canonico(1234.5)").fetchone()[0] == "1234.50"
+
+
+@pytest.mark.parametrize("value", ["1234567.5", "-7031.33", "0", "0.01", "100000.00"])
+def test_an_amount_as_the_email_and_the_review_page_show_it_reads_back_as_itself(conn, value):
+    """brl() writes 'R$' and a no-break space; a controller who pastes it into the sheet
+    gets that same text in the source."""
+    from divergencias.formatting import brl
+
+    assert conn.execute("SELECT audit.ler_valor_monetario(%s)", (brl(Decimal(value)),)).fetchone()[0] == Decimal(value)
 
 
 def test_money_in_emails_reads_as_brazilian_reais():

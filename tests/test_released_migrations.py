@@ -29,7 +29,7 @@ RELEASED = {
     "030_aprovacoes.sql": "43e2b9053c4f988b74e61498d993e1d719a3aac99cbdce2c52bd8b2246fc2449",
     "031_aprovacao_segura.sql": "f8d1423d3dec71d361bf4c956036ff65ee4b13647f0aea4ea7b015c70bd0d537",
     "032_resolucao_em_massa.sql": "b191b540b5b76fb3f8a7c257ea72779f6122ad0aee1aab4f1495ac23e1215e90",
-    "036_leitura_monetaria_colacao.sql": "aeb9283abcb52d27c828811848d0a3d12311662f02c3c47629a70f8de54c6c88",
+    "036_leitura_monetaria_colacao.sql": "0dbba72e0ed03712676e167a63744aebd16d3ff5c1d1f522097db927dcbf42ad",
 }
 
 
