@@ -117,3 +117,14 @@ def test_an_amount_that_rounds_beyond_numeric_15_2_keeps_only_its_text(conn):
     negative = by_key(divergences(conn, "NF_HUGE_NEG"))[("VALIDACAO_VALOR", "bonus_dpto")]
     assert negative["valor_anterior"] is None and negative["regras_aplicadas"] == ["VALOR_NEGATIVO"]
     assert booked(conn, "NF_HUGE")[0] == "5000.00" and booked(conn, "NF_HUGE_NEG")[0] == "-9.999.999.999.999,999"
+
+
+def test_a_data_final_venda_with_a_five_digit_year_falls_back_to_dta_processamento(conn):
+    """'20261-11-10' (a typo for 2026) made competencia '20261-11', too long for its
+    varchar(7): the whole detection failed. A date YYYY-MM cannot write is no date for it."""
+    add_sale(conn, "NF_TYPO", bonus_dpto="1", dta_processamento=datetime(2026, 11, 10, 10, 0))
+    add_sale(conn, "NF_OK", bonus_dpto="1", data_final_venda=datetime(2026, 10, 31, 10, 0))
+    conn.execute("UPDATE byd.vendas SET data_final_venda = '20261-11-10 10:00' WHERE idnfsexterno = 'NF_TYPO'")
+    run_session(conn, DAY, DAY)
+    competencias = {d["idnfsexterno"]: d["competencia"] for d in divergences(conn)}
+    assert competencias == {"NF_OK": "2026-10", "NF_TYPO": "2026-11"}
