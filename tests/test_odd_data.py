@@ -7,7 +7,7 @@ import pytest
 
 from devtools.sql_steps import run_session
 from divergencias.period import InvalidParams, resolve_period
-from tests.helpers import add_sale, booked, divergences
+from tests.helpers import add_sale, booked, by_key, divergences
 
 DAY = date(2026, 11, 10)
 NOW = datetime(2026, 11, 28, 10, 0)
@@ -77,3 +77,54 @@ def test_long_period_refused_at_the_first_task(dag, system_db, monkeypatch):
     run = dag.test(run_conf={"data_inicio": "2024-01-01", "data_fim": "2026-01-01"})
     assert run.state == "failed"
     assert {ti.task_id: ti.state for ti in run.get_task_instances()}["validate_and_migrate"] == "failed"
+
+
+def test_other_scripts_digits_in_a_unicode_collated_column_are_unreadable_not_a_crash(conn):
+    """A byd column (or database) with an ICU collation: its regular expressions take
+    Arabic-Indic and full-width digits for \\d, and the parser's cast of them failed the run."""
+    from devtools import demo_source
+
+    collation = conn.execute(
+        "SELECT collname FROM pg_collation WHERE collname IN ('und-x-icu', 'pg_unicode_fast') ORDER BY 1 LIMIT 1"
+    ).fetchone()
+    if collation is None:
+        pytest.skip("this server has no ICU nor builtin Unicode collation")
+    conn.execute("DROP VIEW byd.bonus_view")
+    conn.execute(f'ALTER TABLE byd.incentivos ALTER valor_bonus TYPE text COLLATE "{collation[0]}"')
+    demo_source.create_fixture(conn)
+    add_sale(conn, "NF_AR", valor_bonus="٥٠٠٠", bonus_dpto="5000.00")
+    add_sale(conn, "NF_FW", valor_bonus="R$ ５.０００,００", bonus_dpto="5000.00")
+    run_session(conn, DAY, DAY)
+    for sale, text in (("NF_AR", "٥٠٠٠"), ("NF_FW", "R$ ５.０００,００")):
+        (d,) = divergences(conn, sale)
+        assert (d["tipo_divergencia"], d["campo_afetado"]) == ("VALOR_INVALIDO", "valor_bonus")
+        assert d["valor_original"] == text
+        assert booked(conn, sale)[0] == "5000.00"
+
+
+def test_an_amount_that_rounds_beyond_numeric_15_2_keeps_only_its_text(conn):
+    """Under 10^13 but rounding to it at two decimals: stored as numeric(15,2) the reading
+    overflowed and failed the whole detection."""
+    add_sale(conn, "NF_HUGE", valor_bonus="9999999999999.995", bonus_dpto="5000.00")
+    add_sale(conn, "NF_HUGE_NEG", valor_bonus="5000.00", bonus_dpto="-9.999.999.999.999,999")
+    run_session(conn, DAY, DAY)
+    huge = by_key(divergences(conn, "NF_HUGE"))
+    outlier = huge[("VALIDACAO_VALOR", "valor_bonus")]
+    assert outlier["valor_original"] == "9999999999999.995" and outlier["valor_anterior"] is None
+    assert outlier["regras_aplicadas"] == ["VALOR_OUTLIER"]
+    correction = huge[("TRADE_MARKETING_BONUS", "bonus_dpto")]
+    assert correction["valor_sugerido"] is None and correction["status_processamento"] == "DETECTED"
+    negative = by_key(divergences(conn, "NF_HUGE_NEG"))[("VALIDACAO_VALOR", "bonus_dpto")]
+    assert negative["valor_anterior"] is None and negative["regras_aplicadas"] == ["VALOR_NEGATIVO"]
+    assert booked(conn, "NF_HUGE")[0] == "5000.00" and booked(conn, "NF_HUGE_NEG")[0] == "-9.999.999.999.999,999"
+
+
+def test_a_data_final_venda_with_a_five_digit_year_falls_back_to_dta_processamento(conn):
+    """'20261-11-10' (a typo for 2026) made competencia '20261-11', too long for its
+    varchar(7): the whole detection failed. A date YYYY-MM cannot write is no date for it."""
+    add_sale(conn, "NF_TYPO", bonus_dpto="1", dta_processamento=datetime(2026, 11, 10, 10, 0))
+    add_sale(conn, "NF_OK", bonus_dpto="1", data_final_venda=datetime(2026, 10, 31, 10, 0))
+    conn.execute("UPDATE byd.vendas SET data_final_venda = '20261-11-10 10:00' WHERE idnfsexterno = 'NF_TYPO'")
+    run_session(conn, DAY, DAY)
+    competencias = {d["idnfsexterno"]: d["competencia"] for d in divergences(conn)}
+    assert competencias == {"NF_OK": "2026-10", "NF_TYPO": "2026-11"}

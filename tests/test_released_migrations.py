@@ -30,6 +30,7 @@ RELEASED = {
     "031_aprovacao_segura.sql": "f8d1423d3dec71d361bf4c956036ff65ee4b13647f0aea4ea7b015c70bd0d537",
     "032_resolucao_em_massa.sql": "b191b540b5b76fb3f8a7c257ea72779f6122ad0aee1aab4f1495ac23e1215e90",
     "035_configuracao_legivel.sql": "41e2def278d4ea3a088de51b43465df9dff46b9e98c428612320b1f383c667c1",
+    "036_leitura_monetaria_colacao.sql": "0dbba72e0ed03712676e167a63744aebd16d3ff5c1d1f522097db927dcbf42ad",
 }
 
 

@@ -159,3 +159,19 @@ def test_correcting_a_negative_booking_resolves_its_value_check_in_the_same_run(
     check = found[("VALIDACAO_VALOR", "bonus_dpto")]
     assert check["status_processamento"] == "RESOLVED"
     assert check["dados_contextuais"]["motivo_resolucao"] == "campo corrigido automaticamente"
+
+
+def test_amounts_with_no_break_spaces_are_compared_not_called_unreadable(conn):
+    """'R$ 5.000,00' as Excel or the summary email writes it has a no-break space (U+00A0)."""
+    add_sale(conn, "NF_SAME", valor_bonus="R$\xa05.000,00", bonus_dpto="5000.00\xa0")
+    add_sale(conn, "NF_DIFF", valor_bonus="\xa05.000,00", bonus_dpto="R$\xa04.000,00")
+    run_session(conn, DAY, DAY)
+    assert divergences(conn, "NF_SAME") == []
+    (d,) = divergences(conn, "NF_DIFF")
+    assert (d["tipo_divergencia"], d["valor_anterior"], d["valor_sugerido"]) == (
+        "TRADE_MARKETING_BONUS",
+        Decimal("4000.00"),
+        Decimal("5000.00"),
+    )
+    assert d["valor_original"] == "R$\xa04.000,00" and d["status_processamento"] == "AUTO_APPLIED"
+    assert booked(conn, "NF_DIFF")[0] == "5000.00"

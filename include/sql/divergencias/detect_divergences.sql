@@ -21,11 +21,14 @@ SELECT audit.avaliar_regras(%(data_inicio)s::date, %(data_fim)s::date);
 CREATE TEMP TABLE candidatas ON COMMIT DROP AS
 SELECT DISTINCT ON (d.idnfsexterno, d.tipo_divergencia, d.campo_afetado)
        d.idnfsexterno, d.tipo_divergencia, d.campo_afetado, d.valor_original, d.valor_referencia,
-       -- numeric(15,2) columns: a value too large to fit keeps only its text (valor_original)
-       CASE WHEN abs(d.valor_anterior) < 1e13 THEN d.valor_anterior END AS valor_anterior,
-       CASE WHEN abs(d.valor_sugerido) < 1e13 THEN d.valor_sugerido END AS valor_sugerido,
+       -- numeric(15,2) columns: a value too large to fit keeps only its text (valor_original);
+       -- measured as stored, rounded to cents ('9999999999999.995' rounds to 10^13)
+       CASE WHEN abs(round(d.valor_anterior, 2)) < 1e13 THEN d.valor_anterior END AS valor_anterior,
+       CASE WHEN abs(round(d.valor_sugerido, 2)) < 1e13 THEN d.valor_sugerido END AS valor_sugerido,
        r.confidence_score, ARRAY[d.regra] AS regras_aplicadas,
-       to_char(coalesce(x.data_final_venda, d.dta_processamento), 'YYYY-MM') AS competencia,
+       -- a date YYYY-MM cannot write (a typo year 20261, BC, infinity) counts as no date
+       to_char(CASE WHEN x.data_final_venda >= '0001-01-01' AND x.data_final_venda < '10000-01-01'
+                    THEN x.data_final_venda ELSE d.dta_processamento END, 'YYYY-MM') AS competencia,
        d.dta_processamento,
        -- a sale the view repeats may have a row in the period besides the one kept here
        bool_or(d.no_periodo) OVER (PARTITION BY d.idnfsexterno, d.tipo_divergencia, d.campo_afetado) AS no_periodo,
