@@ -1016,6 +1016,24 @@ def test_metrics_and_audit_lists(client, as_user, db):
     assert [s["tipo_sessao"] for s in second["itens"]] == ["MANUAL_RUN"]
 
 
+def test_audit_lists_count_their_matches_when_the_offset_is_past_the_end(client, as_user, db):
+    """total is what the filters match, whatever the page: a page past the end is empty but
+    still says how many there are (it said 0, as if the audit trail had been emptied)."""
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    ids = detect(db)
+    approve(client, as_user("controladora"), [ids[("NF1", "bonus_dpto")]])
+    auditor = as_user("auditor")
+    sessions = client.get(f"{API}/auditoria/sessoes", params={"offset": 10}, headers=auditor).json()
+    assert sessions == {"total": 2, "limit": 50, "offset": 10, "itens": []}
+    ops = client.get(f"{API}/auditoria/operacoes", params={"offset": 500}, headers=auditor)
+    everything = client.get(f"{API}/auditoria/operacoes", headers=auditor).json()
+    assert everything["total"] >= 1
+    assert ops.json() == {"total": everything["total"], "limit": 100, "offset": 500, "itens": []}
+    # the divergence list already counted apart from its page
+    listing = client.get(f"{API}/divergencias", params={"offset": 100}, headers=auditor).json()
+    assert listing["total"] == 1 and listing["itens"] == []
+
+
 def test_metrics_summary_refuses_a_missing_or_invalid_level_naming_it(client, as_user, db):
     """With no open divergence the level is BAIXA; a deactivated or invalid level used to be
     compared with NULL and report ATENÇÃO. Now: 503 naming the setting, whichever level it is."""

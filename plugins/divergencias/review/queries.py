@@ -115,6 +115,12 @@ def paged(file: str, params: dict[str, Any]) -> dict[str, Any]:
     """An audit list whose SQL counts its matches in a ``total`` column."""
     with reading() as conn:
         rows = conn.execute(sql_file(file), params).fetchall()
+        if not rows and params["offset"]:
+            # A page past the end has no row to read the count from: the first page's count,
+            # so total stays what the filters match and not 0.
+            first = conn.execute(sql_file(file), {**params, "limit": 1, "offset": 0}).fetchone()
+            rows_total = first["total"] if first else 0
+            return {"total": rows_total, "limit": params["limit"], "offset": params["offset"], "itens": []}
     total = rows[0].pop("total") if rows else 0
     for row in rows[1:]:
         del row["total"]
