@@ -209,3 +209,37 @@ def test_page_refuses_a_user_without_access(api_server, browser, passwords):
     assert answer.value.status == 403
     # The 403 page is still being committed when its response arrives: wait for its text.
     expect(page.locator("body")).to_contain_text("Sem acesso")
+
+
+def test_what_a_controller_reads_after_an_error(api_server, browser, db, passwords):
+    """Each failure in pt-BR, saying what happened: no connection, no permission, and an
+    expired session sends to the login."""
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    run_session(db, DAY, DAY, modo="manual")
+    (one,) = [d["id"] for d in divergences(db)]
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, api_server, "auditor", passwords["auditor"])
+    page.locator(f"tr[data-id='{one}']").wait_for()
+    message = page.locator("#mensagem.erro")
+
+    # a read-only user whose buttons were enabled (an older tab, a role changed since): 403
+    page.evaluate("for (const b of document.querySelectorAll('button')) b.disabled = false")
+    page.locator(f"tr[data-id='{one}'] input.marcar").check()
+    page.locator("#aprovar").click()
+    expect(message).to_contain_text("Sem permissão")
+    assert "Forbidden" not in message.inner_text()
+    assert divergences(db, "NF1")[0]["status_processamento"] == "DETECTED"
+
+    # the server cannot be reached
+    page.route("**/divergencias/api/v1/**", lambda route: route.abort("internetdisconnected"))
+    page.get_by_role("button", name="Filtrar").click()
+    expect(message).to_contain_text("Sem conexão")
+    assert "Failed to fetch" not in message.inner_text()
+    page.unroute("**/divergencias/api/v1/**")
+
+    # the session expired: to Airflow's login, back to the page afterwards
+    context.clear_cookies()
+    page.get_by_role("button", name="Filtrar").click()
+    page.wait_for_url("**/auth/login**")
+    context.close()

@@ -76,14 +76,26 @@ function show(text, isError = false) {
 }
 
 async function call(path, options = {}) {
-  const response = await fetch(API + path, {
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/json" },
-    ...options,
-  });
+  let response;
+  try {
+    response = await fetch(API + path, {
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      ...options,
+    });
+  } catch {
+    // The browser's own text ("Failed to fetch") is English and says nothing to a controller.
+    throw new Error("Sem conexão com o servidor do Airflow: verifique a rede e tente de novo " +
+      "(recarregue a lista para ver se uma decisão enviada foi registrada).");
+  }
   if (response.status === 401) {
     window.top.location.href = "/auth/login?next=" + encodeURIComponent(window.top.location.href);
     throw new Error("Sessão expirada: faça login novamente.");
+  }
+  if (response.status === 403) {
+    // Airflow's own answer is a bare English "Forbidden".
+    throw new Error("Sem permissão para esta ação: consultar exige acesso de leitura à DAG " +
+      "divergencias_diarias no Airflow; aprovar, rejeitar, processar e desfazer, acesso de edição.");
   }
   const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
   if (!response.ok) {
