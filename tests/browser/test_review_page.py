@@ -243,3 +243,23 @@ def test_what_a_controller_reads_after_an_error(api_server, browser, db, passwor
     page.get_by_role("button", name="Filtrar").click()
     page.wait_for_url("**/auth/login**")
     context.close()
+
+
+def test_deciding_the_last_page_shows_the_page_before(api_server, browser, db, passwords):
+    """Deciding everything on the last page empties it: the page shows the new last page,
+    not an empty table counted "51–50 de 50"."""
+    for n in range(51):
+        add_sale(db, f"NF{n:02d}", valor_bonus="1000.00", bonus_dpto="900.00")
+    run_session(db, DAY, DAY, modo="manual")
+    page = browser.new_page()
+    log_in(page, api_server, "controladora", passwords["controladora"])
+    expect(page.locator("#contagem")).to_have_text("1–50 de 51")
+    page.locator("#proxima").click()
+    expect(page.locator("#contagem")).to_have_text("51–51 de 51")
+    page.locator("#tabela-divergencias tbody input.marcar").check()
+    page.locator("#motivo").fill("lançamento correto")
+    page.locator("#rejeitar").click()
+    expect(page.locator("#mensagem")).to_contain_text("Rejeitadas: 1")
+    expect(page.locator("#contagem")).to_have_text("1–50 de 50")
+    expect(page.locator("#tabela-divergencias tbody tr")).to_have_count(50)
+    assert page.locator("#anterior").is_disabled() and page.locator("#proxima").is_disabled()

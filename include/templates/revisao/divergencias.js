@@ -134,6 +134,12 @@ async function loadQueue() {
   params.set("limit", PAGE_SIZE);
   params.set("offset", state.offset);
   const page = await call(`/divergencias?${params}`);
+  if (!page.itens.length && state.offset > 0) {
+    // Decisions (here or by someone else) emptied this page: show the last page that has rows.
+    // The offset only goes down (an empty page means total <= offset), so this ends.
+    state.offset = Math.max(0, Math.floor((page.total - 1) / PAGE_SIZE) * PAGE_SIZE);
+    return loadQueue();
+  }
   state.total = page.total;
   const body = $("#tabela-divergencias tbody");
   body.replaceChildren();
