@@ -263,3 +263,23 @@ def test_deciding_the_last_page_shows_the_page_before(api_server, browser, db, p
     expect(page.locator("#contagem")).to_have_text("1–50 de 50")
     expect(page.locator("#tabela-divergencias tbody tr")).to_have_count(50)
     assert page.locator("#anterior").is_disabled() and page.locator("#proxima").is_disabled()
+
+
+def test_the_queue_shows_the_current_amount_as_pt_br_money(api_server, browser, db, passwords):
+    """The list's "Valor atual" is money like its neighbours ("R$ 17.000,00"), not the field's
+    text ("17000.00", which a pt-BR reader takes for a malformed seventeen million); text the
+    money rules cannot read is shown as found, an empty field as "(vazio)"."""
+    add_sale(db, "NF_TEXTO", valor_bonus="18000.00", bonus_dpto="17000.00")
+    add_sale(db, "NF_ILEGIVEL", bonus_dpto="abc")
+    add_sale(db, "NF_VAZIO", valor_bonus="100.00", bonus_dpto=None)
+    run_session(db, DAY, DAY, modo="manual")
+    ids = {d["idnfsexterno"]: d["id"] for d in divergences(db)}
+    page = browser.new_page()
+    log_in(page, api_server, "auditor", passwords["auditor"])
+
+    def current(sale: str):
+        return page.locator(f"tr[data-id='{ids[sale]}'] td").nth(5)
+
+    expect(current("NF_TEXTO")).to_have_text(f"R${NBSP}17.000,00")
+    expect(current("NF_ILEGIVEL")).to_have_text("abc")
+    expect(current("NF_VAZIO")).to_have_text("(vazio)")

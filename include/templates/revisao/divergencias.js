@@ -115,6 +115,15 @@ function filters() {
   return params;
 }
 
+// The list's "Valor atual": the amount detection read, as pt-BR money like the columns beside
+// it (the field's text "17000.00" reads as a malformed number to a pt-BR eye). Text the money
+// rules cannot read has no amount and is shown as found; the text itself stays in the tooltip
+// and in Detalhes.
+function currentAmount(d) {
+  if (d.valor_anterior !== null && d.valor_anterior !== undefined) return brl(d.valor_anterior);
+  return d.valor_original === null || String(d.valor_original).trim() === "" ? "(vazio)" : d.valor_original;
+}
+
 function statusBadge(status) {
   return el("span", status, { class: `status status-${status}` });
 }
@@ -152,9 +161,10 @@ async function loadQueue() {
       ? `1ª: ${d.aprovacoes_pendentes.join(", ")} (${brl(d.valor_pendente)})`
       : d.requer_dupla_aprovacao && d.status_processamento === "DETECTED" ? "exige 2" : "";
     const tr = row([check, String(d.id), d.idnfsexterno, d.regra || d.tipo_divergencia, d.campo_afetado,
-      d.valor_original ?? "(vazio)", brl(d.valor_sugerido), brl(d.diferenca), d.competencia || "—",
+      currentAmount(d), brl(d.valor_sugerido), brl(d.diferenca), d.competencia || "—",
       statusBadge(d.status_processamento), dateTime(d.detectado_em), approvals, detail]);
     tr.dataset.id = d.id;
+    if (d.valor_original !== null) tr.children[5].title = `Texto no campo: ${d.valor_original}`;
     tr.children[7].classList.add("num");
     check.addEventListener("change", () => tr.classList.toggle("selecionada", check.checked));
     body.append(tr);
