@@ -1119,3 +1119,37 @@ def test_validation_errors_name_the_field_in_portuguese(client, as_user, db):
     assert messages(client.get(f"{API}/divergencias/abc", headers=user)) == [
         "divergencia_id: informe um número inteiro"
     ]
+
+
+def test_out_of_range_numbers_and_nul_characters_are_refused_not_a_500(api_app, as_user, db):
+    """Ids are PostgreSQL integers, offsets bigints, and text cannot hold a NUL character:
+    such input reached the database and came back as a bare 500 "Internal Server Error"."""
+    from fastapi.testclient import TestClient
+
+    client = TestClient(api_app, raise_server_exceptions=False)
+    user = as_user("controladora")
+    too_big = 2**31
+    requests = [
+        ("GET", f"/divergencias/{too_big}", None),
+        ("GET", f"/divergencias?offset={2**63}", None),
+        ("GET", f"/auditoria/operacoes?sessao_id={too_big}", None),
+        ("GET", f"/auditoria/sessoes?offset={2**63}", None),
+        ("GET", "/divergencias?idnfsexterno=NF%00", None),
+        ("GET", "/divergencias?tipo_divergencia=%00", None),
+        ("GET", "/relatorios/divergencias/export?formato=csv&idnfsexterno=%00", None),
+        ("GET", "/auditoria/operacoes?usuario=%00", None),
+        ("POST", "/divergencias/aprovar", {"ids": [too_big]}),
+        ("POST", "/divergencias/aprovar", {"ids": [1], "comentario": "ok\x00"}),
+        ("POST", "/divergencias/1/rejeitar", {"motivo": "motivo\x00"}),
+        ("DELETE", "/divergencias/1/rejeitar?motivo=motivo%00", None),
+        ("POST", "/divergencias/rejeitar", {"ids": [too_big], "motivo": "motivo"}),
+        ("POST", f"/divergencias/{too_big}/rejeitar", {"motivo": "motivo"}),
+        ("POST", f"/sessoes/{too_big}/rollback", {"motivo": "motivo"}),
+        ("POST", "/sessoes/1/rollback", {"motivo": "motivo\x00"}),
+    ]
+    for method, path, body in requests:
+        response = client.request(method, API + path, json=body, headers=user)
+        assert response.status_code == 422, (method, path, response.status_code, response.text)
+        assert response.json()["detail"], (method, path)
+    response = client.post(f"{API}/divergencias/1/rejeitar", json={"motivo": "motivo\x00"}, headers=user)
+    assert [d["msg"] for d in response.json()["detail"]] == ["motivo: o caractere nulo (\\x00) não é aceito"]
