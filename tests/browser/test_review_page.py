@@ -283,3 +283,22 @@ def test_the_queue_shows_the_current_amount_as_pt_br_money(api_server, browser, 
     expect(current("NF_TEXTO")).to_have_text(f"R${NBSP}17.000,00")
     expect(current("NF_ILEGIVEL")).to_have_text("abc")
     expect(current("NF_VAZIO")).to_have_text("(vazio)")
+
+
+def test_details_work_from_the_keyboard(api_server, browser, db, passwords):
+    """Detalhes opens a panel over the list: the keyboard lands in it, Escape closes it and
+    goes back to the row's button (the panel came after the whole table in the tab order)."""
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    run_session(db, DAY, DAY, modo="manual")
+    (one,) = [d["id"] for d in divergences(db)]
+    page = browser.new_page()
+    log_in(page, api_server, "auditor", passwords["auditor"])
+    button = page.get_by_role("button", name=f"Detalhes da divergência {one}")
+    button.focus()
+    page.keyboard.press("Enter")
+    panel = page.get_by_role("dialog", name=f"Divergência {one}")
+    expect(panel).to_be_visible()
+    assert page.evaluate("document.getElementById('detalhe').contains(document.activeElement)")
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(button).to_be_focused()

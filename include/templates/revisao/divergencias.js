@@ -155,8 +155,8 @@ async function loadQueue() {
   for (const d of page.itens) {
     const check = el("input", null, { type: "checkbox", class: "marcar", "data-id": d.id, "aria-label": `Marcar ${d.id}` });
     check.disabled = d.status_processamento !== "DETECTED";
-    const detail = el("button", "Detalhes", { type: "button" });
-    detail.addEventListener("click", () => openDetail(d.id));
+    const detail = el("button", "Detalhes", { type: "button", "aria-label": `Detalhes da divergência ${d.id}` });
+    detail.addEventListener("click", () => openDetail(d.id, detail));
     const approvals = d.aprovacoes_pendentes.length
       ? `1ª: ${d.aprovacoes_pendentes.join(", ")} (${brl(d.valor_pendente)})`
       : d.requer_dupla_aprovacao && d.status_processamento === "DETECTED" ? "exige 2" : "";
@@ -215,7 +215,17 @@ async function decide(kind) {
   }
 }
 
-async function openDetail(id) {
+// The panel covers the list but comes after it in the page: the keyboard is taken into it
+// and, on Escape or ×, back to the button that opened it.
+let detailOpener = null;
+
+function closeDetail() {
+  $("#detalhe").hidden = true;
+  if (detailOpener?.isConnected) detailOpener.focus();
+  detailOpener = null;
+}
+
+async function openDetail(id, opener = null) {
   try {
     const d = await call(`/divergencias/${id}`);
     $("#detalhe-titulo").textContent = `Divergência ${d.id}: ${d.regra?.rotulo || d.tipo_divergencia}`;
@@ -236,6 +246,8 @@ async function openDetail(id) {
     approvals.replaceChildren(...d.aprovacoes.map((a) => row([dateTime(a.aprovado_em), a.usuario, brl(a.valor),
       a.comentario || "", a.situacao])));
     $("#detalhe").hidden = false;
+    detailOpener = opener;
+    $("#fechar-detalhe").focus();
   } catch (error) {
     show(error.message, true);
   }
@@ -381,7 +393,8 @@ async function start() {
   });
   $("#aprovar").addEventListener("click", () => decide("aprovar"));
   $("#rejeitar").addEventListener("click", () => decide("rejeitar"));
-  $("#fechar-detalhe").addEventListener("click", () => { $("#detalhe").hidden = true; });
+  $("#fechar-detalhe").addEventListener("click", closeDetail);
+  $("#detalhe").addEventListener("keydown", (event) => { if (event.key === "Escape") closeDetail(); });
   $("#processar").addEventListener("submit", process);
   for (const tab of document.querySelectorAll("[role=tab]")) tab.addEventListener("click", () => selectTab(tab.dataset.aba));
   await loadQueue();
