@@ -302,3 +302,40 @@ def test_details_work_from_the_keyboard(api_server, browser, db, passwords):
     page.keyboard.press("Escape")
     expect(panel).to_be_hidden()
     expect(button).to_be_focused()
+
+
+def test_a_failed_download_keeps_the_page_and_says_why(api_server, browser, db, passwords):
+    """Baixar CSV / Excel: a file downloads and the page stays; an error answer used to
+    replace the page with the API's bare JSON ({"detail":"Not authenticated"})."""
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    run_session(db, DAY, DAY, modo="manual")
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    log_in(page, api_server, "auditor", passwords["auditor"])
+    expect(page.locator("#contagem")).to_have_text("1–1 de 1")
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Baixar CSV").click()
+    assert download.value.suggested_filename.endswith(".csv")
+    assert "NF1" in open(download.value.path(), encoding="utf-8-sig").read()
+    assert page.url == f"{api_server}/divergencias/"
+    page.wait_for_timeout(1000)  # a frame that loaded would have shown an error by now
+    expect(page.locator("#mensagem")).to_be_hidden()
+
+    # the database is down (the API's 503, simulated here for the export only)
+    page.route(
+        "**/relatorios/divergencias/export**",
+        lambda route: route.fulfill(
+            status=503, content_type="application/json", body='{"detail":"Banco financial_db indisponível."}'
+        ),
+    )
+    page.get_by_role("link", name="Baixar Excel").click()
+    expect(page.locator("#mensagem.erro")).to_contain_text("Banco financial_db indisponível.")
+    assert page.url == f"{api_server}/divergencias/"
+    page.unroute("**/relatorios/divergencias/export**")
+
+    # the session expired: to the login, as for any other action
+    context.clear_cookies()
+    page.get_by_role("link", name="Baixar CSV").click()
+    page.wait_for_url("**/auth/login**")
+    context.close()

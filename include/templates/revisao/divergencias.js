@@ -179,6 +179,37 @@ async function loadQueue() {
   $("#baixar-excel").href = `${API}/relatorios/divergencias/export?formato=excel&${query}`;
 }
 
+// Baixar CSV / Excel through a hidden frame: a file arrives as a download and the page stays,
+// while an error answer (an expired session, the database down, too many rows for Excel)
+// followed as a link would replace the page with the API's bare JSON. The frame only loads
+// when the answer is not a file: its detail is shown, after /eu has sent an expired session
+// to the login like any other action.
+function download(event) {
+  event.preventDefault();
+  const link = event.currentTarget;
+  if (link.getAttribute("href") === "#") return;
+  document.getElementById("baixando")?.remove();
+  const frame = el("iframe", null, { id: "baixando", title: "Download", hidden: "" });
+  frame.addEventListener("load", async () => {
+    let detail = null;
+    try {
+      detail = JSON.parse(frame.contentDocument.body.textContent).detail;
+    } catch {
+      // not our JSON (a proxy's page, the browser's own error page): /eu says what is wrong
+    }
+    frame.remove();
+    try {
+      await call("/eu");
+      const text = Array.isArray(detail) ? detail.map((d) => d.msg).join("; ") : detail;
+      show(`O arquivo não foi gerado: ${text || "erro no servidor, tente de novo."}`, true);
+    } catch (error) {
+      show(error.message, true);
+    }
+  });
+  frame.src = link.href;
+  document.body.append(frame);
+}
+
 function selectedIds() {
   return [...document.querySelectorAll(".marcar:checked")].map((box) => Number(box.dataset.id));
 }
@@ -391,6 +422,7 @@ async function start() {
       box.dispatchEvent(new Event("change"));
     }
   });
+  for (const link of document.querySelectorAll(".downloads a")) link.addEventListener("click", download);
   $("#aprovar").addEventListener("click", () => decide("aprovar"));
   $("#rejeitar").addEventListener("click", () => decide("rejeitar"));
   $("#fechar-detalhe").addEventListener("click", closeDetail);
