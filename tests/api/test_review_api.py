@@ -1034,6 +1034,30 @@ def test_audit_lists_count_their_matches_when_the_offset_is_past_the_end(client,
     assert listing["total"] == 1 and listing["itens"] == []
 
 
+def test_dashboard_days_and_times_are_sao_paulo_whatever_the_database_zone(client, as_user, db, review_db):
+    """Times the pipeline records are São Paulo wall time; the summary's gerado_em and the
+    daily chart's window were the database server's zone (UTC in most servers: gerado_em
+    three hours ahead of every other time shown, the window a day off in the evening)."""
+    from zoneinfo import ZoneInfo
+
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    detect(db)
+    sao_paulo_today = datetime.now(ZoneInfo("America/Sao_Paulo")).date()
+    db.execute(
+        "UPDATE audit.divergencias_processadas SET detectado_em = %s",
+        (datetime.combine(sao_paulo_today - timedelta(days=29), datetime.min.time()) + timedelta(hours=12),),
+    )
+    dbname = psycopg.conninfo.conninfo_to_dict(review_db)["dbname"]
+    db.execute(f"ALTER DATABASE \"{dbname}\" SET timezone = 'Etc/GMT-14'")
+    auditor = as_user("auditor")
+    summary = client.get(f"{API}/metricas/resumo", headers=auditor).json()
+    generated = datetime.fromisoformat(summary["gerado_em"])
+    now_sao_paulo = datetime.now(ZoneInfo("America/Sao_Paulo")).replace(tzinfo=None)
+    assert abs(generated - now_sao_paulo) < timedelta(minutes=2), (generated, now_sao_paulo)
+    daily = client.get(f"{API}/metricas/diarias", params={"dias": 30}, headers=auditor).json()
+    assert [d["dia"] for d in daily] == [(sao_paulo_today - timedelta(days=29)).isoformat()]
+
+
 def test_metrics_summary_refuses_a_missing_or_invalid_level_naming_it(client, as_user, db):
     """With no open divergence the level is BAIXA; a deactivated or invalid level used to be
     compared with NULL and report ATENÇÃO. Now: 503 naming the setting, whichever level it is."""
