@@ -1177,3 +1177,22 @@ def test_out_of_range_numbers_and_nul_characters_are_refused_not_a_500(api_app, 
         assert response.json()["detail"], (method, path)
     response = client.post(f"{API}/divergencias/1/rejeitar", json={"motivo": "motivo\x00"}, headers=user)
     assert [d["msg"] for d in response.json()["detail"]] == ["motivo: o caractere nulo (\\x00) não é aceito"]
+
+
+def test_refusals_show_money_the_pt_br_way(client, as_user, db):
+    """The page shows a refusal's detail as it comes: its amounts are R$ 1.234,56, not the
+    API's decimal text ("valor 100000.01 inválido (deve estar entre 0 e 100000)")."""
+    add_sale(db, "NF_NEG", valor_bonus="1000.00", bonus_dpto="-5")
+    add_sale(db, "NF_BIG", valor_bonus="90000.00", bonus_dpto="10000.00")
+    ids = detect(db)
+    neg = next(d["id"] for d in divergences(db, "NF_NEG") if d["tipo_divergencia"] == "VALIDACAO_VALOR")
+    big = ids[("NF_BIG", "bonus_dpto")]
+    response = approve(client, as_user("controladora"), [neg], valor="100000.01")
+    assert response.status_code == 422
+    assert response.json()["detail"] == (
+        f"Divergência {neg}: valor R$\xa0100.000,01 inválido (deve estar entre R$\xa00,00 e R$\xa0100.000,00)."
+    )
+    assert approve(client, as_user("controladora"), [big]).json()["aguardando_segunda_aprovacao"] == [big]
+    response = approve(client, as_user("aprovador"), [big], valor="85000")
+    assert response.status_code == 409
+    assert "foi para R$\xa090.000,00, não R$\xa085.000,00" in response.json()["detail"]
