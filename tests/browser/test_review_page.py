@@ -96,7 +96,7 @@ def test_controller_approves_and_rejects_in_the_browser(api_server, browser, db,
 
     frame.locator(f"tr[data-id='{ids['NF_APROVAR']}'] button", has_text="Detalhes").click()
     history = frame.locator("#detalhe-historico tbody")
-    history.locator("tr", has_text="APPROVED").wait_for()
+    history.locator("tr", has_text="Aprovada").wait_for()
     assert "controladora" in history.inner_text()
     assert f"valor aplicado: R${NBSP}1.500,00" in history.inner_text()  # decimal text from the API
     frame.locator("#fechar-detalhe").click()
@@ -339,3 +339,23 @@ def test_a_failed_download_keeps_the_page_and_says_why(api_server, browser, db, 
     page.get_by_role("link", name="Baixar CSV").click()
     page.wait_for_url("**/auth/login**")
     context.close()
+
+
+def test_statuses_and_run_types_read_in_portuguese(api_server, browser, db, passwords):
+    """The page's own words are pt-BR, statuses included: the list, the runs and the detail
+    showed the database's codes (DETECTED, COMPLETED, MANUAL_RUN); the code stays in a tooltip."""
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    run_session(db, DAY, DAY, modo="manual")
+    (one,) = [d["id"] for d in divergences(db)]
+    page = browser.new_page()
+    log_in(page, api_server, "auditor", passwords["auditor"])
+    badge = page.locator(f"tr[data-id='{one}'] .status")
+    expect(badge).to_have_text("Aberta")
+    assert badge.get_attribute("title") == "DETECTED"
+    page.get_by_role("button", name=f"Detalhes da divergência {one}").click()
+    expect(page.locator("#detalhe-historico tbody")).to_contain_text("Aberta")
+    expect(page.locator("#detalhe-campos")).to_contain_text("Aberta")
+    page.get_by_role("tab", name="Execuções").click()
+    run = page.locator("#tabela-sessoes tbody tr").first
+    expect(run.locator(".status")).to_have_text("Parcial")  # devtools runs stop before the report
+    expect(run.locator("td").nth(1)).to_have_text("Execução manual")

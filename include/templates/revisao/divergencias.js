@@ -124,8 +124,22 @@ function currentAmount(d) {
   return d.valor_original === null || String(d.valor_original).trim() === "" ? "(vazio)" : d.valor_original;
 }
 
+// The database's codes as a controller reads them; the code itself stays in a tooltip (and
+// in the exports), unknown codes show as they are.
+const STATUS_LABELS = {
+  DETECTED: "Aberta", AUTO_APPLIED: "Corrigida automaticamente", APPROVED: "Aprovada", REJECTED: "Rejeitada",
+  RESOLVED: "Resolvida", ROLLED_BACK: "Desfeita",
+  RUNNING: "Em execução", COMPLETED: "Concluída", PARTIAL: "Parcial", FAILED: "Falhou",
+};
+const SESSION_TYPES = { DAILY_AUTO: "Diária automática", MANUAL_RUN: "Execução manual",
+  REPROCESSING: "Reprocessamento", MANUAL_APPROVAL: "Aprovação manual" };
+
+function label(labels, code) {
+  return code ? labels[code] || code : "—";
+}
+
 function statusBadge(status) {
-  return el("span", status, { class: `status status-${status}` });
+  return el("span", label(STATUS_LABELS, status), { class: `status status-${status}`, title: status ?? "" });
 }
 
 function row(cells) {
@@ -262,7 +276,8 @@ async function openDetail(id, opener = null) {
     $("#detalhe-titulo").textContent = `Divergência ${d.id}: ${d.regra?.rotulo || d.tipo_divergencia}`;
     const fields = $("#detalhe-campos");
     fields.replaceChildren();
-    const pairs = [["Nota fiscal", d.idnfsexterno], ["Campo", d.campo_afetado], ["Status", d.status_processamento],
+    const pairs = [["Nota fiscal", d.idnfsexterno], ["Campo", d.campo_afetado],
+      ["Status", `${label(STATUS_LABELS, d.status_processamento)} (${d.status_processamento})`],
       ["Valor original (texto)", d.valor_original ?? "(vazio)"], ["Valor atual", brl(d.valor_anterior)],
       ["Valor sugerido", brl(d.valor_sugerido)], ["Valor aplicado", brl(d.valor_aplicado)],
       ["Diferença", brl(d.diferenca)], ["Competência", d.competencia], ["Confiança", d.confidence_score],
@@ -271,8 +286,9 @@ async function openDetail(id, opener = null) {
       ["Regra", d.regra?.descricao]];
     for (const [label, value] of pairs) fields.append(el("dt", label), el("dd", value ?? "—"));
     const history = $("#detalhe-historico tbody");
-    history.replaceChildren(...d.historico.map((h) => row([dateTime(h.registrado_em), h.status_anterior || "—",
-      h.status_novo, h.usuario, h.sessao_id ?? "—", historyDetails(h.detalhes)])));
+    history.replaceChildren(...d.historico.map((h) => row([dateTime(h.registrado_em),
+      label(STATUS_LABELS, h.status_anterior), label(STATUS_LABELS, h.status_novo), h.usuario, h.sessao_id ?? "—",
+      historyDetails(h.detalhes)])));
     const approvals = $("#detalhe-aprovacoes tbody");
     approvals.replaceChildren(...d.aprovacoes.map((a) => row([dateTime(a.aprovado_em), a.usuario, brl(a.valor),
       a.comentario || "", a.situacao])));
@@ -293,7 +309,7 @@ async function loadRuns() {
     undo.disabled = !state.canEdit || !s.correcoes_ativas;
     undo.addEventListener("click", () => rollback(s.id, s.correcoes_ativas));
     const period = s.data_inicio ? `${day(s.data_inicio)} a ${day(s.data_fim)}` : "—";
-    const tr = row([String(s.id), s.tipo_sessao, statusBadge(s.status), dateTime(s.inicio_processamento), period,
+    const tr = row([String(s.id), label(SESSION_TYPES, s.tipo_sessao), statusBadge(s.status), dateTime(s.inicio_processamento), period,
       s.modo || "—", s.total_registros_analisados, s.divergencias_detectadas, s.correcoes_aplicadas,
       s.correcoes_pendentes, s.erros_encontrados, undo]);
     for (const i of [6, 7, 8, 9, 10]) tr.children[i].classList.add("num");
