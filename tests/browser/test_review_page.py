@@ -359,3 +359,26 @@ def test_statuses_and_run_types_read_in_portuguese(api_server, browser, db, pass
     run = page.locator("#tabela-sessoes tbody tr").first
     expect(run.locator(".status")).to_have_text("Parcial")  # devtools runs stop before the report
     expect(run.locator("td").nth(1)).to_have_text("Execução manual")
+
+
+def test_an_expired_session_inside_airflows_frame_leads_to_the_login(api_server, browser, db, passwords):
+    """In Airflow's navigation the page runs in a frame sandboxed without allow-top-navigation:
+    sending the whole window to the login failed there, and the controller read the browser's
+    "Failed to set the 'href' property on 'Location'…". The login now opens in the frame and
+    comes back to the page."""
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    run_session(db, DAY, DAY, modo="manual")
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, api_server, "auditor", passwords["auditor"])
+    page.goto(f"{api_server}/plugin/divergencias")
+    frame = page.frame_locator("iframe")
+    expect(frame.locator("#tabela-divergencias tbody tr")).to_have_count(1)
+    context.clear_cookies()
+    frame.get_by_role("button", name="Filtrar").click()
+    frame.locator("input[name=username]").fill("auditor")
+    frame.locator("input[name=password]").fill(passwords["auditor"])
+    frame.get_by_role("button", name="Sign in").click()
+    expect(frame.locator("#tabela-divergencias tbody tr")).to_have_count(1)
+    assert "Conectado como auditor" in frame.locator("#usuario").inner_text()
+    context.close()

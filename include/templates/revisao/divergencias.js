@@ -75,6 +75,17 @@ function show(text, isError = false) {
   box.hidden = false;
 }
 
+// To Airflow's login, back here afterwards. Airflow shows this page in a frame sandboxed
+// without allow-top-navigation, where sending the whole window fails: the login then opens
+// in the frame, and comes back to the page in it.
+function toLogin() {
+  try {
+    window.top.location.href = "/auth/login?next=" + encodeURIComponent(window.top.location.href);
+  } catch {
+    window.location.href = "/auth/login?next=" + encodeURIComponent(window.location.href);
+  }
+}
+
 async function call(path, options = {}) {
   let response;
   try {
@@ -89,7 +100,7 @@ async function call(path, options = {}) {
       "(recarregue a lista para ver se uma decisão enviada foi registrada).");
   }
   if (response.status === 401) {
-    window.top.location.href = "/auth/login?next=" + encodeURIComponent(window.top.location.href);
+    toLogin();
     throw new Error("Sessão expirada: faça login novamente.");
   }
   if (response.status === 403) {
