@@ -382,3 +382,24 @@ def test_an_expired_session_inside_airflows_frame_leads_to_the_login(api_server,
     expect(frame.locator("#tabela-divergencias tbody tr")).to_have_count(1)
     assert "Conectado como auditor" in frame.locator("#usuario").inner_text()
     context.close()
+
+
+def test_corrections_are_undone_from_airflows_frame(api_server, browser, db, passwords):
+    """Desfazer correções asked its reason with window.prompt, which Airflow's frame (sandboxed
+    without allow-modals) ignores: the button did nothing. The reason is asked on the page."""
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    session = run_session(db, DAY, DAY, modo="auto")["sessao_id"]
+    assert booked(db, "NF1")[0] == "1000.00"
+    page = browser.new_page()
+    log_in(page, api_server, "controladora", passwords["controladora"])
+    page.goto(f"{api_server}/plugin/divergencias")
+    frame = page.frame_locator("iframe")
+    frame.get_by_role("tab", name="Execuções").click()
+    frame.locator(f"button[data-sessao='{session}']").click()
+    frame.get_by_label("Motivo para desfazer").fill("x")
+    frame.get_by_role("button", name="Confirmar").click()
+    expect(frame.locator("#mensagem.erro")).to_contain_text("motivo")
+    frame.get_by_label("Motivo para desfazer").fill("aplicado por engano")
+    frame.get_by_role("button", name="Confirmar").click()
+    expect(frame.locator("#mensagem")).to_contain_text("Rollback disparado")
+    expect(frame.locator("#mensagem")).to_contain_text("divergencias_rollback")

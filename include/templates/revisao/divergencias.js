@@ -328,11 +328,26 @@ async function loadRuns() {
   }
 }
 
-async function rollback(id, active) {
-  const reason = window.prompt(`Desfazer as ${active} correção(ões) ativas da sessão ${id}? Informe o motivo:`);
-  if (!reason) return;
+// The reason is asked on the page: Airflow's frame is sandboxed without allow-modals, where
+// window.prompt returns nothing and the button did nothing.
+function rollback(id, active) {
+  const form = $("#desfazer");
+  form.dataset.sessao = id;
+  $("#desfazer-titulo").textContent = `Desfazer as ${active} correção(ões) ativas da sessão ${id}`;
+  form.elements.motivo.value = "";
+  form.hidden = false;
+  form.elements.motivo.focus();
+}
+
+async function confirmRollback(event) {
+  event.preventDefault();
+  const form = $("#desfazer");
+  const reason = form.elements.motivo.value.trim();
+  if (reason.length < 3) return show("Informe o motivo para desfazer (3 caracteres ou mais).", true);
   try {
-    const run = await call(`/sessoes/${id}/rollback`, { method: "POST", body: JSON.stringify({ motivo: reason }) });
+    const run = await call(`/sessoes/${form.dataset.sessao}/rollback`,
+      { method: "POST", body: JSON.stringify({ motivo: reason }) });
+    form.hidden = true;
     show(`Rollback disparado: execução ${run.dag_run_id} de ${run.dag_id}.`);
   } catch (error) {
     show(error.message, true);
@@ -455,6 +470,8 @@ async function start() {
   $("#fechar-detalhe").addEventListener("click", closeDetail);
   $("#detalhe").addEventListener("keydown", (event) => { if (event.key === "Escape") closeDetail(); });
   $("#processar").addEventListener("submit", process);
+  $("#desfazer").addEventListener("submit", confirmRollback);
+  $("#desfazer-cancelar").addEventListener("click", () => { $("#desfazer").hidden = true; });
   for (const tab of document.querySelectorAll("[role=tab]")) tab.addEventListener("click", () => selectTab(tab.dataset.aba));
   await loadQueue();
 }
