@@ -1196,3 +1196,18 @@ def test_refusals_show_money_the_pt_br_way(client, as_user, db):
     response = approve(client, as_user("aprovador"), [big], valor="85000")
     assert response.status_code == 409
     assert "foi para R$\xa090.000,00, não R$\xa085.000,00" in response.json()["detail"]
+
+
+def test_a_sale_period_ending_before_it_starts_is_refused_not_an_empty_list(client, as_user, db):
+    """Dates typed the wrong way round answered an empty list (and empty exports): a
+    controller read "Nenhuma divergência" for a queue that had some. Now a 422 that says so,
+    as processar does."""
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    detect(db)
+    swapped = {"data_inicio": "2026-11-30", "data_fim": "2026-11-01"}
+    for path in ("/divergencias", "/relatorios/divergencias/export", "/auditoria/operacoes"):
+        response = client.get(API + path, params=swapped, headers=as_user("auditor"))
+        assert response.status_code == 422, (path, response.status_code)
+        assert "data_fim anterior a data_inicio" in response.text, path
+    same_day = {"data_inicio": "2026-11-10", "data_fim": "2026-11-10"}
+    assert client.get(f"{API}/divergencias", params=same_day, headers=as_user("auditor")).json()["total"] == 1

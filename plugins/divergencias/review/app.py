@@ -96,6 +96,15 @@ class Processing(RequestBody):
         return {**conf, **{flag: True for flag in flags if getattr(self, flag)}}
 
 
+def require_ordered_period(data_inicio: date | None, data_fim: date | None) -> None:
+    """Dates the wrong way round would filter everything out and answer an empty list: a 422
+    in the validation errors' shape, as processar gives."""
+    if data_inicio and data_fim and data_fim < data_inicio:
+        error = "data_fim anterior a data_inicio"
+        detail = {"type": "value_error", "loc": ("query",), "msg": error, "ctx": {"error": error}}
+        raise RequestValidationError([detail])
+
+
 def divergence_filters(
     status_processamento: STATUSES | None = None,
     tipo_divergencia: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
@@ -107,6 +116,7 @@ def divergence_filters(
 ) -> dict[str, Any]:
     """The list's and the exports' filters; data_inicio/data_fim bound the sale's
     dta_processamento (days inclusive), as a run's period does."""
+    require_ordered_period(data_inicio, data_fim)
     return {
         "status_processamento": status_processamento,
         "tipo_divergencia": tipo_divergencia,
@@ -223,6 +233,7 @@ def operations(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Response:
+    require_ordered_period(data_inicio, data_fim)
     params = {
         "tipo_operacao": tipo_operacao,
         "usuario": usuario,
