@@ -1211,3 +1211,31 @@ def test_a_sale_period_ending_before_it_starts_is_refused_not_an_empty_list(clie
         assert "data_fim anterior a data_inicio" in response.text, path
     same_day = {"data_inicio": "2026-11-10", "data_fim": "2026-11-10"}
     assert client.get(f"{API}/divergencias", params=same_day, headers=as_user("auditor")).json()["total"] == 1
+
+
+def test_the_lists_total_and_rows_come_from_one_snapshot(client, as_user, db, monkeypatch):
+    """total and the page are two queries: a decision committed between them (another person,
+    a run) made a page whose rows disagreed with its total (total 2, one row)."""
+    from divergencias.review import queries
+
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    add_sale(db, "NF2", valor_bonus="1000.00", bonus_dpto="800.00")
+    ids = detect(db)
+    built = []
+    original = queries.filtered
+
+    def filtered_then_someone_decides(query):
+        built.append(query)
+        if len(built) == 2:  # the count ran; the page has not
+            db.execute(
+                "UPDATE audit.divergencias_processadas SET status_processamento = 'REJECTED' WHERE id = %s",
+                (ids[("NF1", "bonus_dpto")],),
+            )
+        return original(query)
+
+    monkeypatch.setattr(queries, "filtered", filtered_then_someone_decides)
+    page = client.get(
+        f"{API}/divergencias", params={"status_processamento": "DETECTED"}, headers=as_user("auditor")
+    ).json()
+    assert len(built) == 2
+    assert page["total"] == len(page["itens"]) == 2

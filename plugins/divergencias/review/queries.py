@@ -67,11 +67,14 @@ def invalid_setting_as_503(consequence: str) -> Iterator[None]:
 
 @contextmanager
 def reading() -> Iterator[psycopg.Connection]:
-    """A read transaction on financial_db; 503 when the database cannot be reached. In São
-    Paulo time, as the pipeline writes its times: now() and current_date (gerado_em, the
-    daily chart's window) agree with every recorded time whatever the server's zone."""
+    """A read transaction on financial_db; 503 when the database cannot be reached. One
+    snapshot for all its queries, so a list's total and its page agree even when a decision
+    or a run commits in between. In São Paulo time, as the pipeline writes its times: now()
+    and current_date (gerado_em, the daily chart's window) agree with every recorded time
+    whatever the server's zone."""
     with unavailable_as_503(), financial_db() as conn:
         conn.row_factory = dict_row
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         conn.execute("SELECT set_config('timezone', 'America/Sao_Paulo', true)")
         yield conn
 
