@@ -403,3 +403,24 @@ def test_corrections_are_undone_from_airflows_frame(api_server, browser, db, pas
     frame.get_by_role("button", name="Confirmar").click()
     expect(frame.locator("#mensagem")).to_contain_text("Rollback disparado")
     expect(frame.locator("#mensagem")).to_contain_text("divergencias_rollback")
+
+
+def test_a_double_click_on_aprovar_sends_one_decision(api_server, browser, db, passwords):
+    """The buttons stayed enabled while a decision was on its way: a double click sent it
+    twice and the second answer, a 409 ("está APPROVED"), replaced the success message, as if
+    the approval had failed."""
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    add_sale(db, "NF2", valor_bonus="1000.00", bonus_dpto="800.00")
+    run_session(db, DAY, DAY, modo="manual")
+    ids = {d["idnfsexterno"]: d["id"] for d in divergences(db)}
+    page = browser.new_page()
+    log_in(page, api_server, "controladora", passwords["controladora"])
+    page.locator(f"tr[data-id='{ids['NF1']}'] input.marcar").check()
+    page.locator("#aprovar").dblclick()
+    expect(page.locator("#mensagem")).to_contain_text("Aprovadas e aplicadas: 1")
+    expect(page.locator("#tabela-divergencias tbody tr")).to_have_count(1)
+    page.wait_for_timeout(1000)  # a second answer would have arrived by now
+    expect(page.locator("#mensagem")).not_to_have_class("mensagem erro")
+    expect(page.locator("#aprovar")).to_be_enabled()
+    approvals = db.execute("SELECT count(*) FROM audit.operacoes WHERE tipo_operacao = 'APPROVE'").fetchone()[0]
+    assert approvals == 1

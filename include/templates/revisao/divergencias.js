@@ -239,7 +239,20 @@ function selectedIds() {
   return [...document.querySelectorAll(".marcar:checked")].map((box) => Number(box.dataset.id));
 }
 
+// One decision at a time: the buttons stay disabled until the answer and the reload are in,
+// so a double click sends one request (the second would answer 409 "está APPROVED" over
+// the success message, as if the approval had failed).
 async function decide(kind) {
+  const buttons = [$("#aprovar"), $("#rejeitar")];
+  for (const button of buttons) button.disabled = true;
+  try {
+    await sendDecision(kind);
+  } finally {
+    for (const button of buttons) button.disabled = !state.canEdit;
+  }
+}
+
+async function sendDecision(kind) {
   const ids = selectedIds();
   const reason = $("#motivo").value.trim();
   if (!ids.length) return show("Marque ao menos uma divergência.", true);
