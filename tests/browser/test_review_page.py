@@ -426,3 +426,22 @@ def test_a_double_click_on_aprovar_sends_one_decision(api_server, browser, db, p
     expect(page.locator("#aprovar")).to_be_enabled()
     approvals = db.execute("SELECT count(*) FROM audit.operacoes WHERE tipo_operacao = 'APPROVE'").fetchone()[0]
     assert approvals == 1
+
+
+def test_a_double_click_on_processar_queues_one_run(api_server, browser, passwords):
+    """Processar stayed enabled while its request was on its way: a double click queued two
+    runs of divergencias_diarias for the same period."""
+    page = browser.new_page()
+    log_in(page, api_server, "controladora", passwords["controladora"])
+    runs_url = f"{api_server}/api/v2/dags/divergencias_diarias/dagRuns?limit=100"
+    before = page.request.get(runs_url).json()["total_entries"]
+    page.get_by_role("tab", name="Execuções").click()
+    form = page.locator("#processar")
+    form.locator("input[name=data_inicio]").fill("2026-11-01")
+    form.locator("input[name=data_fim]").fill("2026-11-02")
+    form.locator("select[name=modo]").select_option("manual")
+    form.get_by_role("button", name="Processar").dblclick()
+    expect(page.locator("#mensagem")).to_contain_text("Execução disparada")
+    page.wait_for_timeout(1500)  # a second request would have been answered by now
+    assert page.request.get(runs_url).json()["total_entries"] == before + 1
+    expect(form.get_by_role("button", name="Processar")).to_be_enabled()

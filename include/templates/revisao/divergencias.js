@@ -352,19 +352,34 @@ function rollback(id, active) {
   form.elements.motivo.focus();
 }
 
+// A form that starts a DAG run sends one request at a time: its button stays disabled until
+// the answer is in, so a double click does not queue the run twice.
+async function submitOnce(form, action) {
+  const button = form.querySelector("button[type=submit]");
+  if (button.disabled) return;
+  button.disabled = true;
+  try {
+    await action();
+  } finally {
+    button.disabled = !state.canEdit;
+  }
+}
+
 async function confirmRollback(event) {
   event.preventDefault();
   const form = $("#desfazer");
   const reason = form.elements.motivo.value.trim();
   if (reason.length < 3) return show("Informe o motivo para desfazer (3 caracteres ou mais).", true);
-  try {
-    const run = await call(`/sessoes/${form.dataset.sessao}/rollback`,
-      { method: "POST", body: JSON.stringify({ motivo: reason }) });
-    form.hidden = true;
-    show(`Rollback disparado: execução ${run.dag_run_id} de ${run.dag_id}.`);
-  } catch (error) {
-    show(error.message, true);
-  }
+  await submitOnce(form, async () => {
+    try {
+      const run = await call(`/sessoes/${form.dataset.sessao}/rollback`,
+        { method: "POST", body: JSON.stringify({ motivo: reason }) });
+      form.hidden = true;
+      show(`Rollback disparado: execução ${run.dag_run_id} de ${run.dag_id}.`);
+    } catch (error) {
+      show(error.message, true);
+    }
+  });
 }
 
 async function process(event) {
@@ -373,12 +388,14 @@ async function process(event) {
   const payload = { modo: form.get("modo") };
   if (form.get("data_inicio")) payload.data_inicio = form.get("data_inicio");
   if (form.get("data_fim")) payload.data_fim = form.get("data_fim");
-  try {
-    const run = await call("/divergencias/processar", { method: "POST", body: JSON.stringify(payload) });
-    show(`Execução disparada: ${run.dag_run_id}.`);
-  } catch (error) {
-    show(error.message, true);
-  }
+  await submitOnce($("#processar"), async () => {
+    try {
+      const run = await call("/divergencias/processar", { method: "POST", body: JSON.stringify(payload) });
+      show(`Execução disparada: ${run.dag_run_id}.`);
+    } catch (error) {
+      show(error.message, true);
+    }
+  });
 }
 
 function card(label, value) {
