@@ -445,3 +445,19 @@ def test_a_double_click_on_processar_queues_one_run(api_server, browser, passwor
     page.wait_for_timeout(1500)  # a second request would have been answered by now
     assert page.request.get(runs_url).json()["total_entries"] == before + 1
     expect(form.get_by_role("button", name="Processar")).to_be_enabled()
+
+
+def test_counts_and_confidence_read_the_pt_br_way(api_server, browser, db, passwords):
+    """Counts group thousands with a dot (1.574) and decimals take a comma (0,95), like the
+    money beside them: the page showed 1574 and 0.95."""
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    session = run_session(db, DAY, DAY, modo="manual")["sessao_id"]
+    db.execute("UPDATE audit.sessoes_processamento SET total_registros_analisados = 1574 WHERE id = %s", (session,))
+    (one,) = [d["id"] for d in divergences(db)]
+    page = browser.new_page()
+    log_in(page, api_server, "auditor", passwords["auditor"])
+    page.get_by_role("button", name=f"Detalhes da divergência {one}").click()
+    expect(page.locator("#detalhe-campos")).to_contain_text("0,95")
+    page.keyboard.press("Escape")
+    page.get_by_role("tab", name="Execuções").click()
+    expect(page.locator("#tabela-sessoes tbody tr").first.locator("td").nth(6)).to_have_text("1.574")

@@ -60,6 +60,15 @@ function historyDetails(details) {
   }).join(" · ");
 }
 
+// Counts with pt-BR thousands (1.574); a decimal's text with a comma (0,95), digit for digit.
+function count(value) {
+  return typeof value === "number" ? value.toLocaleString("pt-BR") : value ?? "—";
+}
+
+function decimal(value) {
+  return value === null || value === undefined ? "—" : String(value).replace(".", ",");
+}
+
 function dateTime(value) {
   return value ? new Date(value).toLocaleString("pt-BR") : "—";
 }
@@ -195,7 +204,8 @@ async function loadQueue() {
     body.append(tr);
   }
   const last = Math.min(state.offset + PAGE_SIZE, state.total);
-  $("#contagem").textContent = state.total ? `${state.offset + 1}–${last} de ${state.total}` : "Nenhuma divergência";
+  $("#contagem").textContent = state.total
+    ? `${count(state.offset + 1)}–${count(last)} de ${count(state.total)}` : "Nenhuma divergência";
   $("#anterior").disabled = state.offset === 0;
   $("#proxima").disabled = last >= state.total;
   $("#marcar-todas").checked = false;
@@ -304,7 +314,7 @@ async function openDetail(id, opener = null) {
       ["Status", `${label(STATUS_LABELS, d.status_processamento)} (${d.status_processamento})`],
       ["Valor original (texto)", d.valor_original ?? "(vazio)"], ["Valor atual", brl(d.valor_anterior)],
       ["Valor sugerido", brl(d.valor_sugerido)], ["Valor aplicado", brl(d.valor_aplicado)],
-      ["Diferença", brl(d.diferenca)], ["Competência", d.competencia], ["Confiança", d.confidence_score],
+      ["Diferença", brl(d.diferenca)], ["Competência", d.competencia], ["Confiança", decimal(d.confidence_score)],
       ["Venda processada em", dateTime(d.dta_processamento)], ["Detectada em", dateTime(d.detectado_em)],
       ["Processada por", d.processado_por], ["Motivo da rejeição", d.motivo_rejeicao],
       ["Regra", d.regra?.descricao]];
@@ -334,8 +344,8 @@ async function loadRuns() {
     undo.addEventListener("click", () => rollback(s.id, s.correcoes_ativas));
     const period = s.data_inicio ? `${day(s.data_inicio)} a ${day(s.data_fim)}` : "—";
     const tr = row([String(s.id), label(SESSION_TYPES, s.tipo_sessao), statusBadge(s.status), dateTime(s.inicio_processamento), period,
-      s.modo || "—", s.total_registros_analisados, s.divergencias_detectadas, s.correcoes_aplicadas,
-      s.correcoes_pendentes, s.erros_encontrados, undo]);
+      s.modo || "—", ...[s.total_registros_analisados, s.divergencias_detectadas, s.correcoes_aplicadas,
+        s.correcoes_pendentes, s.erros_encontrados].map(count), undo]);
     for (const i of [6, 7, 8, 9, 10]) tr.children[i].classList.add("num");
     body.append(tr);
   }
@@ -406,8 +416,8 @@ function card(label, value) {
 
 async function loadDashboard() {
   const [summary, daily] = await Promise.all([call("/metricas/resumo"), call("/metricas/diarias?dias=30")]);
-  $("#cartoes").replaceChildren(card("abertas", summary.divergencias_abertas),
-    card("criticidade", summary.criticidade), card("aguardando 2ª aprovação", summary.aguardando_segunda_aprovacao),
+  $("#cartoes").replaceChildren(card("abertas", count(summary.divergencias_abertas)),
+    card("criticidade", summary.criticidade), card("aguardando 2ª aprovação", count(summary.aguardando_segunda_aprovacao)),
     card("diferença em aberto", brl(summary.diferenca_aberta_total)));
   drawChart(daily);
 }
