@@ -1239,3 +1239,26 @@ def test_the_lists_total_and_rows_come_from_one_snapshot(client, as_user, db, mo
     ).json()
     assert len(built) == 2
     assert page["total"] == len(page["itens"]) == 2
+
+
+def test_a_paused_dag_is_not_triggered_as_if_it_would_run(client, as_user, db):
+    """Deployments create DAGs paused (docker-compose: DAGS_ARE_PAUSED_AT_CREATION), and the
+    manual-only rollback DAG may never be unpaused: the API answered 201 "disparado" for a
+    run that would wait in the queue for good. Now a 409 that names the paused DAG."""
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    one = detect(db)[("NF1", "bonus_dpto")]
+    sessao = approve(client, as_user("controladora"), [one]).json()["sessao_id"]
+    admin, user = as_user("admin"), as_user("controladora")
+    requests = {
+        "divergencias_diarias": (f"{API}/divergencias/processar", {"modo": "manual"}),
+        "divergencias_rollback": (f"{API}/sessoes/{sessao}/rollback", {"motivo": "aprovado por engano"}),
+    }
+    for dag_id, (url, body) in requests.items():
+        assert client.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": True}, headers=admin).status_code == 200
+        try:
+            response = client.post(url, json=body, headers=user)
+        finally:
+            client.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": False}, headers=admin)
+        assert response.status_code == 409, (dag_id, response.text)
+        assert f"A DAG {dag_id} está pausada" in response.json()["detail"]
+        assert client.post(url, json=body, headers=user).status_code == 201
