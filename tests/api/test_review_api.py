@@ -1038,6 +1038,48 @@ def test_metrics_and_audit_lists(client, as_user, db):
     assert [s["tipo_sessao"] for s in second["itens"]] == ["MANUAL_RUN"]
 
 
+def test_audit_lists_count_their_matches_when_the_offset_is_past_the_end(client, as_user, db):
+    """total is what the filters match, whatever the page: a page past the end is empty but
+    still says how many there are (it said 0, as if the audit trail had been emptied)."""
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    ids = detect(db)
+    approve(client, as_user("controladora"), [ids[("NF1", "bonus_dpto")]])
+    auditor = as_user("auditor")
+    sessions = client.get(f"{API}/auditoria/sessoes", params={"offset": 10}, headers=auditor).json()
+    assert sessions == {"total": 2, "limit": 50, "offset": 10, "itens": []}
+    ops = client.get(f"{API}/auditoria/operacoes", params={"offset": 500}, headers=auditor)
+    everything = client.get(f"{API}/auditoria/operacoes", headers=auditor).json()
+    assert everything["total"] >= 1
+    assert ops.json() == {"total": everything["total"], "limit": 100, "offset": 500, "itens": []}
+    # the divergence list already counted apart from its page
+    listing = client.get(f"{API}/divergencias", params={"offset": 100}, headers=auditor).json()
+    assert listing["total"] == 1 and listing["itens"] == []
+
+
+def test_dashboard_days_and_times_are_sao_paulo_whatever_the_database_zone(client, as_user, db, review_db):
+    """Times the pipeline records are São Paulo wall time; the summary's gerado_em and the
+    daily chart's window were the database server's zone (UTC in most servers: gerado_em
+    three hours ahead of every other time shown, the window a day off in the evening)."""
+    from zoneinfo import ZoneInfo
+
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    detect(db)
+    sao_paulo_today = datetime.now(ZoneInfo("America/Sao_Paulo")).date()
+    db.execute(
+        "UPDATE audit.divergencias_processadas SET detectado_em = %s",
+        (datetime.combine(sao_paulo_today - timedelta(days=29), datetime.min.time()) + timedelta(hours=12),),
+    )
+    dbname = psycopg.conninfo.conninfo_to_dict(review_db)["dbname"]
+    db.execute(f"ALTER DATABASE \"{dbname}\" SET timezone = 'Etc/GMT-14'")
+    auditor = as_user("auditor")
+    summary = client.get(f"{API}/metricas/resumo", headers=auditor).json()
+    generated = datetime.fromisoformat(summary["gerado_em"])
+    now_sao_paulo = datetime.now(ZoneInfo("America/Sao_Paulo")).replace(tzinfo=None)
+    assert abs(generated - now_sao_paulo) < timedelta(minutes=2), (generated, now_sao_paulo)
+    daily = client.get(f"{API}/metricas/diarias", params={"dias": 30}, headers=auditor).json()
+    assert [d["dia"] for d in daily] == [(sao_paulo_today - timedelta(days=29)).isoformat()]
+
+
 def test_metrics_summary_refuses_a_missing_or_invalid_level_naming_it(client, as_user, db):
     """With no open divergence the level is BAIXA; a deactivated or invalid level used to be
     compared with NULL and report ATENÇÃO. Now: 503 naming the setting, whichever level it is."""
@@ -1123,3 +1165,122 @@ def test_validation_errors_name_the_field_in_portuguese(client, as_user, db):
     assert messages(client.get(f"{API}/divergencias/abc", headers=user)) == [
         "divergencia_id: informe um número inteiro"
     ]
+
+
+def test_out_of_range_numbers_and_nul_characters_are_refused_not_a_500(api_app, as_user, db):
+    """Ids are PostgreSQL integers, offsets bigints, and text cannot hold a NUL character:
+    such input reached the database and came back as a bare 500 "Internal Server Error"."""
+    from fastapi.testclient import TestClient
+
+    client = TestClient(api_app, raise_server_exceptions=False)
+    user = as_user("controladora")
+    too_big = 2**31
+    requests = [
+        ("GET", f"/divergencias/{too_big}", None),
+        ("GET", f"/divergencias?offset={2**63}", None),
+        ("GET", f"/auditoria/operacoes?sessao_id={too_big}", None),
+        ("GET", f"/auditoria/sessoes?offset={2**63}", None),
+        ("GET", "/divergencias?idnfsexterno=NF%00", None),
+        ("GET", "/divergencias?tipo_divergencia=%00", None),
+        ("GET", "/relatorios/divergencias/export?formato=csv&idnfsexterno=%00", None),
+        ("GET", "/auditoria/operacoes?usuario=%00", None),
+        ("POST", "/divergencias/aprovar", {"ids": [too_big]}),
+        ("POST", "/divergencias/aprovar", {"ids": [1], "comentario": "ok\x00"}),
+        ("POST", "/divergencias/1/rejeitar", {"motivo": "motivo\x00"}),
+        ("DELETE", "/divergencias/1/rejeitar?motivo=motivo%00", None),
+        ("POST", "/divergencias/rejeitar", {"ids": [too_big], "motivo": "motivo"}),
+        ("POST", f"/divergencias/{too_big}/rejeitar", {"motivo": "motivo"}),
+        ("POST", f"/sessoes/{too_big}/rollback", {"motivo": "motivo"}),
+        ("POST", "/sessoes/1/rollback", {"motivo": "motivo\x00"}),
+    ]
+    for method, path, body in requests:
+        response = client.request(method, API + path, json=body, headers=user)
+        assert response.status_code == 422, (method, path, response.status_code, response.text)
+        assert response.json()["detail"], (method, path)
+    response = client.post(f"{API}/divergencias/1/rejeitar", json={"motivo": "motivo\x00"}, headers=user)
+    assert [d["msg"] for d in response.json()["detail"]] == ["motivo: o caractere nulo (\\x00) não é aceito"]
+
+
+def test_refusals_show_money_the_pt_br_way(client, as_user, db):
+    """The page shows a refusal's detail as it comes: its amounts are R$ 1.234,56, not the
+    API's decimal text ("valor 100000.01 inválido (deve estar entre 0 e 100000)")."""
+    add_sale(db, "NF_NEG", valor_bonus="1000.00", bonus_dpto="-5")
+    add_sale(db, "NF_BIG", valor_bonus="90000.00", bonus_dpto="10000.00")
+    ids = detect(db)
+    neg = next(d["id"] for d in divergences(db, "NF_NEG") if d["tipo_divergencia"] == "VALIDACAO_VALOR")
+    big = ids[("NF_BIG", "bonus_dpto")]
+    response = approve(client, as_user("controladora"), [neg], valor="100000.01")
+    assert response.status_code == 422
+    assert response.json()["detail"] == (
+        f"Divergência {neg}: valor R$\xa0100.000,01 inválido (deve estar entre R$\xa00,00 e R$\xa0100.000,00)."
+    )
+    assert approve(client, as_user("controladora"), [big]).json()["aguardando_segunda_aprovacao"] == [big]
+    response = approve(client, as_user("aprovador"), [big], valor="85000")
+    assert response.status_code == 409
+    assert "foi para R$\xa090.000,00, não R$\xa085.000,00" in response.json()["detail"]
+
+
+def test_a_sale_period_ending_before_it_starts_is_refused_not_an_empty_list(client, as_user, db):
+    """Dates typed the wrong way round answered an empty list (and empty exports): a
+    controller read "Nenhuma divergência" for a queue that had some. Now a 422 that says so,
+    as processar does."""
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    detect(db)
+    swapped = {"data_inicio": "2026-11-30", "data_fim": "2026-11-01"}
+    for path in ("/divergencias", "/relatorios/divergencias/export", "/auditoria/operacoes"):
+        response = client.get(API + path, params=swapped, headers=as_user("auditor"))
+        assert response.status_code == 422, (path, response.status_code)
+        assert "data_fim anterior a data_inicio" in response.text, path
+    same_day = {"data_inicio": "2026-11-10", "data_fim": "2026-11-10"}
+    assert client.get(f"{API}/divergencias", params=same_day, headers=as_user("auditor")).json()["total"] == 1
+
+
+def test_the_lists_total_and_rows_come_from_one_snapshot(client, as_user, db, monkeypatch):
+    """total and the page are two queries: a decision committed between them (another person,
+    a run) made a page whose rows disagreed with its total (total 2, one row)."""
+    from divergencias.review import queries
+
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    add_sale(db, "NF2", valor_bonus="1000.00", bonus_dpto="800.00")
+    ids = detect(db)
+    built = []
+    original = queries.filtered
+
+    def filtered_then_someone_decides(query):
+        built.append(query)
+        if len(built) == 2:  # the count ran; the page has not
+            db.execute(
+                "UPDATE audit.divergencias_processadas SET status_processamento = 'REJECTED' WHERE id = %s",
+                (ids[("NF1", "bonus_dpto")],),
+            )
+        return original(query)
+
+    monkeypatch.setattr(queries, "filtered", filtered_then_someone_decides)
+    page = client.get(
+        f"{API}/divergencias", params={"status_processamento": "DETECTED"}, headers=as_user("auditor")
+    ).json()
+    assert len(built) == 2
+    assert page["total"] == len(page["itens"]) == 2
+
+
+def test_a_paused_dag_is_not_triggered_as_if_it_would_run(client, as_user, db):
+    """Deployments create DAGs paused (docker-compose: DAGS_ARE_PAUSED_AT_CREATION), and the
+    manual-only rollback DAG may never be unpaused: the API answered 201 "disparado" for a
+    run that would wait in the queue for good. Now a 409 that names the paused DAG."""
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    one = detect(db)[("NF1", "bonus_dpto")]
+    sessao = approve(client, as_user("controladora"), [one]).json()["sessao_id"]
+    admin, user = as_user("admin"), as_user("controladora")
+    requests = {
+        "divergencias_diarias": (f"{API}/divergencias/processar", {"modo": "manual"}),
+        "divergencias_rollback": (f"{API}/sessoes/{sessao}/rollback", {"motivo": "aprovado por engano"}),
+    }
+    for dag_id, (url, body) in requests.items():
+        assert client.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": True}, headers=admin).status_code == 200
+        try:
+            response = client.post(url, json=body, headers=user)
+        finally:
+            client.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": False}, headers=admin)
+        assert response.status_code == 409, (dag_id, response.text)
+        assert f"A DAG {dag_id} está pausada" in response.json()["detail"]
+        assert client.post(url, json=body, headers=user).status_code == 201

@@ -60,6 +60,15 @@ function historyDetails(details) {
   }).join(" · ");
 }
 
+// Counts with pt-BR thousands (1.574); a decimal's text with a comma (0,95), digit for digit.
+function count(value) {
+  return typeof value === "number" ? value.toLocaleString("pt-BR") : value ?? "—";
+}
+
+function decimal(value) {
+  return value === null || value === undefined ? "—" : String(value).replace(".", ",");
+}
+
 function dateTime(value) {
   return value ? new Date(value).toLocaleString("pt-BR") : "—";
 }
@@ -75,15 +84,38 @@ function show(text, isError = false) {
   box.hidden = false;
 }
 
-async function call(path, options = {}) {
-  const response = await fetch(API + path, {
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/json" },
-    ...options,
-  });
-  if (response.status === 401) {
+// To Airflow's login, back here afterwards. Airflow shows this page in a frame sandboxed
+// without allow-top-navigation, where sending the whole window fails: the login then opens
+// in the frame, and comes back to the page in it.
+function toLogin() {
+  try {
     window.top.location.href = "/auth/login?next=" + encodeURIComponent(window.top.location.href);
+  } catch {
+    window.location.href = "/auth/login?next=" + encodeURIComponent(window.location.href);
+  }
+}
+
+async function call(path, options = {}) {
+  let response;
+  try {
+    response = await fetch(API + path, {
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      ...options,
+    });
+  } catch {
+    // The browser's own text ("Failed to fetch") is English and says nothing to a controller.
+    throw new Error("Sem conexão com o servidor do Airflow: verifique a rede e tente de novo " +
+      "(recarregue a lista para ver se uma decisão enviada foi registrada).");
+  }
+  if (response.status === 401) {
+    toLogin();
     throw new Error("Sessão expirada: faça login novamente.");
+  }
+  if (response.status === 403) {
+    // Airflow's own answer is a bare English "Forbidden".
+    throw new Error("Sem permissão para esta ação: consultar exige acesso de leitura à DAG " +
+      "divergencias_diarias no Airflow; aprovar, rejeitar, processar e desfazer, acesso de edição.");
   }
   const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
   if (!response.ok) {
@@ -103,8 +135,31 @@ function filters() {
   return params;
 }
 
+// The list's "Valor atual": the amount detection read, as pt-BR money like the columns beside
+// it (the field's text "17000.00" reads as a malformed number to a pt-BR eye). Text the money
+// rules cannot read has no amount and is shown as found; the text itself stays in the tooltip
+// and in Detalhes.
+function currentAmount(d) {
+  if (d.valor_anterior !== null && d.valor_anterior !== undefined) return brl(d.valor_anterior);
+  return d.valor_original === null || String(d.valor_original).trim() === "" ? "(vazio)" : d.valor_original;
+}
+
+// The database's codes as a controller reads them; the code itself stays in a tooltip (and
+// in the exports), unknown codes show as they are.
+const STATUS_LABELS = {
+  DETECTED: "Aberta", AUTO_APPLIED: "Corrigida automaticamente", APPROVED: "Aprovada", REJECTED: "Rejeitada",
+  RESOLVED: "Resolvida", ROLLED_BACK: "Desfeita",
+  RUNNING: "Em execução", COMPLETED: "Concluída", PARTIAL: "Parcial", FAILED: "Falhou",
+};
+const SESSION_TYPES = { DAILY_AUTO: "Diária automática", MANUAL_RUN: "Execução manual",
+  REPROCESSING: "Reprocessamento", MANUAL_APPROVAL: "Aprovação manual" };
+
+function label(labels, code) {
+  return code ? labels[code] || code : "—";
+}
+
 function statusBadge(status) {
-  return el("span", status, { class: `status status-${status}` });
+  return el("span", label(STATUS_LABELS, status), { class: `status status-${status}`, title: status ?? "" });
 }
 
 function row(cells) {
@@ -122,27 +177,35 @@ async function loadQueue() {
   params.set("limit", PAGE_SIZE);
   params.set("offset", state.offset);
   const page = await call(`/divergencias?${params}`);
+  if (!page.itens.length && state.offset > 0) {
+    // Decisions (here or by someone else) emptied this page: show the last page that has rows.
+    // The offset only goes down (an empty page means total <= offset), so this ends.
+    state.offset = Math.max(0, Math.floor((page.total - 1) / PAGE_SIZE) * PAGE_SIZE);
+    return loadQueue();
+  }
   state.total = page.total;
   const body = $("#tabela-divergencias tbody");
   body.replaceChildren();
   for (const d of page.itens) {
     const check = el("input", null, { type: "checkbox", class: "marcar", "data-id": d.id, "aria-label": `Marcar ${d.id}` });
     check.disabled = d.status_processamento !== "DETECTED";
-    const detail = el("button", "Detalhes", { type: "button" });
-    detail.addEventListener("click", () => openDetail(d.id));
+    const detail = el("button", "Detalhes", { type: "button", "aria-label": `Detalhes da divergência ${d.id}` });
+    detail.addEventListener("click", () => openDetail(d.id, detail));
     const approvals = d.aprovacoes_pendentes.length
       ? `1ª: ${d.aprovacoes_pendentes.join(", ")} (${brl(d.valor_pendente)})`
       : d.requer_dupla_aprovacao && d.status_processamento === "DETECTED" ? "exige 2" : "";
     const tr = row([check, String(d.id), d.idnfsexterno, d.regra || d.tipo_divergencia, d.campo_afetado,
-      d.valor_original ?? "(vazio)", brl(d.valor_sugerido), brl(d.diferenca), d.competencia || "—",
+      currentAmount(d), brl(d.valor_sugerido), brl(d.diferenca), d.competencia || "—",
       statusBadge(d.status_processamento), dateTime(d.detectado_em), approvals, detail]);
     tr.dataset.id = d.id;
+    if (d.valor_original !== null) tr.children[5].title = `Texto no campo: ${d.valor_original}`;
     tr.children[7].classList.add("num");
     check.addEventListener("change", () => tr.classList.toggle("selecionada", check.checked));
     body.append(tr);
   }
   const last = Math.min(state.offset + PAGE_SIZE, state.total);
-  $("#contagem").textContent = state.total ? `${state.offset + 1}–${last} de ${state.total}` : "Nenhuma divergência";
+  $("#contagem").textContent = state.total
+    ? `${count(state.offset + 1)}–${count(last)} de ${count(state.total)}` : "Nenhuma divergência";
   $("#anterior").disabled = state.offset === 0;
   $("#proxima").disabled = last >= state.total;
   $("#marcar-todas").checked = false;
@@ -151,11 +214,55 @@ async function loadQueue() {
   $("#baixar-excel").href = `${API}/relatorios/divergencias/export?formato=excel&${query}`;
 }
 
+// Baixar CSV / Excel through a hidden frame: a file arrives as a download and the page stays,
+// while an error answer (an expired session, the database down, too many rows for Excel)
+// followed as a link would replace the page with the API's bare JSON. The frame only loads
+// when the answer is not a file: its detail is shown, after /eu has sent an expired session
+// to the login like any other action.
+function download(event) {
+  event.preventDefault();
+  const link = event.currentTarget;
+  if (link.getAttribute("href") === "#") return;
+  document.getElementById("baixando")?.remove();
+  const frame = el("iframe", null, { id: "baixando", title: "Download", hidden: "" });
+  frame.addEventListener("load", async () => {
+    let detail = null;
+    try {
+      detail = JSON.parse(frame.contentDocument.body.textContent).detail;
+    } catch {
+      // not our JSON (a proxy's page, the browser's own error page): /eu says what is wrong
+    }
+    frame.remove();
+    try {
+      await call("/eu");
+      const text = Array.isArray(detail) ? detail.map((d) => d.msg).join("; ") : detail;
+      show(`O arquivo não foi gerado: ${text || "erro no servidor, tente de novo."}`, true);
+    } catch (error) {
+      show(error.message, true);
+    }
+  });
+  frame.src = link.href;
+  document.body.append(frame);
+}
+
 function selectedIds() {
   return [...document.querySelectorAll(".marcar:checked")].map((box) => Number(box.dataset.id));
 }
 
+// One decision at a time: the buttons stay disabled until the answer and the reload are in,
+// so a double click sends one request (the second would answer 409 "está APPROVED" over
+// the success message, as if the approval had failed).
 async function decide(kind) {
+  const buttons = [$("#aprovar"), $("#rejeitar")];
+  for (const button of buttons) button.disabled = true;
+  try {
+    await sendDecision(kind);
+  } finally {
+    for (const button of buttons) button.disabled = !state.canEdit;
+  }
+}
+
+async function sendDecision(kind) {
   const ids = selectedIds();
   const reason = $("#motivo").value.trim();
   if (!ids.length) return show("Marque ao menos uma divergência.", true);
@@ -187,27 +294,41 @@ async function decide(kind) {
   }
 }
 
-async function openDetail(id) {
+// The panel covers the list but comes after it in the page: the keyboard is taken into it
+// and, on Escape or ×, back to the button that opened it.
+let detailOpener = null;
+
+function closeDetail() {
+  $("#detalhe").hidden = true;
+  if (detailOpener?.isConnected) detailOpener.focus();
+  detailOpener = null;
+}
+
+async function openDetail(id, opener = null) {
   try {
     const d = await call(`/divergencias/${id}`);
     $("#detalhe-titulo").textContent = `Divergência ${d.id}: ${d.regra?.rotulo || d.tipo_divergencia}`;
     const fields = $("#detalhe-campos");
     fields.replaceChildren();
-    const pairs = [["Nota fiscal", d.idnfsexterno], ["Campo", d.campo_afetado], ["Status", d.status_processamento],
+    const pairs = [["Nota fiscal", d.idnfsexterno], ["Campo", d.campo_afetado],
+      ["Status", `${label(STATUS_LABELS, d.status_processamento)} (${d.status_processamento})`],
       ["Valor original (texto)", d.valor_original ?? "(vazio)"], ["Valor atual", brl(d.valor_anterior)],
       ["Valor sugerido", brl(d.valor_sugerido)], ["Valor aplicado", brl(d.valor_aplicado)],
-      ["Diferença", brl(d.diferenca)], ["Competência", d.competencia], ["Confiança", d.confidence_score],
+      ["Diferença", brl(d.diferenca)], ["Competência", d.competencia], ["Confiança", decimal(d.confidence_score)],
       ["Venda processada em", dateTime(d.dta_processamento)], ["Detectada em", dateTime(d.detectado_em)],
       ["Processada por", d.processado_por], ["Motivo da rejeição", d.motivo_rejeicao],
       ["Regra", d.regra?.descricao]];
     for (const [label, value] of pairs) fields.append(el("dt", label), el("dd", value ?? "—"));
     const history = $("#detalhe-historico tbody");
-    history.replaceChildren(...d.historico.map((h) => row([dateTime(h.registrado_em), h.status_anterior || "—",
-      h.status_novo, h.usuario, h.sessao_id ?? "—", historyDetails(h.detalhes)])));
+    history.replaceChildren(...d.historico.map((h) => row([dateTime(h.registrado_em),
+      label(STATUS_LABELS, h.status_anterior), label(STATUS_LABELS, h.status_novo), h.usuario, h.sessao_id ?? "—",
+      historyDetails(h.detalhes)])));
     const approvals = $("#detalhe-aprovacoes tbody");
     approvals.replaceChildren(...d.aprovacoes.map((a) => row([dateTime(a.aprovado_em), a.usuario, brl(a.valor),
       a.comentario || "", a.situacao])));
     $("#detalhe").hidden = false;
+    detailOpener = opener;
+    $("#fechar-detalhe").focus();
   } catch (error) {
     show(error.message, true);
   }
@@ -222,23 +343,53 @@ async function loadRuns() {
     undo.disabled = !state.canEdit || !s.correcoes_ativas;
     undo.addEventListener("click", () => rollback(s.id, s.correcoes_ativas));
     const period = s.data_inicio ? `${day(s.data_inicio)} a ${day(s.data_fim)}` : "—";
-    const tr = row([String(s.id), s.tipo_sessao, statusBadge(s.status), dateTime(s.inicio_processamento), period,
-      s.modo || "—", s.total_registros_analisados, s.divergencias_detectadas, s.correcoes_aplicadas,
-      s.correcoes_pendentes, s.erros_encontrados, undo]);
+    const tr = row([String(s.id), label(SESSION_TYPES, s.tipo_sessao), statusBadge(s.status), dateTime(s.inicio_processamento), period,
+      s.modo || "—", ...[s.total_registros_analisados, s.divergencias_detectadas, s.correcoes_aplicadas,
+        s.correcoes_pendentes, s.erros_encontrados].map(count), undo]);
     for (const i of [6, 7, 8, 9, 10]) tr.children[i].classList.add("num");
     body.append(tr);
   }
 }
 
-async function rollback(id, active) {
-  const reason = window.prompt(`Desfazer as ${active} correção(ões) ativas da sessão ${id}? Informe o motivo:`);
-  if (!reason) return;
+// The reason is asked on the page: Airflow's frame is sandboxed without allow-modals, where
+// window.prompt returns nothing and the button did nothing.
+function rollback(id, active) {
+  const form = $("#desfazer");
+  form.dataset.sessao = id;
+  $("#desfazer-titulo").textContent = `Desfazer as ${active} correção(ões) ativas da sessão ${id}`;
+  form.elements.motivo.value = "";
+  form.hidden = false;
+  form.elements.motivo.focus();
+}
+
+// A form that starts a DAG run sends one request at a time: its button stays disabled until
+// the answer is in, so a double click does not queue the run twice.
+async function submitOnce(form, action) {
+  const button = form.querySelector("button[type=submit]");
+  if (button.disabled) return;
+  button.disabled = true;
   try {
-    const run = await call(`/sessoes/${id}/rollback`, { method: "POST", body: JSON.stringify({ motivo: reason }) });
-    show(`Rollback disparado: execução ${run.dag_run_id} de ${run.dag_id}.`);
-  } catch (error) {
-    show(error.message, true);
+    await action();
+  } finally {
+    button.disabled = !state.canEdit;
   }
+}
+
+async function confirmRollback(event) {
+  event.preventDefault();
+  const form = $("#desfazer");
+  const reason = form.elements.motivo.value.trim();
+  if (reason.length < 3) return show("Informe o motivo para desfazer (3 caracteres ou mais).", true);
+  await submitOnce(form, async () => {
+    try {
+      const run = await call(`/sessoes/${form.dataset.sessao}/rollback`,
+        { method: "POST", body: JSON.stringify({ motivo: reason }) });
+      form.hidden = true;
+      show(`Rollback disparado: execução ${run.dag_run_id} de ${run.dag_id}.`);
+    } catch (error) {
+      show(error.message, true);
+    }
+  });
 }
 
 async function process(event) {
@@ -247,12 +398,14 @@ async function process(event) {
   const payload = { modo: form.get("modo") };
   if (form.get("data_inicio")) payload.data_inicio = form.get("data_inicio");
   if (form.get("data_fim")) payload.data_fim = form.get("data_fim");
-  try {
-    const run = await call("/divergencias/processar", { method: "POST", body: JSON.stringify(payload) });
-    show(`Execução disparada: ${run.dag_run_id}.`);
-  } catch (error) {
-    show(error.message, true);
-  }
+  await submitOnce($("#processar"), async () => {
+    try {
+      const run = await call("/divergencias/processar", { method: "POST", body: JSON.stringify(payload) });
+      show(`Execução disparada: ${run.dag_run_id}.`);
+    } catch (error) {
+      show(error.message, true);
+    }
+  });
 }
 
 function card(label, value) {
@@ -263,8 +416,8 @@ function card(label, value) {
 
 async function loadDashboard() {
   const [summary, daily] = await Promise.all([call("/metricas/resumo"), call("/metricas/diarias?dias=30")]);
-  $("#cartoes").replaceChildren(card("abertas", summary.divergencias_abertas),
-    card("criticidade", summary.criticidade), card("aguardando 2ª aprovação", summary.aguardando_segunda_aprovacao),
+  $("#cartoes").replaceChildren(card("abertas", count(summary.divergencias_abertas)),
+    card("criticidade", summary.criticidade), card("aguardando 2ª aprovação", count(summary.aguardando_segunda_aprovacao)),
     card("diferença em aberto", brl(summary.diferenca_aberta_total)));
   drawChart(daily);
 }
@@ -351,10 +504,14 @@ async function start() {
       box.dispatchEvent(new Event("change"));
     }
   });
+  for (const link of document.querySelectorAll(".downloads a")) link.addEventListener("click", download);
   $("#aprovar").addEventListener("click", () => decide("aprovar"));
   $("#rejeitar").addEventListener("click", () => decide("rejeitar"));
-  $("#fechar-detalhe").addEventListener("click", () => { $("#detalhe").hidden = true; });
+  $("#fechar-detalhe").addEventListener("click", closeDetail);
+  $("#detalhe").addEventListener("keydown", (event) => { if (event.key === "Escape") closeDetail(); });
   $("#processar").addEventListener("submit", process);
+  $("#desfazer").addEventListener("submit", confirmRollback);
+  $("#desfazer-cancelar").addEventListener("click", () => { $("#desfazer").hidden = true; });
   for (const tab of document.querySelectorAll("[role=tab]")) tab.addEventListener("click", () => selectTab(tab.dataset.aba));
   await loadQueue();
 }

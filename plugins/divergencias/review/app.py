@@ -29,11 +29,17 @@ PAGE_DIR = settings.TEMPLATES_DIR / "revisao"
 STATUSES = Literal["DETECTED", "AUTO_APPLIED", "APPROVED", "REJECTED", "RESOLVED", "ROLLED_BACK"]
 MAX_PAGE = 1000
 LONG_PERIOD_DAYS = 366
+# Ids are PostgreSQL integers and offsets bigints; text cannot hold a NUL character (NO_NUL).
+# Anything beyond would reach the database and fail there as a bare 500.
+MAX_ID = 2**31 - 1
+MAX_OFFSET = 2**63 - 1
+NO_NUL = validation.NO_NUL
 
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
-Ids = Annotated[list[Annotated[int, Field(gt=0)]], Field(min_length=1, max_length=MAX_PAGE)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000, pattern=NO_NUL)]
+Ids = Annotated[list[Annotated[int, Field(gt=0, le=MAX_ID)]], Field(min_length=1, max_length=MAX_PAGE)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
+DivergenceId = Annotated[int, Path(gt=0, le=MAX_ID)]
 
 
 class RequestBody(BaseModel):
@@ -47,7 +53,7 @@ class RequestBody(BaseModel):
 class Approval(RequestBody):
     ids: Ids
     valor: Annotated[Decimal | None, Field(ge=0, max_digits=15, decimal_places=2)] = None
-    comentario: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=2000)] = None
+    comentario: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=2000, pattern=NO_NUL)] = None
 
     @model_validator(mode="after")
     def value_for_one_divergence(self) -> Approval:
@@ -90,17 +96,27 @@ class Processing(RequestBody):
         return {**conf, **{flag: True for flag in flags if getattr(self, flag)}}
 
 
+def require_ordered_period(data_inicio: date | None, data_fim: date | None) -> None:
+    """Dates the wrong way round would filter everything out and answer an empty list: a 422
+    in the validation errors' shape, as processar gives."""
+    if data_inicio and data_fim and data_fim < data_inicio:
+        error = "data_fim anterior a data_inicio"
+        detail = {"type": "value_error", "loc": ("query",), "msg": error, "ctx": {"error": error}}
+        raise RequestValidationError([detail])
+
+
 def divergence_filters(
     status_processamento: STATUSES | None = None,
-    tipo_divergencia: Annotated[str | None, Query(max_length=100)] = None,
+    tipo_divergencia: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
     competencia: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
-    idnfsexterno: Annotated[str | None, Query(max_length=100)] = None,
+    idnfsexterno: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
     data_inicio: date | None = None,
     data_fim: date | None = None,
     diferenca_minima: Annotated[Decimal | None, Query(ge=0)] = None,
 ) -> dict[str, Any]:
     """The list's and the exports' filters; data_inicio/data_fim bound the sale's
     dta_processamento (days inclusive), as a run's period does."""
+    require_ordered_period(data_inicio, data_fim)
     return {
         "status_processamento": status_processamento,
         "tipo_divergencia": tipo_divergencia,
@@ -166,7 +182,7 @@ def process(body: Processing, user: GetUserDep) -> Response:
 
 
 @api.get("/divergencias/{divergencia_id}", dependencies=access.READ, summary="Uma divergência com histórico")
-def divergence(divergencia_id: Annotated[int, Path(gt=0)]) -> Response:
+def divergence(divergencia_id: DivergenceId) -> Response:
     return respond(queries.divergence_detail(divergencia_id))
 
 
@@ -177,10 +193,10 @@ def divergence(divergencia_id: Annotated[int, Path(gt=0)]) -> Response:
     summary="Rejeita uma divergência com um motivo",
 )
 def reject(
-    divergencia_id: Annotated[int, Path(gt=0)],
+    divergencia_id: DivergenceId,
     user: GetUserDep,
     body: Annotated[Rejection | None, Body()] = None,
-    motivo: Annotated[str | None, Query(description="Alternativa ao corpo, para DELETE")] = None,
+    motivo: Annotated[str | None, Query(description="Alternativa ao corpo, para DELETE", pattern=NO_NUL)] = None,
 ) -> Response:
     reason = body.motivo if body is not None else (motivo or "").strip()
     if len(reason) < 3:
@@ -193,7 +209,7 @@ def reject(
     dependencies=access.trigger_access(access.ROLLBACK_DAG_ID),
     summary="Dispara divergencias_rollback para desfazer as correções de uma sessão",
 )
-def rollback(sessao_id: Annotated[int, Path(gt=0)], body: Rejection, user: GetUserDep) -> Response:
+def rollback(sessao_id: Annotated[int, Path(gt=0, le=MAX_ID)], body: Rejection, user: GetUserDep) -> Response:
     if queries.session(sessao_id)["em_execucao"]:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
@@ -205,18 +221,19 @@ def rollback(sessao_id: Annotated[int, Path(gt=0)], body: Rejection, user: GetUs
 
 @api.get("/auditoria/operacoes", dependencies=access.READ, summary="Operações de auditoria, paginadas")
 def operations(
-    tipo_operacao: Annotated[str | None, Query(max_length=50)] = None,
-    usuario: Annotated[str | None, Query(max_length=100)] = None,
+    tipo_operacao: Annotated[str | None, Query(max_length=50, pattern=NO_NUL)] = None,
+    usuario: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
     status_operacao: Annotated[
         Literal["PENDING", "SUCCESS", "FAILED", "ROLLED_BACK"] | None, Query(alias="status")
     ] = None,
-    origem: Annotated[str | None, Query(max_length=50)] = None,
-    sessao_id: int | None = None,
+    origem: Annotated[str | None, Query(max_length=50, pattern=NO_NUL)] = None,
+    sessao_id: Annotated[int | None, Query(gt=0, le=MAX_ID)] = None,
     data_inicio: date | None = None,
     data_fim: date | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Response:
+    require_ordered_period(data_inicio, data_fim)
     params = {
         "tipo_operacao": tipo_operacao,
         "usuario": usuario,
@@ -234,7 +251,7 @@ def operations(
 @api.get("/auditoria/sessoes", dependencies=access.READ, summary="Sessões (execuções e aprovações), paginadas")
 def sessions(
     status_sessao: Annotated[Literal["RUNNING", "COMPLETED", "PARTIAL", "FAILED"] | None, Query(alias="status")] = None,
-    tipo_sessao: Annotated[str | None, Query(max_length=50)] = None,
+    tipo_sessao: Annotated[str | None, Query(max_length=50, pattern=NO_NUL)] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Response:

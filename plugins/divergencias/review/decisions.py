@@ -19,6 +19,7 @@ from psycopg.rows import dict_row
 
 from divergencias import __version__
 from divergencias.database import financial_db, sql_file
+from divergencias.formatting import brl
 from divergencias.review.queries import invalid_setting_as_503, unavailable_as_503
 
 # The only fields the system writes (byd.controladoria); the others belong to sales.
@@ -109,7 +110,7 @@ def _plan(row: dict, valor: Decimal | None, usuario: str) -> tuple[int, Decimal,
     if not 0 <= chosen <= limite_outlier:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"Divergência {ident}: valor {chosen} inválido (deve estar entre 0 e {limite_outlier}).",
+            f"Divergência {ident}: valor {brl(chosen)} inválido (deve estar entre {brl(0)} e {brl(limite_outlier)}).",
         )
     if not row["lancada"]:
         raise HTTPException(
@@ -133,8 +134,8 @@ def _plan(row: dict, valor: Decimal | None, usuario: str) -> tuple[int, Decimal,
     if chosen != first_value:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
-            f"Divergência {ident}: a primeira aprovação ({pending[0]['usuario']}) foi para {first_value}, "
-            f"não {chosen}; rejeite-a para recomeçar com outro valor.",
+            f"Divergência {ident}: a primeira aprovação ({pending[0]['usuario']}) foi para {brl(first_value)}, "
+            f"não {brl(chosen)}; rejeite-a para recomeçar com outro valor.",
         )
     return ident, chosen, True
 

@@ -67,9 +67,15 @@ def invalid_setting_as_503(consequence: str) -> Iterator[None]:
 
 @contextmanager
 def reading() -> Iterator[psycopg.Connection]:
-    """A read transaction on financial_db; 503 when the database cannot be reached."""
+    """A read transaction on financial_db; 503 when the database cannot be reached. One
+    snapshot for all its queries, so a list's total and its page agree even when a decision
+    or a run commits in between. In São Paulo time, as the pipeline writes its times: now()
+    and current_date (gerado_em, the daily chart's window) agree with every recorded time
+    whatever the server's zone."""
     with unavailable_as_503(), financial_db() as conn:
         conn.row_factory = dict_row
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        conn.execute("SELECT set_config('timezone', 'America/Sao_Paulo', true)")
         yield conn
 
 
@@ -115,6 +121,12 @@ def paged(file: str, params: dict[str, Any]) -> dict[str, Any]:
     """An audit list whose SQL counts its matches in a ``total`` column."""
     with reading() as conn:
         rows = conn.execute(sql_file(file), params).fetchall()
+        if not rows and params["offset"]:
+            # A page past the end has no row to read the count from: the first page's count,
+            # so total stays what the filters match and not 0.
+            first = conn.execute(sql_file(file), {**params, "limit": 1, "offset": 0}).fetchone()
+            rows_total = first["total"] if first else 0
+            return {"total": rows_total, "limit": params["limit"], "offset": params["offset"], "itens": []}
     total = rows[0].pop("total") if rows else 0
     for row in rows[1:]:
         del row["total"]

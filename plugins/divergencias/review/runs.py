@@ -14,9 +14,19 @@ from divergencias.dag_helpers import run_url
 def trigger(dag_id: str, conf: dict[str, Any], usuario: str) -> dict[str, str]:
     from airflow.api.common.trigger_dag import trigger_dag
     from airflow.exceptions import DagNotFound
+    from airflow.models.dag import DagModel
     from airflow.sdk.definitions.param import ParamValidationError
     from airflow.utils.types import DagRunTriggeredByType
 
+    dag = DagModel.get_dagmodel(dag_id)
+    if dag is not None and dag.is_paused:
+        # Airflow would queue the run all the same, and it would never start: deployments
+        # create DAGs paused, and the manual-only rollback DAG may never have been unpaused.
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"A DAG {dag_id} está pausada no Airflow: a execução ficaria na fila sem começar. "
+            "Peça a um engenheiro de dados que a reative (unpause) e tente de novo.",
+        )
     try:
         run = trigger_dag(dag_id, conf=conf, triggered_by=DagRunTriggeredByType.REST_API, triggering_user_name=usuario)
     except DagNotFound as error:

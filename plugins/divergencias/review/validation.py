@@ -24,6 +24,8 @@ PARTS = {"body": "corpo da requisição", "query": "parâmetros da URL", "path":
 
 # A pattern means nothing to a person: the fields that have one say what they expect.
 PATTERN_HINTS = {"competencia": "use o formato AAAA-MM (ex.: 2026-11)"}
+# Text the database can store: PostgreSQL refuses the NUL character in text.
+NO_NUL = r"^[^\x00]*$"
 
 
 def _expected(ctx: Mapping[str, Any]) -> str:
@@ -90,7 +92,9 @@ def message(error: Mapping[str, Any]) -> str:
     if kind == "json_invalid":  # its loc ends with a character position, not a field
         loc = loc[:1]
     name = field_name(loc)
-    if kind == "string_pattern_mismatch" and loc and str(loc[-1]) in PATTERN_HINTS:
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") == NO_NUL:
+        text = "o caractere nulo (\\x00) não é aceito"
+    elif kind == "string_pattern_mismatch" and loc and str(loc[-1]) in PATTERN_HINTS:
         text = PATTERN_HINTS[str(loc[-1])]
     else:
         try:
