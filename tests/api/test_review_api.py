@@ -396,6 +396,27 @@ def test_four_eyes_for_large_changes(client, as_user, db):
         db.execute("DELETE FROM audit.aprovacoes")
 
 
+def test_a_divergence_no_approval_can_apply_says_nothing_about_two_people(client, as_user, db):
+    """Only the booked fields are ever written: a divergence on a sales field (pending
+    verification, an unreadable valor_bonus) cannot be approved at all, so the list must not
+    say it needs two people."""
+    add_sale(db, "NF_PEND", bonus_utilizado="PENDENTE VERIFICACAO")
+    add_sale(db, "NF_ILEG", valor_bonus="abc")
+    add_sale(db, "NF_BOOK", valor_bonus="60000.00", bonus_dpto="0")
+    ids = detect(db)
+    listed = {
+        (d["idnfsexterno"], d["campo_afetado"]): d["requer_dupla_aprovacao"]
+        for d in client.get(f"{API}/divergencias", headers=as_user("auditor")).json()["itens"]
+    }
+    assert listed == {
+        ("NF_PEND", "bonus_utilizado"): None,
+        ("NF_ILEG", "valor_bonus"): None,
+        ("NF_BOOK", "bonus_dpto"): True,
+    }
+    response = approve(client, as_user("controladora"), [ids[("NF_PEND", "bonus_utilizado")]])
+    assert response.status_code == 422 and "não é gravado pelo sistema" in response.json()["detail"]
+
+
 @pytest.mark.parametrize("value", ["50.000,00", "NaN", " 50000 "])
 def test_an_invalid_four_eyes_limit_leaves_the_list_readable_and_says_two_people(client, as_user, db, value):
     """The list read limite_dupla_aprovacao without its check: a pt-BR '50.000,00' made the
