@@ -18,6 +18,10 @@ from tests.api.conftest import airflow_auth, db, passwords, review_db, serialize
 from tests.conftest import AIRFLOW, PROJECT_ROOT
 
 CHROMIUM = "/usr/bin/chromium"
+# Playwright's assertions wait 5 s by default. A login round trip inside Airflow's frame, with
+# the api-server and the database on the same two busy cores as the rest of the suite, took
+# longer once in six full runs: a wrong page still fails, only later.
+ASSERTION_TIMEOUT_MS = 20_000
 
 
 @pytest.fixture(scope="session")
@@ -73,10 +77,11 @@ def api_server(review_db, serialized_dags, airflow_auth, tmp_path: Path) -> str:
 
 @pytest.fixture
 def browser(chromium_path: str):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"], headless=True)
+        expect.set_options(timeout=ASSERTION_TIMEOUT_MS)
         yield chromium
         chromium.close()
 
