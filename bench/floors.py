@@ -25,13 +25,12 @@ import psycopg
 from psycopg import sql
 
 from divergencias.database import sql_file
+from divergencias.settings import WRITTEN_FIELDS
 
 # Contract §4: what the rules read from byd.bonus_view (the period filter reads
 # dta_processamento besides), and the money texts among them.
 MONEY_COLUMNS = ("valor_bonus", "trade", "bonus_dpto", "trade_mkt_dpto")
 RULE_COLUMNS = ("apontamento", "bonus_utilizado", *MONEY_COLUMNS)
-# Contract §4: the only fields the system writes, in the only table it writes.
-WRITTEN_FIELDS = ("bonus_dpto", "trade_mkt_dpto")
 
 _PERIOD = sql.SQL("v.dta_processamento >= %(data_inicio)s::date AND v.dta_processamento < %(data_fim)s::date + 1")
 

@@ -31,6 +31,9 @@ LOCAL_TIMEZONE = "America/Sao_Paulo"
 # Who the audit trail names for what the pipeline does on its own; handed to every SQL
 # step as the bound parameter ``usuario``.
 PIPELINE_USER = "airflow:divergencias_diarias"
+# Contract §4: the only fields the system writes, in the only table it writes
+# (byd.controladoria).
+WRITTEN_FIELDS = ("bonus_dpto", "trade_mkt_dpto")
 
 # Keys of audit.configuracoes_sistema a run reads. validate_and_migrate checks each one
 # (present, active, matching its validacao_regex) before anything is written.

@@ -2,15 +2,16 @@
 -- only when given. The API wraps it as the CTE "filtradas" (page, total, CSV, Excel).
 -- diferenca = |suggested value - the field's current amount| (audit.valor_atual_campo: empty
 -- reads 0); NULL for rules that suggest nothing or a field that cannot be read, which always
--- needs two people when the field is one the system writes. aprovacoes_pendentes and valor_pendente: who already approved a DETECTED
--- divergence that waits for a second person, and the value the second approval would apply.
+-- needs two people when the field is one the system writes (campos_gravados).
+-- aprovacoes_pendentes and valor_pendente: who already approved a DETECTED divergence that
+-- waits for a second person, and the value the second approval would apply.
 SELECT d.id, d.sessao_id, d.idnfsexterno, d.tipo_divergencia, r.rotulo AS regra, d.campo_afetado,
        d.competencia, d.valor_original, d.valor_anterior, d.valor_sugerido, d.valor_aplicado,
        v.diferenca,
        -- without a suggestion the value chosen decides; a missing or invalid setting shows "needs two".
        -- NULL when no approval can apply a value: the system writes only the booked fields
        -- (contract §4), so a divergence on a sales field is rejected and corrected at the source.
-       CASE WHEN d.campo_afetado NOT IN ('bonus_dpto', 'trade_mkt_dpto') THEN NULL
+       CASE WHEN d.campo_afetado <> ALL (%(campos_gravados)s::text[]) THEN NULL
             WHEN v.atual IS NULL THEN true
             WHEN d.valor_sugerido IS NULL THEN false
             ELSE coalesce(v.diferenca >= cfg.limite_dupla_aprovacao, true)

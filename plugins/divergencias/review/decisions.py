@@ -21,9 +21,7 @@ from divergencias import __version__
 from divergencias.database import financial_db, sql_file
 from divergencias.formatting import brl
 from divergencias.review.queries import invalid_setting_as_503, unavailable_as_503
-
-# The only fields the system writes (byd.controladoria); the others belong to sales.
-WRITABLE_FIELDS = ("bonus_dpto", "trade_mkt_dpto")
+from divergencias.settings import WRITTEN_FIELDS
 
 
 def _run_file(conn: psycopg.Connection, file: str, params: dict[str, Any]) -> list[dict] | None:
@@ -85,7 +83,7 @@ def _plan(row: dict, valor: Decimal | None, usuario: str) -> tuple[int, Decimal,
     change of at least limite_dupla_aprovacao is applied only by a second person's approval."""
     ident, campo = row["id"], row["campo_afetado"]
     _require_detected(row, "aprovadas")
-    if campo not in WRITABLE_FIELDS:
+    if campo not in WRITTEN_FIELDS:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"Divergência {ident}: o campo {campo} pertence ao cadastro comercial e não é gravado pelo sistema "

@@ -14,6 +14,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from divergencias.database import financial_db, sql_file
+from divergencias.settings import WRITTEN_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,11 @@ def filtered(query: sql.Composable) -> sql.Composed:
 
 
 def filter_params(filters: dict[str, Any], divergence_id: int | None = None) -> dict[str, Any]:
-    return {"id": divergence_id, **{key: filters.get(key) for key in FILTERS}}
+    return {
+        "id": divergence_id,
+        "campos_gravados": list(WRITTEN_FIELDS),
+        **{key: filters.get(key) for key in FILTERS},
+    }
 
 
 def list_divergences(filters: dict[str, Any], sort: str, limit: int, offset: int) -> dict[str, Any]:
