@@ -210,7 +210,7 @@ def reject(
     summary="Dispara divergencias_rollback para desfazer as correções de uma sessão",
 )
 def rollback(sessao_id: Annotated[int, Path(gt=0, le=MAX_ID)], body: Rejection, user: GetUserDep) -> Response:
-    if queries.session(sessao_id)["em_execucao"]:
+    if queries.session_to_undo(sessao_id)["em_execucao"]:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
             f"A sessão {sessao_id} ainda está em execução (RUNNING): aguarde o fim da execução para desfazê-la.",

@@ -138,9 +138,11 @@ def paged(file: str, params: dict[str, Any]) -> dict[str, Any]:
     return {"total": total, "limit": params["limit"], "offset": params["offset"], "itens": rows}
 
 
-def session(session_id: int) -> dict[str, Any]:
+def session_to_undo(session_id: int) -> dict[str, Any]:
+    """The session a rollback request names, read as the rollback DAG reads it (whether it
+    is still running, among the rest); 404 when there is none."""
     with reading() as conn:
-        row = conn.execute(sql_file("review/sessao.sql"), {"id": session_id}).fetchone()
+        row = conn.execute(sql_file("rollback/session_to_undo.sql"), {"sessao_id": session_id}).fetchone()
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"Sessão {session_id} não encontrada.")
     return row
