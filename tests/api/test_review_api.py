@@ -609,6 +609,40 @@ def test_rejection_needs_a_reason_and_records_who(client, as_user, db):
     assert rejects == [("controladora", "nota correta"), ("controladora", "bônus já pago")]
 
 
+# What a page of another site can make the browser send with the user's cookie (SameSite=Lax
+# lets it through on a top-level form POST): no preflight, no custom header, one of these types.
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/plain")
+
+
+def test_a_post_rejection_takes_its_reason_only_from_a_json_body(client, as_user, db):
+    """A form of another site posting to rejeitar?motivo=… with an empty body rejected the
+    divergence as the logged-in user. The URL still carries the reason for DELETE, which no
+    form and no cross-origin fetch without a preflight can send."""
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    add_sale(db, "NF2", valor_bonus="1000.00", bonus_dpto="800.00")
+    ids = detect(db)
+    one, two = ids[("NF1", "bonus_dpto")], ids[("NF2", "bonus_dpto")]
+    user = as_user("controladora")
+
+    for content_type in FORM_TYPES:
+        response = client.post(
+            f"{API}/divergencias/{one}/rejeitar",
+            params={"motivo": "rejeitada por outro site"},
+            headers={**user, "Content-Type": content_type},
+        )
+        assert response.status_code == 422, (content_type, response.text)
+        assert [item["msg"] for item in response.json()["detail"]] == ["corpo da requisição: obrigatório"]
+    assert status_of(db, one) == "DETECTED"
+
+    response = client.delete(f"{API}/divergencias/{two}/rejeitar", params={"motivo": "  "}, headers=user)
+    assert [item["msg"] for item in response.json()["detail"]] == ["motivo: informe ao menos 3 caractere(s)"]
+    response = client.delete(f"{API}/divergencias/{two}/rejeitar", params={"motivo": " bônus já pago "}, headers=user)
+    assert response.status_code == 200, response.text
+    assert [(d["id"], d["motivo_rejeicao"]) for d in divergences(db) if d["status_processamento"] == "REJECTED"] == [
+        (two, "bônus já pago")
+    ]
+
+
 # --- runs ----------------------------------------------------------------------------------
 
 

@@ -134,6 +134,7 @@ Sort = Annotated[Literal[tuple(queries.SORT_ORDERS)], Query()]  # type: ignore[v
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
 api = APIRouter(prefix="/api/v1")
+REJECT_ONE = "/divergencias/{divergencia_id}/rejeitar"
 
 
 @api.get("/health", summary="Banco acessível e última sessão (aberto, sem login)")
@@ -186,21 +187,31 @@ def divergence(divergencia_id: DivergenceId) -> Response:
     return respond(queries.divergence_detail(divergencia_id))
 
 
-@api.api_route(
-    "/divergencias/{divergencia_id}/rejeitar",
-    methods=["POST", "DELETE"],
+@api.post(REJECT_ONE, dependencies=access.EDIT, summary="Rejeita uma divergência com um motivo")
+def reject(divergencia_id: DivergenceId, body: Rejection, user: GetUserDep) -> Response:
+    return respond(decisions.reject([divergencia_id], body.motivo, user.get_name()))
+
+
+@api.delete(
+    REJECT_ONE,
     dependencies=access.EDIT,
-    summary="Rejeita uma divergência com um motivo",
+    summary="Rejeita uma divergência com um motivo (no corpo ou em ?motivo=)",
 )
-def reject(
+def reject_by_delete(
     divergencia_id: DivergenceId,
     user: GetUserDep,
     body: Annotated[Rejection | None, Body()] = None,
-    motivo: Annotated[str | None, Query(description="Alternativa ao corpo, para DELETE", pattern=NO_NUL)] = None,
+    motivo: Annotated[Reason | None, Query(description="Alternativa ao corpo")] = None,
 ) -> Response:
-    reason = body.motivo if body is not None else (motivo or "").strip()
-    if len(reason) < 3:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "motivo é obrigatório para rejeitar (3+ caracteres)")
+    """The reason may come in the URL here only: HTTP gives a DELETE body no meaning and some
+    clients and proxies drop it. No page of another site can send this with the user's cookie:
+    HTML forms send only GET and POST, and a cross-origin DELETE needs a CORS preflight this
+    app never grants. A POST with the reason in the URL and any body a form can send could."""
+    reason = body.motivo if body is not None else motivo
+    if reason is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, 'motivo é obrigatório para rejeitar: {"motivo": "…"} ou ?motivo='
+        )
     return respond(decisions.reject([divergencia_id], reason, user.get_name()))
 
 
