@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import json
 import os
 import socket
 import tempfile
@@ -16,14 +17,14 @@ import tracemalloc
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import openpyxl
 import psycopg
 import pytest
 
 from devtools.sql_steps import run_session
-from tests.helpers import add_sale, booked, divergences
+from tests.helpers import add_sale, booked, business_state, divergences
 
 API = "/divergencias/api/v1"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -641,6 +642,65 @@ def test_a_post_rejection_takes_its_reason_only_from_a_json_body(client, as_user
     assert [(d["id"], d["motivo_rejeicao"]) for d in divergences(db) if d["status_processamento"] == "REJECTED"] == [
         (two, "bônus já pago")
     ]
+
+
+def form_encoded(content_type: str, body: dict) -> bytes:
+    """``body`` as a form or a fetch of another site would carry it under ``content_type``."""
+    text = json.dumps(body)
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        return urlencode({key: json.dumps(value) for key, value in body.items()}).encode()
+    if content_type.startswith("multipart/form-data"):
+        parts = [
+            f'--x\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{json.dumps(value)}\r\n'
+            for key, value in body.items()
+        ]
+        return ("".join(parts) + "--x--\r\n").encode()
+    return text.encode()  # text/plain, or a Blob without a type: no Content-Type at all
+
+
+def test_no_post_route_acts_on_a_body_another_site_can_send(api_app, client, as_user, db):
+    """Every POST route, as a logged-in user whose browser a page of another site drives:
+    each JSON body, sent as a form, as text/plain or without a Content-Type (a fetch without
+    a preflight), is refused and changes nothing; the same body as application/json works."""
+    from starlette.routing import Mount
+
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    add_sale(db, "NF2", valor_bonus="1000.00", bonus_dpto="800.00")
+    add_sale(db, "NF3", valor_bonus="1000.00", bonus_dpto="700.00")
+    ids = detect(db)
+    one, two, three = (ids[(sale, "bonus_dpto")] for sale in ("NF1", "NF2", "NF3"))
+    (plugin,) = [r.app for r in api_app.routes if isinstance(r, Mount) and r.path == "/divergencias"]
+    bodies = {
+        "/api/v1/divergencias/aprovar": ("/divergencias/aprovar", {"ids": [one]}),
+        "/api/v1/divergencias/rejeitar": ("/divergencias/rejeitar", {"ids": [two], "motivo": "não procede"}),
+        "/api/v1/divergencias/{divergencia_id}/rejeitar": (
+            f"/divergencias/{three}/rejeitar",
+            {"motivo": "não procede"},
+        ),
+        "/api/v1/divergencias/processar": ("/divergencias/processar", {"modo": "manual"}),
+        "/api/v1/sessoes/{sessao_id}/rollback": ("/sessoes/1/rollback", {"motivo": "desfazer"}),
+    }
+    assert sorted(r.path for r in plugin.routes if "POST" in getattr(r, "methods", ())) == sorted(bodies)
+    user = as_user("controladora")
+    operations = "SELECT count(*) FROM audit.operacoes"
+    before = (business_state(db), db.execute(operations).fetchone(), _run_count())
+
+    for path, body in bodies.values():
+        for content_type in (*FORM_TYPES, None):
+            headers = {**user, "Content-Type": content_type} if content_type else user
+            # A form without fields posts an empty body: the URL's query string is all it has.
+            for content, refusal in (
+                (form_encoded(content_type or "", body), "envie um objeto JSON com Content-Type: application/json"),
+                (b"", "obrigatório"),
+            ):
+                response = client.post(API + path, params=body, content=content, headers=headers)
+                assert response.status_code == 422, (path, content_type, content, response.text)
+                assert [item["msg"] for item in response.json()["detail"]] == [f"corpo da requisição: {refusal}"]
+    assert (business_state(db), db.execute(operations).fetchone(), _run_count()) == before
+
+    for path, body in bodies.values():
+        response = client.post(API + path, json=body, headers=user)
+        assert response.status_code in (200, 201), (path, response.text)
 
 
 # --- runs ----------------------------------------------------------------------------------

@@ -133,7 +133,10 @@ Sort = Annotated[Literal[tuple(queries.SORT_ORDERS)], Query()]  # type: ignore[v
 
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
-api = APIRouter(prefix="/api/v1")
+# Bodies are read as JSON only under a JSON Content-Type, never guessed from a missing one:
+# a page of another site can make the browser post a form, text/plain or an untyped body
+# with the user's cookie, but not application/json without a CORS preflight this app refuses.
+api = APIRouter(prefix="/api/v1", strict_content_type=True)
 REJECT_ONE = "/divergencias/{divergencia_id}/rejeitar"
 
 

@@ -26,6 +26,10 @@ PARTS = {"body": "corpo da requisição", "query": "parâmetros da URL", "path":
 PATTERN_HINTS = {"competencia": "use o formato AAAA-MM (ex.: 2026-11)"}
 # Text the database can store: PostgreSQL refuses the NUL character in text.
 NO_NUL = r"^[^\x00]*$"
+# FastAPI reads a body as JSON only under a JSON Content-Type; any other body (a form's,
+# text/plain, none) reaches validation as bytes, whatever it holds. "informe um objeto JSON"
+# would puzzle whoever sent JSON text with the wrong type.
+NOT_JSON = "envie um objeto JSON com Content-Type: application/json"
 
 
 def _expected(ctx: Mapping[str, Any]) -> str:
@@ -92,7 +96,9 @@ def message(error: Mapping[str, Any]) -> str:
     if kind == "json_invalid":  # its loc ends with a character position, not a field
         loc = loc[:1]
     name = field_name(loc)
-    if kind == "string_pattern_mismatch" and ctx.get("pattern") == NO_NUL:
+    if isinstance(error.get("input"), bytes):
+        text = NOT_JSON
+    elif kind == "string_pattern_mismatch" and ctx.get("pattern") == NO_NUL:
         text = "o caractere nulo (\\x00) não é aceito"
     elif kind == "string_pattern_mismatch" and loc and str(loc[-1]) in PATTERN_HINTS:
         text = PATTERN_HINTS[str(loc[-1])]
