@@ -298,6 +298,36 @@ def test_approval_applies_with_before_after_under_its_own_session(client, as_use
     assert session == ("MANUAL_APPROVAL", "COMPLETED", 1)
 
 
+def test_an_approval_session_counts_like_a_run(client, as_user, db):
+    """Contract §6 for the MANUAL_APPROVAL session: corrections it applied, none recorded,
+    and correcoes_pendentes the whole DETECTED queue it leaves, other periods included, after
+    a written field's value check closed with it. It was left at 0."""
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="-5.00")
+    add_sale(db, "NF2", valor_bonus="1000.00", bonus_dpto="800.00")
+    add_sale(db, "NF3", valor_bonus="1000.00", bonus_dpto="700.00")
+    add_sale(db, "NF4", valor_bonus="1000.00", bonus_dpto="600.00", dta_processamento=datetime(2026, 10, 1, 9))
+    run_session(db, date(2026, 10, 1), date(2026, 10, 1), modo="manual")
+    detect(db)
+    ids = {(d["idnfsexterno"], d["tipo_divergencia"]): d["id"] for d in divergences(db)}
+    assert ("NF1", "VALIDACAO_VALOR") in ids
+
+    bonus = [ids[(sale, "TRADE_MARKETING_BONUS")] for sale in ("NF1", "NF2")]
+    result = approve(client, as_user("controladora"), bonus).json()
+
+    statuses = {(d["idnfsexterno"], d["tipo_divergencia"]): d["status_processamento"] for d in divergences(db)}
+    assert statuses[("NF1", "VALIDACAO_VALOR")] == "RESOLVED"
+    assert sorted(key for key, status in statuses.items() if status == "DETECTED") == [
+        ("NF3", "TRADE_MARKETING_BONUS"),
+        ("NF4", "TRADE_MARKETING_BONUS"),
+    ]
+    session = db.execute(
+        """SELECT tipo_sessao, total_registros_analisados, divergencias_detectadas, correcoes_aplicadas,
+                  correcoes_pendentes, erros_encontrados FROM audit.sessoes_processamento WHERE id = %s""",
+        (result["sessao_id"],),
+    ).fetchone()
+    assert session == ("MANUAL_APPROVAL", 0, 0, 2, 2, 0)
+
+
 def test_approval_refusals(client, as_user, db):
     add_sale(db, "NF_OK", valor_bonus="1000.00", bonus_dpto="900.00")
     add_sale(db, "NF_EDIT", valor_bonus="1000.00", bonus_dpto="800.00")

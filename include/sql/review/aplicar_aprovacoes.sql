@@ -74,6 +74,14 @@ UPDATE audit.divergencias_processadas d
    AND r.codigo = d.tipo_divergencia AND NOT r.corrigivel
    AND d.status_processamento = 'DETECTED';
 
+-- Contract §6: correcoes_pendentes is the whole DETECTED queue the session leaves, as
+-- close_session counts it for a run; known only now that the approved and resolved left it.
+UPDATE audit.sessoes_processamento s
+   SET correcoes_pendentes = (SELECT count(*) FROM audit.divergencias_processadas d
+                               WHERE d.status_processamento = 'DETECTED')
+  FROM aplicacao a
+ WHERE s.id = a.sessao_id;
+
 INSERT INTO audit.aprovacoes (divergencia_id, usuario, valor, comentario, operacao_id, sessao_id, valores_vistos)
 SELECT x.divergencia_id, %(usuario)s, x.valor, %(comentario)s, a.operacao_id, a.sessao_id, audit.valores_aprovados(d)
   FROM decisoes x
