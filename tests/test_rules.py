@@ -3,6 +3,8 @@
 from datetime import date, datetime
 from decimal import Decimal
 
+import pytest
+
 from devtools.sql_steps import open_session, run_session, run_step
 from tests.helpers import add_sale, booked, by_key, divergences
 
@@ -78,6 +80,17 @@ def test_negative_or_outlier_suggestion_is_never_applied(conn):
     assert big[("TRADE_MARKETING_BONUS", "bonus_dpto")]["status_processamento"] == "DETECTED"
     assert big[("VALIDACAO_VALOR", "valor_bonus")]["regras_aplicadas"] == ["VALOR_OUTLIER"]
     assert booked(conn, "NF_NEG")[0] == "500.00" and booked(conn, "NF_BIG")[0] == "25000.00"
+
+
+@pytest.mark.parametrize(("valor_bonus", "bonus_dpto"), [("-0.004", "500.00"), ("100000.004", "90000.00")])
+def test_a_reference_out_of_bounds_by_less_than_a_cent_is_never_applied(conn, valor_bonus, bonus_dpto):
+    # stored in cents the suggestion reads 0.00 or 100000.00, both within bounds
+    add_sale(conn, "NF1", valor_bonus=valor_bonus, bonus_dpto=bonus_dpto)
+    run_session(conn, DAY, DAY)
+    d = by_key(divergences(conn, "NF1"))[("TRADE_MARKETING_BONUS", "bonus_dpto")]
+    assert d["status_processamento"] == "DETECTED"
+    assert "inválido" in d["dados_contextuais"]["motivo_nao_aplicada"]
+    assert booked(conn, "NF1")[0] == bonus_dpto
 
 
 def test_pending_verification(conn):

@@ -10,6 +10,10 @@ SELECT audit.iniciar_etapa(serializada => true);
 -- (audit.decisao_mantida: rejected, or rolled back, with the same values).
 CREATE TEMP TABLE corrigiveis ON COMMIT DROP AS
 SELECT d.id, d.idnfsexterno, d.campo_afetado, d.valor_original, d.valor_sugerido, d.confidence_score,
+       -- The suggestion as the source holds it (the rule's reference text, read as detection
+       -- read it): valor_sugerido keeps it rounded to cents, and -0.004 rounds to a valid 0.00.
+       -- Empty reads 0 as in the rule; a NULL text is left out of the context, so absent too.
+       audit.valor_atual_campo(d.dados_contextuais ->> 'valor_referencia') AS referencia,
        d.dados_contextuais ? 'linhas_conflitantes' AS linhas_conflitantes, decidida.id IS NOT NULL AS decisao_mantida
   FROM audit.divergencias_processadas d
   JOIN audit.regras_divergencia r ON r.codigo = d.tipo_divergencia AND r.corrigivel
@@ -54,7 +58,7 @@ SELECT k.id AS divergencia_id, k.idnfsexterno, k.campo_afetado, k.valor_original
        CASE
            WHEN (k.confidence_score >= cfg.limite_auto_aplicacao) IS NOT TRUE
                THEN 'confiança abaixo do limite de aplicação automática'
-           WHEN (k.valor_sugerido BETWEEN 0 AND cfg.limite_outlier) IS NOT TRUE
+           WHEN (k.referencia BETWEEN 0 AND cfg.limite_outlier) IS NOT TRUE
                THEN 'valor sugerido inválido (negativo, acima do limite ou ilegível)'
            WHEN (abs(k.valor_sugerido - coalesce(audit.ler_valor_monetario(k.valor_original), 0))
                  < cfg.limite_dupla_aprovacao) IS NOT TRUE
@@ -73,7 +77,7 @@ SELECT k.id AS divergencia_id, k.idnfsexterno, k.campo_afetado, k.valor_original
  CROSS JOIN config cfg
   LEFT JOIN lancamentos l ON l.idnfsexterno = k.idnfsexterno
  GROUP BY k.id, k.idnfsexterno, k.campo_afetado, k.valor_original, k.valor_sugerido, k.confidence_score,
-          k.linhas_conflitantes, k.decisao_mantida, cfg.limite_auto_aplicacao, cfg.limite_outlier,
+          k.referencia, k.linhas_conflitantes, k.decisao_mantida, cfg.limite_auto_aplicacao, cfg.limite_outlier,
           cfg.limite_dupla_aprovacao;
 
 -- Temp tables have no statistics until analysed; the joins below need them (keys only).
