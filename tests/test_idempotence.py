@@ -137,3 +137,23 @@ def test_sale_without_controladoria_row_is_not_corrected_and_says_why(conn):
     (d,) = divergences(conn, "NF1")
     assert d["status_processamento"] == "DETECTED"
     assert "controladoria" in d["dados_contextuais"]["motivo_nao_aplicada"]
+
+
+def test_a_reference_with_more_than_two_decimals_is_left_for_review_and_not_reapplied(conn):
+    # below half a cent, the two-decimal text the system writes never matches the reference
+    conn.execute("UPDATE audit.configuracoes_sistema SET valor = '0.001' WHERE chave = 'tolerancia_valor'")
+    add_sale(conn, "NF1", valor_bonus="1234.567", bonus_dpto="1000.00")
+    add_sale(conn, "NF_CENTS", valor_bonus="1234.560", bonus_dpto="1000.00")
+    for _ in range(3):
+        run_session(conn, DAY, DAY)
+    applied = conn.execute(
+        "SELECT idnfsexterno, count(*) FROM audit.divergencias_processadas"
+        " WHERE status_processamento = 'AUTO_APPLIED' GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    assert applied == [("NF_CENTS", 1)]
+    assert booked(conn, "NF1")[0] == "1000.00"
+    (d,) = divergences(conn, "NF1")
+    assert d["status_processamento"] == "DETECTED"
+    assert "mais de duas casas decimais" in d["dados_contextuais"]["motivo_nao_aplicada"]
+    # a reference that is a whole number of cents is applied, once
+    assert booked(conn, "NF_CENTS")[0] == "1234.56"

@@ -60,6 +60,10 @@ SELECT k.id AS divergencia_id, k.idnfsexterno, k.campo_afetado, k.valor_original
                THEN 'confiança abaixo do limite de aplicação automática'
            WHEN (k.referencia BETWEEN 0 AND cfg.limite_outlier) IS NOT TRUE
                THEN 'valor sugerido inválido (negativo, acima do limite ou ilegível)'
+           -- Two decimals that are not the source's value: the next run would find them still
+           -- divergent (a tolerance below half a cent) and write them again, every run.
+           WHEN (k.valor_sugerido = k.referencia) IS NOT TRUE
+               THEN 'valor de referência com mais de duas casas decimais: revisar'
            WHEN (abs(k.valor_sugerido - coalesce(audit.ler_valor_monetario(k.valor_original), 0))
                  < cfg.limite_dupla_aprovacao) IS NOT TRUE
                THEN 'variação a partir de limite_dupla_aprovacao: exige a aprovação de duas pessoas'
