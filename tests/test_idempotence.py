@@ -1,6 +1,7 @@
 """Reruns, the re-check of open divergences, manual mode, and decisions that stick."""
 
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from devtools.sql_steps import run_session
 from tests.helpers import add_sale, booked, divergences
@@ -157,3 +158,14 @@ def test_a_reference_with_more_than_two_decimals_is_left_for_review_and_not_reap
     assert "mais de duas casas decimais" in d["dados_contextuais"]["motivo_nao_aplicada"]
     # a reference that is a whole number of cents is applied, once
     assert booked(conn, "NF_CENTS")[0] == "1234.56"
+
+
+def test_an_open_divergence_whose_reference_became_empty_suggests_and_applies_zero(conn):
+    add_sale(conn, "NF1", valor_bonus="800.00", bonus_dpto="500.00")
+    run_session(conn, DAY, DAY, modo="manual")
+    conn.execute("UPDATE byd.incentivos SET valor_bonus = NULL WHERE idnfsexterno = 'NF1'")
+    run_session(conn, DAY, DAY)
+    (d,) = divergences(conn, "NF1")
+    assert (d["status_processamento"], d["valor_aplicado"]) == ("AUTO_APPLIED", Decimal("0.00"))
+    assert booked(conn, "NF1")[0] == "0.00"
+    assert "valor_referencia" not in d["dados_contextuais"]

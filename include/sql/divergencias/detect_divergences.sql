@@ -96,7 +96,9 @@ UPDATE audit.divergencias_processadas d
 
 -- Open divergences that still hold take the values seen now, so apply_corrections compares
 -- the field with what this detection read. Rows adopted from the old system get their
--- valor_original and period here on the first run.
+-- valor_original and period here on the first run. A reference text gone NULL is absent
+-- from the new context, so the old one is dropped rather than kept: apply_corrections and
+-- audit.decisao_mantida read it as the source's value.
 UPDATE audit.divergencias_processadas d
    SET valor_original = c.valor_original,
        valor_anterior = c.valor_anterior,
@@ -104,7 +106,8 @@ UPDATE audit.divergencias_processadas d
        regras_aplicadas = c.regras_aplicadas,
        competencia = c.competencia,
        dta_processamento = c.dta_processamento,
-       dados_contextuais = (coalesce(d.dados_contextuais, '{}'::jsonb) - 'linhas_conflitantes') || c.dados_contextuais
+       dados_contextuais = (coalesce(d.dados_contextuais, '{}'::jsonb) - '{linhas_conflitantes,valor_referencia}'::text[])
+                           || c.dados_contextuais
   FROM candidatas c
  WHERE d.status_processamento = 'DETECTED'
    AND c.idnfsexterno = d.idnfsexterno
