@@ -542,6 +542,26 @@ def test_a_sale_the_view_repeats_with_different_values_needs_an_explicit_value(c
     assert booked(db, "NF_DUP")[0] == "900.00"
 
 
+def test_a_suggestion_that_is_not_the_source_value_needs_an_explicit_value(client, as_user, db):
+    """The suggestion is stored in cents: for a reference of -0,004 or 1.234,567 approving it
+    would write a value the source does not hold; a person may still type one."""
+    add_sale(db, "NF_NEG", valor_bonus="-0.004", bonus_dpto="500.00")
+    add_sale(db, "NF_MILS", valor_bonus="1234.567", bonus_dpto="1000.00")
+    add_sale(db, "NF_BIG", valor_bonus="60000.004", bonus_dpto="0")
+    ids = detect(db)
+    neg, mils, big = (ids[(nf, "bonus_dpto")] for nf in ("NF_NEG", "NF_MILS", "NF_BIG"))
+    for ident, reference in ((neg, "-0.004"), (mils, "1234.567"), (big, "60000.004")):
+        response = approve(client, as_user("controladora"), [ident])
+        assert response.status_code == 422, response.text
+        assert f'"{reference}"' in response.json()["detail"] and "informe o valor" in response.json()["detail"]
+    assert [booked(db, nf)[0] for nf in ("NF_NEG", "NF_MILS", "NF_BIG")] == ["500.00", "1000.00", "0"]
+    assert db.execute("SELECT count(*) FROM audit.aprovacoes").fetchone()[0] == 0
+
+    response = approve(client, as_user("controladora"), [mils], valor="1234.57", comentario="conferido na nota")
+    assert response.status_code == 200 and response.json()["aprovadas"] == [mils]
+    assert booked(db, "NF_MILS")[0] == "1234.57"
+
+
 def test_two_people_approving_at_once_apply_it_once(client, as_user, db, review_db):
     add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
     one = detect(db)[("NF1", "bonus_dpto")]

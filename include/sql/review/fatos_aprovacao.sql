@@ -3,11 +3,16 @@
 -- stops the decision before anything is written), whether the sale is booked, whether the
 -- field still holds exactly the text detection read, whether the view repeats the sale with
 -- different values, the field's current amount (audit.valor_atual_campo: NULL when it cannot
--- be read) and the first approvals still waiting (audit.aprovacao_pendente).
+-- be read), whether the suggestion is the rule's reference exactly as the source holds it
+-- (not so when stored in cents it lost decimals: -0.004 reads 0.00; as in apply_corrections)
+-- and the first approvals still waiting (audit.aprovacao_pendente).
 -- Parameter: ids.
 SELECT d.id, d.status_processamento, d.idnfsexterno, d.campo_afetado, d.valor_original,
        d.valor_sugerido, cfg.limite_outlier, cfg.limite_dupla_aprovacao,
        audit.valor_atual_campo(d.valor_original) AS valor_atual,
+       d.dados_contextuais ->> 'valor_referencia' AS valor_referencia,
+       (d.valor_sugerido = audit.valor_atual_campo(d.dados_contextuais ->> 'valor_referencia')) IS TRUE
+           AS sugestao_exata,
        d.dados_contextuais ? 'linhas_conflitantes' AS linhas_conflitantes,
        EXISTS (SELECT 1 FROM byd.controladoria c WHERE c.idnfsexterno = d.idnfsexterno) AS lancada,
        EXISTS (SELECT 1 FROM byd.controladoria c
