@@ -306,6 +306,23 @@ def test_details_work_from_the_keyboard(api_server, browser, db, passwords):
     expect(button).to_be_focused()
 
 
+def test_details_show_the_reference_text_and_why_the_run_left_it(api_server, browser, db, passwords):
+    """A suggestion kept in cents (R$ 1.234,57) for a reference of 1234.567 is not applied:
+    the panel shows the reference as the source holds it and the run's reason."""
+    add_sale(db, "NF1", valor_bonus="1234.567", bonus_dpto="1000.00")
+    run_session(db, DAY, DAY)
+    (one,) = [d["id"] for d in divergences(db)]
+    page = browser.new_page()
+    log_in(page, api_server, "auditor", passwords["auditor"])
+    page.get_by_role("button", name=f"Detalhes da divergência {one}").click()
+    panel = page.get_by_role("dialog", name=f"Divergência {one}")
+    expect(panel.locator("dt:has-text('Valor de referência (texto)') + dd")).to_have_text("1234.567")
+    expect(panel.locator("dt:has-text('Valor sugerido') + dd")).to_have_text(f"R${NBSP}1.234,57")
+    expect(panel.locator("dt:has-text('Não aplicada automaticamente') + dd")).to_have_text(
+        "valor de referência com mais de duas casas decimais: revisar"
+    )
+
+
 def test_a_failed_download_keeps_the_page_and_says_why(api_server, browser, db, passwords):
     """Baixar CSV / Excel: a file downloads and the page stays; an error answer used to
     replace the page with the API's bare JSON ({"detail":"Not authenticated"})."""

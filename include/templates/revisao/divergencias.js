@@ -313,10 +313,12 @@ async function openDetail(id, opener = null) {
     const pairs = [["Nota fiscal", d.idnfsexterno], ["Campo", d.campo_afetado],
       ["Status", `${label(STATUS_LABELS, d.status_processamento)} (${d.status_processamento})`],
       ["Valor original (texto)", d.valor_original ?? "(vazio)"], ["Valor atual", brl(d.valor_anterior)],
+      ["Valor de referência (texto)", d.dados_contextuais?.valor_referencia],
       ["Valor sugerido", brl(d.valor_sugerido)], ["Valor aplicado", brl(d.valor_aplicado)],
       ["Diferença", brl(d.diferenca)], ["Competência", d.competencia], ["Confiança", decimal(d.confidence_score)],
       ["Venda processada em", dateTime(d.dta_processamento)], ["Detectada em", dateTime(d.detectado_em)],
       ["Processada por", d.processado_por], ["Motivo da rejeição", d.motivo_rejeicao],
+      ["Não aplicada automaticamente", d.dados_contextuais?.motivo_nao_aplicada],
       ["Regra", d.regra?.descricao]];
     for (const [label, value] of pairs) fields.append(el("dt", label), el("dd", value ?? "—"));
     const history = $("#detalhe-historico tbody");
