@@ -4,12 +4,15 @@ job's rows) and on one migrated by the previous version, with the contract's res
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 import psycopg
 import pytest
 
+from devtools.sql_steps import run_session
 from divergencias.migrations import MigrationChanged, apply_migrations
 from tests import old_system
-from tests.helpers import business_state
+from tests.helpers import add_sale, business_state
 from tests.old_system import OLD_VIEWS
 
 PERIOD = {"data_inicio": str(old_system.MAIN_V2_PERIOD[0]), "data_fim": str(old_system.MAIN_V2_PERIOD[1])}
@@ -227,3 +230,62 @@ def test_a_changed_migration_stops_the_run_naming_the_file(business_db, tmp_path
     with psycopg.connect(business_db, autocommit=True) as conn:
         with pytest.raises(MigrationChanged, match="003_configuracoes_padrao.sql foi alterada"):
             apply_migrations(conn)
+
+
+# After the demo sales (they end on DEMO_END), so only the sales a test adds are in it.
+LATER_PERIOD = (date(2026, 11, 1), date(2026, 11, 30))
+
+
+def _old_job_row(conn: psycopg.Connection, idnfsexterno: str, tipo: str, campo: str | None, regra: str) -> int:
+    """An open divergence as the old job's AuditLogger.registrar_divergencia wrote it."""
+    return conn.execute(
+        """INSERT INTO audit.divergencias_processadas
+               (idnfsexterno, tipo_divergencia, campo_afetado, competencia, status_processamento,
+                confidence_score, regras_aplicadas, detectado_em, dados_contextuais)
+           VALUES (%s, %s, %s, 'Julho', 'DETECTED', 0.70, ARRAY[%s], '2026-07-12 07:00:31', '{}')
+           RETURNING id""",
+        (idnfsexterno, tipo, campo, regra),
+    ).fetchone()[0]
+
+
+def test_an_old_divergence_on_no_single_field_is_rechecked_by_its_sale_not_resolved_blindly(old_schema_db):
+    """The old job recorded VALIDACAO_VALOR once per sale, on campo_afetado 'valores_bonus' (no
+    such column), and the old schema allows no campo at all. Such a row names no field the
+    catalog judges: it still holds while the sale breaks its rule, and is replaced (not
+    dropped) once the run records the rule's divergences field by field."""
+    with psycopg.connect(old_schema_db, autocommit=True) as conn:
+        add_sale(conn, "NF_VELHA_FORA", valor_bonus="-500.00", dta_processamento=datetime(2026, 7, 10, 9))
+        add_sale(conn, "NF_VELHA_DENTRO", valor_bonus="-700.00", dta_processamento=datetime(2026, 11, 10, 9))
+        add_sale(conn, "NF_VELHA_CORRIGIDA", valor_bonus="800.00", dta_processamento=datetime(2026, 7, 10, 9))
+        add_sale(
+            conn,
+            "NF_VELHA_PENDENTE",
+            bonus_utilizado="PENDENTE VERIFICACAO",
+            dta_processamento=datetime(2026, 7, 10, 9),
+        )
+        fora = _old_job_row(conn, "NF_VELHA_FORA", "VALIDACAO_VALOR", "valores_bonus", "BONUS_VALOR_NEGATIVO")
+        dentro = _old_job_row(conn, "NF_VELHA_DENTRO", "VALIDACAO_VALOR", "valores_bonus", "BONUS_VALOR_NEGATIVO")
+        corrigida = _old_job_row(conn, "NF_VELHA_CORRIGIDA", "VALIDACAO_VALOR", "valores_bonus", "BONUS_VALOR_NEGATIVO")
+        pendente = _old_job_row(conn, "NF_VELHA_PENDENTE", "PENDENTE_VERIFICACAO", None, "VERIFICACAO_PENDENTE")
+        apply_migrations(conn)
+        sessao = run_session(conn, *LATER_PERIOD, modo="manual")["sessao_id"]
+        rows = {
+            row[0]: row[1:]
+            for row in conn.execute(
+                """SELECT id, status_processamento, dados_contextuais ->> 'motivo_resolucao'
+                     FROM audit.divergencias_processadas WHERE id = ANY(%s)""",
+                ([fora, dentro, corrigida, pendente],),
+            )
+        }
+        assert rows[fora] == ("DETECTED", None)
+        assert rows[pendente] == ("DETECTED", None)
+        assert rows[corrigida] == ("RESOLVED", "a condição não se verifica mais na origem")
+        status, motivo = rows[dentro]
+        por_campo = conn.execute(
+            """SELECT id FROM audit.divergencias_processadas
+                WHERE idnfsexterno = 'NF_VELHA_DENTRO' AND tipo_divergencia = 'VALIDACAO_VALOR'
+                  AND campo_afetado = 'valor_bonus' AND status_processamento = 'DETECTED' AND sessao_id = %s""",
+            (sessao,),
+        ).fetchall()
+        assert len(por_campo) == 1
+        assert status == "RESOLVED" and motivo.startswith("substituída") and str(por_campo[0][0]) in motivo

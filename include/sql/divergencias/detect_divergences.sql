@@ -77,6 +77,17 @@ SELECT audit.iniciar_operacao('DETECT', 'Detecção de divergências', %(usuario
                               jsonb_build_object('data_inicio', %(data_inicio)s::text,
                                                  'data_fim', %(data_fim)s::text)) AS id;
 
+-- Open rows that name no field their rule judges: the old system recorded its negative and
+-- outlier checks once per sale (campo_afetado 'valores_bonus'), and its schema allowed no
+-- campo at all.
+-- Such a row is judged by its sale: it holds while the sale breaks its rule on any field.
+CREATE TEMP TABLE abertas_da_venda ON COMMIT DROP AS
+SELECT d.id, d.idnfsexterno, d.tipo_divergencia
+  FROM audit.divergencias_processadas d
+  LEFT JOIN audit.regras_divergencia r ON r.codigo = d.tipo_divergencia
+ WHERE d.status_processamento = 'DETECTED'
+   AND NOT coalesce(d.campo_afetado = ANY (r.campos), false);
+
 -- Open divergences whose condition no longer holds are RESOLVED, saying why.
 UPDATE audit.divergencias_processadas d
    SET status_processamento = 'RESOLVED',
@@ -92,7 +103,10 @@ UPDATE audit.divergencias_processadas d
    AND NOT EXISTS (SELECT 1 FROM candidatas c
                     WHERE c.idnfsexterno = d.idnfsexterno
                       AND c.tipo_divergencia = d.tipo_divergencia
-                      AND c.campo_afetado = d.campo_afetado);
+                      AND c.campo_afetado = d.campo_afetado)
+   AND NOT EXISTS (SELECT 1 FROM abertas_da_venda a
+                     JOIN candidatas c ON c.idnfsexterno = a.idnfsexterno AND c.tipo_divergencia = a.tipo_divergencia
+                    WHERE a.id = d.id);
 
 -- Open divergences that still hold take the values seen now, so apply_corrections compares
 -- the field with what this detection read. Rows adopted from the old system get their
@@ -143,6 +157,26 @@ SELECT od.id, %(sessao_id)s, c.idnfsexterno, c.tipo_divergencia, c.campo_afetado
                 OR audit.decisao_mantida(d, c.valor_original, c.valor_referencia, c.valor_anterior,
                                          c.valor_sugerido)))
  ORDER BY c.dta_processamento, c.idnfsexterno, c.tipo_divergencia, c.campo_afetado;
+
+-- A row judged by its sale (abertas_da_venda) is replaced, not kept beside them, once its
+-- rule's divergences of that sale are open field by field: RESOLVED, naming them.
+UPDATE audit.divergencias_processadas d
+   SET status_processamento = 'RESOLVED',
+       processado_em = now(),
+       processado_por = %(usuario)s,
+       sessao_alteracao_id = %(sessao_id)s,
+       dados_contextuais = coalesce(d.dados_contextuais, '{}'::jsonb) || jsonb_build_object(
+           'motivo_resolucao', 'substituída pelas divergências por campo da mesma venda e regra: registro(s) '
+                               || s.registros)
+  FROM (SELECT a.id, string_agg(p.id::text, ', ' ORDER BY p.id) AS registros
+          FROM abertas_da_venda a
+          JOIN audit.divergencias_processadas p
+            ON p.idnfsexterno = a.idnfsexterno AND p.tipo_divergencia = a.tipo_divergencia
+         WHERE p.status_processamento = 'DETECTED'
+           AND p.id NOT IN (SELECT id FROM abertas_da_venda)
+         GROUP BY a.id) AS s
+ WHERE d.id = s.id
+   AND d.status_processamento = 'DETECTED';
 
 UPDATE audit.operacoes o
    SET registros_afetados = (SELECT count(*) FROM audit.divergencias_processadas d WHERE d.operacao_id = o.id)
