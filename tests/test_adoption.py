@@ -4,10 +4,12 @@ job's rows) and on one migrated by the previous version, with the contract's res
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from devtools.sql_steps import run_session
 from divergencias.migrations import MigrationChanged, apply_migrations
@@ -216,6 +218,31 @@ def test_a_database_migrated_by_the_previous_version_keeps_working(dag, main_v2_
         _check_interface(conn)
         assert first == ("COMPLETED", 0, 0) and second == ("COMPLETED", 0, 0)
         assert business_state(conn) == before
+
+
+def test_a_migrated_audit_runs_for_its_owner_once_the_right_to_create_schemas_is_revoked(system_db):
+    """A DBA grants the application's user CREATE on the database for the first run, which
+    creates or adopts audit (migration 001 creates the schema), and revokes it afterwards:
+    owning audit is then enough. Every run verifies the migrations first."""
+    owner = f"dono_audit_{uuid.uuid4().hex[:8]}"
+    database = psycopg.conninfo.conninfo_to_dict(system_db)["dbname"]
+    grant = sql.SQL("GRANT CREATE ON DATABASE {} TO {}").format(sql.Identifier(database), sql.Identifier(owner))
+    revoke = sql.SQL("REVOKE CREATE ON DATABASE {} FROM {}").format(sql.Identifier(database), sql.Identifier(owner))
+    with psycopg.connect(system_db, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(owner)))
+        admin.execute(grant)
+        try:
+            with psycopg.connect(system_db, user=owner, autocommit=True) as conn:
+                assert apply_migrations(conn, progress=lambda _: None)
+                admin.execute(revoke)
+                assert conn.execute("SELECT has_database_privilege(current_database(), 'CREATE')").fetchone() == (
+                    False,
+                )
+                assert apply_migrations(conn, progress=lambda _: None) == []
+        finally:
+            admin.execute("DROP SCHEMA IF EXISTS audit CASCADE")
+            admin.execute(revoke)
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(owner)))
 
 
 def test_a_changed_migration_stops_the_run_naming_the_file(business_db, tmp_path, monkeypatch):

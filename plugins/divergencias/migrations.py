@@ -25,9 +25,8 @@ MIGRATIONS_DIR = SQL_DIR / "migrations"
 # Arbitrary constant shared by every process that migrates this schema.
 MIGRATION_LOCK_KEY = 7_420_261_128
 
-_BOOKKEEPING = """
-CREATE SCHEMA IF NOT EXISTS audit;
-CREATE TABLE IF NOT EXISTS audit.schema_migracoes (
+_BOOKKEEPING_TABLE = """
+CREATE TABLE audit.schema_migracoes (
     versao       text PRIMARY KEY,
     checksum     text NOT NULL,
     aplicada_em  timestamp NOT NULL DEFAULT now()
@@ -58,6 +57,19 @@ def _verify_applied(recorded: dict[str, str], files: dict[str, Path]) -> None:
             )
 
 
+def _create_bookkeeping(conn: psycopg.Connection) -> None:
+    """Schema audit and its migration log, only where missing: PostgreSQL checks the right to
+    create before it sees that an object exists (CREATE … IF NOT EXISTS), so the owner of an
+    existing audit without the right to create schemas in the database would be refused."""
+    schema_missing, table_missing = conn.execute(
+        "SELECT to_regnamespace('audit') IS NULL, to_regclass('audit.schema_migracoes') IS NULL"
+    ).fetchone()
+    if schema_missing:
+        conn.execute("CREATE SCHEMA audit")
+    if table_missing:
+        conn.execute(_BOOKKEEPING_TABLE)
+
+
 def apply_migrations(conn: psycopg.Connection, progress: Callable[[str], None] = log.info) -> list[str]:
     """Verify the applied migrations, apply the pending ones; return the names applied.
     ``conn`` must be in autocommit."""
@@ -65,7 +77,7 @@ def apply_migrations(conn: psycopg.Connection, progress: Callable[[str], None] =
     conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
     try:
         with conn.transaction():
-            conn.execute(_BOOKKEEPING)
+            _create_bookkeeping(conn)
         recorded = dict(conn.execute("SELECT versao, checksum FROM audit.schema_migracoes").fetchall())
         _verify_applied(recorded, files)
         pending = [name for name in files if name not in recorded]
