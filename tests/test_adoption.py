@@ -245,6 +245,39 @@ def test_a_migrated_audit_runs_for_its_owner_once_the_right_to_create_schemas_is
             admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(owner)))
 
 
+def test_whoever_could_read_the_old_views_still_can_after_adoption(old_schema_db):
+    """The old guide grants on ALL TABLES of audit, which takes in its views; 000 and 009
+    replace the views, and a replaced view starts with no grants. Nobody gets to read more
+    than the tables it could read."""
+    reader, auditor = (f"{name}_{uuid.uuid4().hex[:8]}" for name in ("leitor", "auditor"))
+    with psycopg.connect(old_schema_db, autocommit=True) as admin:
+        for role in (reader, auditor):
+            admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+            admin.execute(sql.SQL("GRANT USAGE ON SCHEMA audit TO {}").format(sql.Identifier(role)))
+        admin.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA audit TO {}").format(sql.Identifier(reader)))
+        admin.execute(sql.SQL("GRANT SELECT ON audit.operacoes TO {}").format(sql.Identifier(auditor)))
+        try:
+            apply_migrations(admin, progress=lambda _: None)
+            readable = {
+                role: {
+                    view
+                    for view in OLD_VIEWS
+                    if admin.execute(
+                        "SELECT has_table_privilege(%s, %s, 'SELECT')", (role, f"audit.{view}")
+                    ).fetchone()[0]
+                }
+                for role in (reader, auditor)
+            }
+            assert readable == {reader: set(OLD_VIEWS), auditor: {"vw_operacoes_resumo"}}
+            with psycopg.connect(old_schema_db, user=reader) as conn:
+                for view in OLD_VIEWS:
+                    conn.execute(sql.SQL("SELECT * FROM audit.{}").format(sql.Identifier(view))).fetchall()
+        finally:
+            for role in (reader, auditor):
+                admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+                admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
 def test_a_changed_migration_stops_the_run_naming_the_file(business_db, tmp_path, monkeypatch):
     from divergencias import migrations
 
