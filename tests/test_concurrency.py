@@ -1,13 +1,23 @@
-"""Two runs over overlapping periods at the same time, in separate processes: nothing is
-recorded twice and nothing is applied twice."""
+"""The writers meeting each other in real concurrent sessions: two runs over overlapping
+periods in separate processes record and apply nothing twice; a person's decision that
+arrives while a run's step holds the writer lock is served after it, on what it left."""
 
 import multiprocessing
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
+from typing import Any
 
+import psycopg
 import pytest
+from airflow.providers.common.sql.hooks.sql import DbApiHook
+from fastapi import HTTPException
 
-from tests.helpers import add_sale, run_session_at
+from devtools.sql_steps import open_session, run_session
+from divergencias.database import sql_file
+from tests.helpers import add_sale, booked, divergences, run_session_at
 
 FIRST = date(2026, 11, 10)
 
@@ -48,3 +58,73 @@ def test_overlapping_runs_started_together_record_and_apply_once(conn, business_
     ).fetchone()[0]
     assert applied_by_operations == 1140
     assert conn.execute("SELECT count(*) FROM byd.controladoria WHERE bonus_dpto <> '5000.00'").fetchone()[0] == 0
+
+
+@contextmanager
+def step_in_progress(dsn: str, task_id: str, params: dict) -> Iterator[None]:
+    """A data step of the DAG run up to its commit on a connection of its own: its writer
+    lock and its writes are held until the block ends, then committed."""
+    with psycopg.connect(dsn) as step:
+        for statement in DbApiHook.split_sql_string(sql_file(f"divergencias/{task_id}.sql"), strip_semicolon=True):
+            step.execute(statement, params)
+        yield
+        step.commit()
+
+
+def wait_for_lock_waits(conn: psycopg.Connection, count: int) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        waiting = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ).fetchone()[0]
+        if waiting >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"expected {count} session(s) waiting on a lock")
+
+
+def started(decision: Callable[..., Any], *args: Any) -> tuple[threading.Thread, dict[str, Any]]:
+    """``decision(*args)`` in a thread of its own; the outcome lands in the dict."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = decision(*args)
+        except HTTPException as error:
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+@pytest.mark.parametrize("action", ["aprovar", "rejeitar"])
+def test_a_decision_waiting_for_a_detection_is_refused_when_it_refreshes_the_divergence(action, conn, business_db):
+    """The person saw 4.000,00 -> 5.000,00; someone booked 4.800,00 meanwhile, and the decision
+    arrives while a run's detection is taking it in. It used to be applied to what detection
+    left: 5.000,00 written over the booking the person never saw, or a rejection kept for it."""
+    from divergencias.review import decisions
+
+    add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
+    run_session(conn, FIRST, FIRST, modo="manual")
+    (seen,) = divergences(conn, "NF1")
+    conn.execute("UPDATE byd.controladoria SET bonus_dpto = '4800.00' WHERE idnfsexterno = 'NF1'")
+    decide = {
+        "aprovar": lambda: decisions.approve([seen["id"]], None, None, "controladora"),
+        "rejeitar": lambda: decisions.reject([seen["id"]], "valor conferido", "controladora"),
+    }[action]
+
+    with step_in_progress(business_db, "detect_divergences", open_session(conn, FIRST, FIRST, modo="manual")):
+        thread, outcome = started(decide)
+        wait_for_lock_waits(conn, 1)
+    thread.join(30)
+
+    assert "error" in outcome and outcome["error"].status_code == 409, outcome
+    assert "atualizou" in outcome["error"].detail and "nada foi gravado" in outcome["error"].detail
+    assert booked(conn, "NF1")[0] == "4800.00"
+    (row,) = divergences(conn, "NF1")
+    assert (row["status_processamento"], row["valor_original"]) == ("DETECTED", "4800.00")
+    assert (
+        conn.execute("SELECT count(*) FROM audit.operacoes WHERE tipo_operacao IN ('APPROVE', 'REJECT')").fetchone()[0]
+        == 0
+    )

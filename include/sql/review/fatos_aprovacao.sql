@@ -5,9 +5,9 @@
 -- different values, the field's current amount (audit.valor_atual_campo: NULL when it cannot
 -- be read), whether the suggestion is the rule's reference exactly as the source holds it
 -- (not so when stored in cents it lost decimals: -0.004 reads 0.00; as in apply_corrections)
--- and the first approvals still waiting (audit.aprovacao_pendente).
--- Parameter: ids.
-SELECT d.id, d.status_processamento, d.idnfsexterno, d.campo_afetado, d.valor_original,
+-- the first approvals still waiting (audit.aprovacao_pendente) and the values an approval is
+-- given for (audit.valores_aprovados). Parameter: ids.
+SELECT d.id, d.status_processamento, audit.valores_aprovados(d) AS valores, d.idnfsexterno, d.campo_afetado, d.valor_original,
        d.valor_sugerido, cfg.limite_outlier, cfg.limite_dupla_aprovacao,
        audit.valor_atual_campo(d.valor_original) AS valor_atual,
        d.dados_contextuais ->> 'valor_referencia' AS valor_referencia,

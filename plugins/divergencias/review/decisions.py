@@ -2,7 +2,9 @@
 
 The checks run on rows locked by travar_divergencias.sql, so what they see stays true until
 the commit: two people approving the same divergence at once apply it once, the second one
-getting 409. Any failed check rolls the whole request back: a bulk decision is all or nothing.
+getting 409. A decision that waited for a run's step is refused when that step changed what
+the person decided on. Any failed check rolls the whole request back: a bulk decision is
+all or nothing.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def _deciding(ids: list[int]) -> Iterator[tuple[psycopg.Connection, list[dict]]]
     what the checks need about each (404 when one does not exist)."""
     with unavailable_as_503(), financial_db() as conn:
         conn.row_factory = dict_row
+        arrival = conn.execute(sql_file("review/valores_na_chegada.sql"), {"ids": ids}).fetchall()
         try:
             _run_file(conn, "review/travar_divergencias.sql", {"ids": ids})
         except psycopg.errors.LockNotAvailable as error:
@@ -55,7 +58,24 @@ def _deciding(ids: list[int]) -> Iterator[tuple[psycopg.Connection, list[dict]]]
             raise HTTPException(
                 status.HTTP_404_NOT_FOUND, f"Divergência(s) não encontrada(s): {', '.join(map(str, missing))}."
             )
+        _refuse_refreshed_while_waiting(arrival, facts)
         yield conn, facts
+
+
+def _refuse_refreshed_while_waiting(arrival: list[dict], facts: list[dict]) -> None:
+    """A detection that held the writer lock while the request waited may have refreshed a
+    divergence (a newer booking, a changed reference): the person decided on the values it
+    had before, so the decision is not applied to the new ones."""
+    seen = {row["id"]: row["valores"] for row in arrival}
+    for row in facts:
+        if row["id"] in seen and seen[row["id"]] != row["valores"]:
+            campo = "vazio" if row["valor_original"] is None else f'"{row["valor_original"]}"'
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                f"Divergência {row['id']}: uma execução do pipeline atualizou seus valores enquanto esta decisão "
+                f"esperava (o campo agora tem {campo}, valor sugerido {brl(row['valor_sugerido'])}); "
+                "nada foi gravado. Revise a divergência e decida de novo.",
+            )
 
 
 def _require_detected(row: dict, action: str) -> None:
