@@ -2,6 +2,7 @@
 append-only operations and the status history of each divergence."""
 
 from datetime import date
+from decimal import Decimal
 
 import psycopg
 import pytest
@@ -165,6 +166,38 @@ def test_value_checks_a_correction_closed_are_reopened_by_its_rollback(rollback_
     # the next run finds it open and records nothing twice
     run_session(conn, DAY, DAY)
     assert [d["status_processamento"] for d in divergences(conn, "NF_NEG")].count("DETECTED") == 1
+
+
+def test_a_first_approval_lapses_when_its_divergence_is_closed_and_reopened_by_a_rollback(rollback_dag, conn):
+    """controladora approved R$ 60.000,00 for a negative booking (two people needed); another
+    person's approval of the rule's correction closed that check, and a rollback undid it and
+    reopened the check. The first approval used to wait again, so a third person alone
+    confirmed a value given before that correction and its undoing."""
+    from divergencias.database import sql_file
+    from divergencias.review import decisions
+
+    add_sale(conn, "NF_NEG", valor_bonus="1000.00", bonus_dpto="-5.00")
+    run_session(conn, DAY, DAY, modo="manual")
+    ids = {d["tipo_divergencia"]: d["id"] for d in divergences(conn, "NF_NEG")}
+    check = ids["VALIDACAO_VALOR"]
+    first = decisions.approve([check], Decimal("60000.00"), None, "controladora")
+    assert first["aguardando_segunda_aprovacao"] == [check]
+    correction = decisions.approve([ids["TRADE_MARKETING_BONUS"]], None, None, "aprovador")
+    assert booked(conn, "NF_NEG")[0] == "1000.00"
+
+    _undo(rollback_dag, correction["sessao_id"])
+    assert booked(conn, "NF_NEG")[0] == "-5.00"
+    reopened = {d["id"]: d["status_processamento"] for d in divergences(conn, "NF_NEG")}
+    assert reopened == {ids["TRADE_MARKETING_BONUS"]: "ROLLED_BACK", check: "DETECTED"}
+
+    again = decisions.approve([check], Decimal("60000.00"), None, "gerente")
+    assert (again["aprovadas"], again["aguardando_segunda_aprovacao"]) == ([], [check])
+    assert booked(conn, "NF_NEG")[0] == "-5.00"
+    situations = conn.execute(sql_file("review/aprovacoes.sql"), {"id": check}).fetchall()
+    assert [(row[0], row[-1]) for row in situations] == [
+        ("controladora", "sem efeito: divergência reaberta"),
+        ("gerente", "aguardando 2ª"),
+    ]
 
 
 def test_an_old_system_session_is_refused_with_the_reason(rollback_dag, conn):
