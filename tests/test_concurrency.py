@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -15,7 +16,7 @@ import pytest
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 from fastapi import HTTPException
 
-from devtools.sql_steps import open_session, run_session
+from devtools.sql_steps import open_session, run_session, run_sql, run_step
 from divergencias.database import sql_file
 from tests.helpers import add_sale, booked, divergences, run_session_at
 
@@ -128,3 +129,69 @@ def test_a_decision_waiting_for_a_detection_is_refused_when_it_refreshes_the_div
         conn.execute("SELECT count(*) FROM audit.operacoes WHERE tipo_operacao IN ('APPROVE', 'REJECT')").fetchone()[0]
         == 0
     )
+
+
+def test_two_people_approving_a_large_change_at_once_apply_it_once_as_two_users(conn, business_db):
+    from divergencias.review import decisions
+
+    add_sale(conn, "NF_BIG", valor_bonus="60000.00", bonus_dpto="0")
+    run_session(conn, FIRST, FIRST, modo="manual")
+    (big,) = divergences(conn, "NF_BIG")
+
+    # Both requests in flight behind a run's step, then released together.
+    with step_in_progress(business_db, "apply_corrections", open_session(conn, FIRST, FIRST, modo="manual")):
+        decisions_in_flight = [started(decisions.approve, [big["id"]], None, None, u) for u in ("ana", "bruno")]
+        wait_for_lock_waits(conn, 2)
+    for thread, _ in decisions_in_flight:
+        thread.join(30)
+
+    outcomes = sorted(
+        (outcome["result"]["aprovadas"], outcome["result"]["aguardando_segunda_aprovacao"])
+        for _, outcome in decisions_in_flight
+    )
+    assert outcomes == [([], [big["id"]]), ([big["id"]], [])]
+    assert booked(conn, "NF_BIG")[0] == "60000.00"
+    approvals = conn.execute("SELECT usuario, operacao_id IS NOT NULL FROM audit.aprovacoes ORDER BY id").fetchall()
+    assert sorted(user for user, _ in approvals) == ["ana", "bruno"] and [a for _, a in approvals] == [False, True]
+    assert conn.execute("SELECT count(*) FROM audit.operacoes WHERE tipo_operacao = 'APPROVE'").fetchone()[0] == 1
+
+
+def test_an_approval_waiting_for_the_run_that_applies_the_same_divergence_is_refused(conn, business_db):
+    from divergencias.review import decisions
+
+    add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
+    params = open_session(conn, FIRST, FIRST)
+    run_step(conn, "detect_divergences", params)
+    (row,) = divergences(conn, "NF1")
+    with step_in_progress(business_db, "apply_corrections", params):
+        thread, outcome = started(decisions.approve, [row["id"]], Decimal("4500.00"), None, "controladora")
+        wait_for_lock_waits(conn, 1)
+    thread.join(30)
+
+    assert outcome["error"].status_code == 409 and "AUTO_APPLIED" in outcome["error"].detail
+    assert booked(conn, "NF1")[0] == "5000.00"
+    assert conn.execute("SELECT count(*) FROM audit.operacoes WHERE tipo_operacao = 'APPROVE'").fetchone()[0] == 0
+
+
+def test_a_rollback_waiting_for_a_run_that_corrects_the_same_field_again_reports_the_conflict(conn, business_db):
+    add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
+    undone = run_session(conn, FIRST, FIRST)["sessao_id"]
+    conn.execute("UPDATE byd.incentivos SET valor_bonus = '5500.00' WHERE idnfsexterno = 'NF1'")
+    params = open_session(conn, FIRST, FIRST)
+    run_step(conn, "detect_divergences", params)
+    request = {"sessao_id": undone, "motivo": "teste", "usuario": "airflow:auditor"}
+
+    def rollback() -> list[tuple]:
+        with psycopg.connect(business_db, autocommit=True) as own:
+            return run_sql(own, sql_file("rollback/rollback_session.sql"), request)
+
+    with step_in_progress(business_db, "apply_corrections", params):
+        thread, outcome = started(rollback)
+        wait_for_lock_waits(conn, 1)
+    thread.join(30)
+
+    ((desfeitas, conflitos, *_),) = outcome["result"]
+    assert (desfeitas, conflitos) == (0, 1)
+    assert booked(conn, "NF1")[0] == "5500.00"
+    statuses = sorted(d["status_processamento"] for d in divergences(conn, "NF1"))
+    assert statuses == ["AUTO_APPLIED", "AUTO_APPLIED"]
