@@ -7,7 +7,8 @@
 -- (not so when stored in cents it lost decimals: -0.004 reads 0.00; as in apply_corrections)
 -- the first approvals still waiting (audit.aprovacao_pendente) and the values an approval is
 -- given for (audit.valores_aprovados). Parameter: ids.
-SELECT d.id, d.status_processamento, audit.valores_aprovados(d) AS valores, d.idnfsexterno, d.campo_afetado, d.valor_original,
+SELECT d.id, d.status_processamento, audit.valores_aprovados(d) AS valores, d.idnfsexterno,
+       d.campo_afetado, d.valor_original,
        d.valor_sugerido, cfg.limite_outlier, cfg.limite_dupla_aprovacao,
        audit.valor_atual_campo(d.valor_original) AS valor_atual,
        d.dados_contextuais ->> 'valor_referencia' AS valor_referencia,
