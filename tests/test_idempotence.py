@@ -169,3 +169,26 @@ def test_an_open_divergence_whose_reference_became_empty_suggests_and_applies_ze
     assert (d["status_processamento"], d["valor_aplicado"]) == ("AUTO_APPLIED", Decimal("0.00"))
     assert booked(conn, "NF1")[0] == "0.00"
     assert "valor_referencia" not in d["dados_contextuais"]
+
+
+def test_a_value_a_person_approved_is_not_overwritten_by_the_next_runs(conn):
+    """A controller approves 4.500,00 where the rule suggests 5.000,00 (what the source holds):
+    the next run used to find the same sale divergent again and auto-apply 5.000,00 over it."""
+    from divergencias.review import decisions
+
+    add_sale(conn, "NF_TM", valor_bonus="5000.00", bonus_dpto="4000.00")
+    run_session(conn, DAY, DAY, modo="manual")
+    (detected,) = divergences(conn, "NF_TM")
+    decisions.approve([detected["id"]], Decimal("4500.00"), "acordo com a montadora", "controladora")
+    assert booked(conn, "NF_TM")[0] == "4500.00"
+
+    run_session(conn, DAY, DAY)
+    run_session(conn, DAY, DAY)
+    assert booked(conn, "NF_TM")[0] == "4500.00"
+    assert [d["status_processamento"] for d in divergences(conn, "NF_TM")] == ["APPROVED"]
+
+    # the decision holds for the values it was given for: a new reference is a new divergence
+    conn.execute("UPDATE byd.incentivos SET valor_bonus = '6000.00' WHERE idnfsexterno = 'NF_TM'")
+    run_session(conn, DAY, DAY)
+    assert [d["status_processamento"] for d in divergences(conn, "NF_TM")] == ["APPROVED", "AUTO_APPLIED"]
+    assert booked(conn, "NF_TM")[0] == "6000.00"

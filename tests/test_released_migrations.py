@@ -33,6 +33,7 @@ RELEASED = {
     "036_leitura_monetaria_colacao.sql": "0dbba72e0ed03712676e167a63744aebd16d3ff5c1d1f522097db927dcbf42ad",
     "039_leitura_das_visoes_antigas.sql": "37b4ac7f9622f1ba3144c18cc1daf684f0d67acf355755e0a8a7f49a1baf55c9",
     "040_aprovacao_reaberta.sql": "896ae077dbcdd669d7d53d0887aa568f8874f6b86e9679bfe3cd9486c93c391f",
+    "041_aprovacao_mantida.sql": "2324cea413e90ca86b9a8599308f2d21739e3e700646660f83cd5bb46eb41a4a",
 }
 
 
