@@ -195,3 +195,24 @@ def test_a_rollback_waiting_for_a_run_that_corrects_the_same_field_again_reports
     assert booked(conn, "NF1")[0] == "5500.00"
     statuses = sorted(d["status_processamento"] for d in divergences(conn, "NF1"))
     assert statuses == ["AUTO_APPLIED", "AUTO_APPLIED"]
+
+
+def test_an_approval_held_up_by_a_booking_being_edited_answers_503_and_writes_nothing(conn, business_db):
+    """A person editing the sale's row in byd.controladoria holds it past the API's 15 s: the
+    answer says what can hold it (it used to blame a pipeline run that was not there)."""
+    from divergencias.review import decisions
+
+    add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
+    run_session(conn, FIRST, FIRST, modo="manual")
+    (row,) = divergences(conn, "NF1")
+    with psycopg.connect(business_db) as editor:
+        editor.execute("SELECT 1 FROM byd.controladoria WHERE idnfsexterno = 'NF1' FOR UPDATE")
+        with pytest.raises(HTTPException) as refused:
+            decisions.approve([row["id"]], None, None, "controladora")
+        editor.rollback()
+
+    assert refused.value.status_code == 503 and refused.value.headers == {"Retry-After": "30"}
+    assert "byd.controladoria" in refused.value.detail and "Nada foi gravado" in refused.value.detail
+    assert booked(conn, "NF1")[0] == "4000.00"
+    assert [d["status_processamento"] for d in divergences(conn, "NF1")] == ["DETECTED"]
+    assert conn.execute("SELECT count(*) FROM audit.operacoes WHERE tipo_operacao = 'APPROVE'").fetchone()[0] == 0

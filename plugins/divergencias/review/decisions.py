@@ -48,7 +48,11 @@ def _deciding(ids: list[int]) -> Iterator[tuple[psycopg.Connection, list[dict]]]
         except psycopg.errors.LockNotAvailable as error:
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE,
-                "Uma execução do pipeline está gravando agora; tente de novo em instantes.",
+                # PostgreSQL does not say which lock timed out: the writer lock (a run's data
+                # step, a rollback, another decision) or a booked row someone is editing.
+                "Os registros desta decisão estão ocupados há mais de 15 s: uma execução do pipeline, "
+                "um rollback ou outra decisão está gravando, ou alguém edita a venda em byd.controladoria. "
+                "Nada foi gravado; tente de novo em instantes.",
                 headers={"Retry-After": "30"},
             ) from error
         with invalid_setting_as_503("nada foi gravado."):
