@@ -12,11 +12,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.sdk import DAG, Param, task
 
 from divergencias import settings
 from divergencias.dag_helpers import task_defaults
+from divergencias.operators import AuditedSQLOperator
 
 with DAG(
     dag_id="divergencias_rollback",
@@ -55,7 +55,7 @@ with DAG(
         return send_confirmation(request, result)
 
     request = check_request()
-    undo = SQLExecuteQueryOperator(
+    undo = AuditedSQLOperator(
         task_id="rollback_session",
         conn_id=settings.FINANCIAL_DB_CONN_ID,
         sql="rollback/rollback_session.sql",

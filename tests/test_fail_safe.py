@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 
 import psycopg
@@ -264,15 +266,15 @@ def test_no_task_of_the_daily_dag_has_a_start_date(dag):
 # --- 7. waiting on a lock fails with a reason --------------------------------------------------
 
 
-def test_a_person_holding_the_booked_row_makes_apply_fail_with_a_reason(dag, conn, business_db, smtp, output_dir):
-    add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
-    _new_version(conn, "limite_espera_bloqueio_s", "1")
+@contextmanager
+def _a_person_holding_the_booked_row(business_db: str, idnfsexterno: str) -> Iterator[None]:
+    """Someone's open transaction on the sale's row of byd.controladoria, for the block's length."""
     holding = threading.Event()
     release = threading.Event()
 
     def hold_the_row() -> None:
         with psycopg.connect(business_db) as person:
-            person.execute("SELECT * FROM byd.controladoria WHERE idnfsexterno = 'NF1' FOR UPDATE")
+            person.execute("SELECT * FROM byd.controladoria WHERE idnfsexterno = %s FOR UPDATE", (idnfsexterno,))
             holding.set()
             release.wait(60)
 
@@ -280,10 +282,17 @@ def test_a_person_holding_the_booked_row_makes_apply_fail_with_a_reason(dag, con
     holder.start()
     try:
         assert holding.wait(10)
-        run = dag.test(run_conf=ONE_DAY)
+        yield
     finally:
         release.set()
         holder.join()
+
+
+def test_a_person_holding_the_booked_row_makes_apply_fail_with_a_reason(dag, conn, business_db, smtp, output_dir):
+    add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
+    _new_version(conn, "limite_espera_bloqueio_s", "1")
+    with _a_person_holding_the_booked_row(business_db, "NF1"):
+        run = dag.test(run_conf=ONE_DAY)
     assert run.state == "failed"
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states["detect_divergences"] == "success" and states["apply_corrections"] == "failed"
@@ -294,6 +303,21 @@ def test_a_person_holding_the_booked_row_makes_apply_fail_with_a_reason(dag, con
     assert booked(conn, "NF1") == ("4000.00", "0")
     alert = smtp.mails[0].message.get_body(("plain",)).get_content()
     assert "limite_espera_bloqueio_s" in alert
+
+
+def test_a_person_holding_a_corrected_row_makes_the_rollback_fail_with_a_reason(rollback_dag, conn, business_db, smtp):
+    """The rollback waits like the data steps; it used to fail with psycopg's bare "canceling
+    statement due to lock timeout", which names neither the setting nor what to do."""
+    add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
+    sessao_id = run_session(conn, DAY, DAY)["sessao_id"]
+    _new_version(conn, "limite_espera_bloqueio_s", "1")
+    with _a_person_holding_the_booked_row(business_db, "NF1"):
+        run = rollback_dag.test(run_conf={"sessao_id": sessao_id, "motivo": "lançamento em duplicidade"})
+    assert run.state == "failed"
+    assert booked(conn, "NF1")[0] == "5000.00"
+    assert [d["status_processamento"] for d in divergences(conn, "NF1")] == ["AUTO_APPLIED"]
+    alert = smtp.mails[0].message.get_body(("plain",)).get_content()
+    assert "rollback_session" in alert and "limite_espera_bloqueio_s" in alert, alert
 
 
 # --- 8. failures are recorded ----------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The daily DAG's SQL steps: one file, one transaction, and a trace when it fails.
+"""The DAGs' SQL steps: one file, one transaction, and a trace when it fails.
 
 A failed step's transaction is rolled back with everything it wrote, so the failure itself
 is recorded afterwards on a connection of its own: an ``operacoes`` row with status FAILED
@@ -63,8 +63,9 @@ def record_failure(step: AuditedStep, sessao_id: int, error: BaseException) -> N
 
 
 class AuditedSQLOperator(SQLExecuteQueryOperator):
-    """SQLExecuteQueryOperator that records its failure in ``audit.operacoes`` and turns a
-    lock wait timeout into a message a person can act on (the task is then retried)."""
+    """SQLExecuteQueryOperator that turns a lock wait timeout into a message a person can act
+    on (the task is then retried) and, given an ``audited_step``, records its failure in
+    ``audit.operacoes``."""
 
     def __init__(self, *, audited_step: AuditedStep | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -80,9 +81,8 @@ class AuditedSQLOperator(SQLExecuteQueryOperator):
         # BaseException: Airflow's task timeout (AirflowTaskTimeout) is not an Exception, and a
         # step stopped by it failed like any other.
         except BaseException as error:
-            if self.audited_step is None:
-                raise
-            record_failure(self.audited_step, int(self.parameters["sessao_id"]), error)
+            if self.audited_step is not None:
+                record_failure(self.audited_step, int(self.parameters["sessao_id"]), error)
             if _lock_timeout_in(error):
                 raise LockWaitTimeout(
                     f"{self.task_id}: esperou mais que limite_espera_bloqueio_s (audit.configuracoes_sistema) por "
