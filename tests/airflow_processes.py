@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from devtools import databases
+from devtools.api_server import free_port
 from tests.conftest import AIRFLOW, PROJECT_ROOT
 
 
@@ -32,12 +32,6 @@ def sqlalchemy_url(dsn: str, driver: str = "postgresql+psycopg") -> str:
     if host.startswith("/"):
         return f"{driver}://{user}@/{params['dbname']}?host={host}"
     return f"{driver}://{user}@{host}:{params.get('port', 5432)}/{params['dbname']}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def log_tails(logs: Path) -> str:

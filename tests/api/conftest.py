@@ -7,7 +7,6 @@ auditor only reads (viewer), semacesso has no role at all.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from devtools.api_server import simple_auth_settings
 from tests.conftest import run_airflow
 
 USERS = {"controladora": "user", "aprovador": "user", "auditor": "viewer", "semacesso": "", "admin": "admin"}
@@ -28,15 +28,7 @@ def passwords(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def airflow_auth(tmp_path_factory: pytest.TempPathFactory, passwords: dict[str, str]) -> dict[str, str]:
     """Login settings of the api-server: the users, their passwords, the signing secrets."""
-    password_file = tmp_path_factory.mktemp("auth") / "passwords.json"
-    password_file.write_text(json.dumps(passwords))
-    settings = {
-        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in USERS.items()),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(password_file),
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
-        "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
-    }
+    settings = simple_auth_settings(USERS, passwords, tmp_path_factory.mktemp("auth"))
     saved = {key: os.environ.get(key) for key in settings}
     os.environ.update(settings)
     yield settings

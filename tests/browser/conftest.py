@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.airflow_processes import free_port
+from devtools.api_server import api_server as running_api_server
+from devtools.browser import CHROMIUM, launch_chromium
 from tests.api.conftest import airflow_auth, db, passwords, review_db, serialized_dags  # noqa: F401
-from tests.conftest import AIRFLOW, PROJECT_ROOT
 
-CHROMIUM = "/usr/bin/chromium"
 # Playwright's assertions wait 5 s by default. A login round trip inside Airflow's frame, with
 # the api-server and the database on the same two busy cores as the rest of the suite, took
 # longer once in six full runs: a wrong page still fails, only later.
@@ -44,35 +40,8 @@ def chromium_path() -> str:
 @pytest.fixture
 def api_server(review_db, serialized_dags, airflow_auth, tmp_path: Path) -> str:  # noqa: F811
     """``airflow api-server`` on a free local port, its financial_db the test's database."""
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(PROJECT_ROOT / "plugins"),
-        "AIRFLOW__API__BASE_URL": base_url,
-    }
-    log = (tmp_path / "api-server.log").open("w")
-    command = [AIRFLOW, "api-server", "-H", "127.0.0.1", "-p", str(port)]
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, (tmp_path / "api-server.log").read_text()[-3000:]
-            try:
-                if httpx.get(f"{base_url}/divergencias/api/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "api-server did not start in 120 s"
-            time.sleep(0.5)
+    with running_api_server(os.environ, tmp_path) as base_url:
         yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 @pytest.fixture
@@ -80,7 +49,7 @@ def browser(chromium_path: str):
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"], headless=True)
+        chromium = launch_chromium(playwright)
         expect.set_options(timeout=ASSERTION_TIMEOUT_MS)
         yield chromium
         chromium.close()

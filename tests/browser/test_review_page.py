@@ -7,23 +7,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
+from devtools.browser import log_in
 from devtools.sql_steps import run_session
 from tests.helpers import add_sale, booked, divergences
 
 DAY = date(2026, 11, 10)
 NBSP = "\u00a0"  # Intl's pt-BR currency text puts a no-break space after "R$"
-
-
-def log_in(page: Page, api_server: str, user: str, password: str) -> None:
-    """Through Airflow's login form, starting from the page; ends back on the page."""
-    page.goto(f"{api_server}/divergencias/")
-    page.wait_for_url("**/auth/login**")
-    page.locator("input[name=username]").fill(user)
-    page.locator("input[name=password]").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{api_server}/divergencias/")
 
 
 def test_controller_approves_and_rejects_in_the_browser(api_server, browser, db, passwords, screenshots_dir):
