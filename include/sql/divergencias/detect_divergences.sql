@@ -88,26 +88,6 @@ SELECT d.id, d.idnfsexterno, d.tipo_divergencia
  WHERE d.status_processamento = 'DETECTED'
    AND NOT coalesce(d.campo_afetado = ANY (r.campos), false);
 
--- Open divergences whose condition no longer holds are RESOLVED, saying why.
-UPDATE audit.divergencias_processadas d
-   SET status_processamento = 'RESOLVED',
-       processado_em = now(),
-       processado_por = %(usuario)s,
-       sessao_alteracao_id = %(sessao_id)s,
-       dados_contextuais = coalesce(d.dados_contextuais, '{}'::jsonb) || jsonb_build_object(
-           'motivo_resolucao',
-           CASE WHEN d.idnfsexterno IN (SELECT v.idnfsexterno FROM vendas_lidas v)
-                THEN 'a condição não se verifica mais na origem'
-                ELSE 'venda não encontrada na origem (byd.bonus_view)' END)
- WHERE d.status_processamento = 'DETECTED'
-   AND NOT EXISTS (SELECT 1 FROM candidatas c
-                    WHERE c.idnfsexterno = d.idnfsexterno
-                      AND c.tipo_divergencia = d.tipo_divergencia
-                      AND c.campo_afetado = d.campo_afetado)
-   AND NOT EXISTS (SELECT 1 FROM abertas_da_venda a
-                     JOIN candidatas c ON c.idnfsexterno = a.idnfsexterno AND c.tipo_divergencia = a.tipo_divergencia
-                    WHERE a.id = d.id);
-
 -- Open divergences that still hold take the values seen now, so apply_corrections compares
 -- the field with what this detection read. Rows adopted from the old system get their
 -- valor_original and period here on the first run. A reference text gone NULL is absent
@@ -158,24 +138,41 @@ SELECT od.id, %(sessao_id)s, c.idnfsexterno, c.tipo_divergencia, c.campo_afetado
                                          c.valor_sugerido)))
  ORDER BY c.dta_processamento, c.idnfsexterno, c.tipo_divergencia, c.campo_afetado;
 
--- A row judged by its sale (abertas_da_venda) is replaced, not kept beside them, once its
--- rule's divergences of that sale are open field by field: RESOLVED, naming them.
+-- Open divergences resolved by this run, each with why: the condition no longer holds, the
+-- sale is gone, or (a row judged by its sale, abertas_da_venda) its rule's divergences of
+-- that sale are now open field by field, which replace it rather than stand beside it.
+CREATE TEMP TABLE resolvidas ON COMMIT DROP AS
+SELECT d.id,
+       CASE WHEN d.idnfsexterno IN (SELECT v.idnfsexterno FROM vendas_lidas v)
+            THEN 'a condição não se verifica mais na origem'
+            ELSE 'venda não encontrada na origem (byd.bonus_view)' END AS motivo
+  FROM audit.divergencias_processadas d
+ WHERE d.status_processamento = 'DETECTED'
+   AND NOT EXISTS (SELECT 1 FROM candidatas c
+                    WHERE c.idnfsexterno = d.idnfsexterno
+                      AND c.tipo_divergencia = d.tipo_divergencia
+                      AND c.campo_afetado = d.campo_afetado)
+   AND NOT EXISTS (SELECT 1 FROM abertas_da_venda a
+                     JOIN candidatas c ON c.idnfsexterno = a.idnfsexterno AND c.tipo_divergencia = a.tipo_divergencia
+                    WHERE a.id = d.id)
+UNION ALL
+SELECT a.id, 'substituída pelas divergências por campo da mesma venda e regra: registro(s) '
+             || string_agg(p.id::text, ', ' ORDER BY p.id)
+  FROM abertas_da_venda a
+  JOIN audit.divergencias_processadas p
+    ON p.idnfsexterno = a.idnfsexterno AND p.tipo_divergencia = a.tipo_divergencia
+ WHERE p.status_processamento = 'DETECTED'
+   AND p.id NOT IN (SELECT id FROM abertas_da_venda)
+ GROUP BY a.id;
+
 UPDATE audit.divergencias_processadas d
    SET status_processamento = 'RESOLVED',
        processado_em = now(),
        processado_por = %(usuario)s,
        sessao_alteracao_id = %(sessao_id)s,
-       dados_contextuais = coalesce(d.dados_contextuais, '{}'::jsonb) || jsonb_build_object(
-           'motivo_resolucao', 'substituída pelas divergências por campo da mesma venda e regra: registro(s) '
-                               || s.registros)
-  FROM (SELECT a.id, string_agg(p.id::text, ', ' ORDER BY p.id) AS registros
-          FROM abertas_da_venda a
-          JOIN audit.divergencias_processadas p
-            ON p.idnfsexterno = a.idnfsexterno AND p.tipo_divergencia = a.tipo_divergencia
-         WHERE p.status_processamento = 'DETECTED'
-           AND p.id NOT IN (SELECT id FROM abertas_da_venda)
-         GROUP BY a.id) AS s
- WHERE d.id = s.id
+       dados_contextuais = coalesce(d.dados_contextuais, '{}'::jsonb) || jsonb_build_object('motivo_resolucao', r.motivo)
+  FROM resolvidas r
+ WHERE d.id = r.id
    AND d.status_processamento = 'DETECTED';
 
 UPDATE audit.operacoes o
