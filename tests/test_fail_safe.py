@@ -416,6 +416,32 @@ def test_text_a_spreadsheet_would_run_is_neutralised_and_numbers_stay_numbers(co
             float(row[column])
 
 
+def test_a_formula_behind_leading_spaces_or_a_quote_is_neutralised_too(conn, tmp_path):
+    """Spreadsheets that trim a cell or drop a stray quote on import (LibreOffice's "trim
+    spaces", "quoted field as text" off) run what follows: " =1+1" is a formula there."""
+    hidden = {
+        "NF_SPACE": " =1+1",
+        "NF_NBSP": "\u00a0=1+1",
+        "NF_QUOTE": '"=HYPERLINK("http://x")',
+        "NF_APOSTROPHE_SPACE": "' @SUM(A1)",
+        "NF_LF": "\n=1+1",
+        "NF_MINUS": "  -2+3+cmd|' /C calc'!A0",
+    }
+    for nf, text in hidden.items():
+        add_sale(conn, nf, valor_bonus="5000.00", bonus_dpto=text)
+    add_sale(conn, " =HYPERLINK(1)", valor_bonus="5000.00", bonus_dpto="-500.00")
+    add_sale(conn, "NF_NEG", valor_bonus="5000.00", bonus_dpto=" -500.00")
+    params = run_session(conn, DAY, DAY, modo="manual")
+    path = tmp_path / "r.csv"
+    write_report(conn, params["sessao_id"], path)
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    originals = {(r["idnfsexterno"], r["tipo_divergencia"]): r["valor_original"] for r in rows}
+    for nf, text in hidden.items():
+        assert originals[(nf, "VALOR_INVALIDO")] == "'" + text, nf
+    assert ("' =HYPERLINK(1)", "VALIDACAO_VALOR") in originals
+    assert originals[("NF_NEG", "VALIDACAO_VALOR")] == " -500.00"  # a number the money rules read
+
+
 # --- 11. local time ---------------------------------------------------------------------------
 
 
