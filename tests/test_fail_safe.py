@@ -393,16 +393,21 @@ def test_when_the_csv_fails_the_summary_still_goes_out_with_the_counts(dag, conn
 # --- 10. spreadsheet safety ------------------------------------------------------------------
 
 
+def _report_of_a_manual_run(conn, tmp_path) -> list[dict[str, str]]:
+    """The CSV rows of a manual run over DAY, as a spreadsheet would read them."""
+    params = run_session(conn, DAY, DAY, modo="manual")
+    path = tmp_path / "r.csv"
+    write_report(conn, params["sessao_id"], path)
+    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+
+
 def test_text_a_spreadsheet_would_run_is_neutralised_and_numbers_stay_numbers(conn, tmp_path):
     add_sale(conn, '=HYPERLINK("http://x")', valor_bonus="5000.00", bonus_dpto="=1+1")
     add_sale(conn, "NF_AT", valor_bonus="@SUM(A1)", bonus_dpto="5000.00")
     add_sale(conn, "NF_PLUS", trade="+55 11 5555", trade_mkt_dpto="0")
     add_sale(conn, "NF_TAB", trade="\tcmd", trade_mkt_dpto="-abc")
     add_sale(conn, "NF_NEG", valor_bonus="-500.00", bonus_dpto="-500.00")
-    params = run_session(conn, DAY, DAY, modo="manual")
-    path = tmp_path / "r.csv"
-    write_report(conn, params["sessao_id"], path)
-    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    rows = _report_of_a_manual_run(conn, tmp_path)
     originals = {(r["idnfsexterno"], r["campo_afetado"]): r["valor_original"] for r in rows}
     assert originals[('\'=HYPERLINK("http://x")', "bonus_dpto")] == "'=1+1"
     assert originals[("NF_AT", "valor_bonus")] == "'@SUM(A1)"
@@ -431,10 +436,7 @@ def test_a_formula_behind_leading_spaces_or_a_quote_is_neutralised_too(conn, tmp
         add_sale(conn, nf, valor_bonus="5000.00", bonus_dpto=text)
     add_sale(conn, " =HYPERLINK(1)", valor_bonus="5000.00", bonus_dpto="-500.00")
     add_sale(conn, "NF_NEG", valor_bonus="5000.00", bonus_dpto=" -500.00")
-    params = run_session(conn, DAY, DAY, modo="manual")
-    path = tmp_path / "r.csv"
-    write_report(conn, params["sessao_id"], path)
-    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    rows = _report_of_a_manual_run(conn, tmp_path)
     originals = {(r["idnfsexterno"], r["tipo_divergencia"]): r["valor_original"] for r in rows}
     for nf, text in hidden.items():
         assert originals[(nf, "VALOR_INVALIDO")] == "'" + text, nf
