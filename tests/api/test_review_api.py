@@ -116,6 +116,7 @@ def test_roles_read_and_decide(client, as_user, db, tokens):
     for method, path, body in [
         ("POST", "/divergencias/aprovar", {"ids": [one]}),
         ("POST", f"/divergencias/{one}/rejeitar", {"motivo": "não"}),
+        ("DELETE", f"/divergencias/{one}/rejeitar?motivo=n%C3%A3o", None),
         ("POST", "/divergencias/rejeitar", {"ids": [one], "motivo": "não"}),
         ("POST", "/divergencias/processar", {}),
         ("POST", "/sessoes/1/rollback", {"motivo": "não"}),
