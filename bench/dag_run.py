@@ -58,13 +58,11 @@ class AirflowHome:
     def environment(self, financial_db: str | None = None) -> dict[str, str]:
         """The environment of every Airflow command here: the caller's, minus any Airflow
         setting, connection or Variable it carries (no SMTP, no recipients), plus ours."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__"))}
+        from devtools.local_run import isolated_airflow_environment
+
+        env = isolated_airflow_environment(self.path)
         env.update(
             {
-                "AIRFLOW_HOME": str(self.path),
-                "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-                "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
-                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW_VAR_DIVERGENCIAS_OUTPUT_DIR": str(self.output_dir),
                 "PYTHONPATH": str(PROJECT_ROOT / "plugins"),
                 "PATH": os.pathsep.join(filter(None, [str(Path(sys.executable).parent), os.environ.get("PATH")])),

@@ -37,6 +37,12 @@ LOCAL_USERS = {
     "admin": ("admin", "data engineer: everything in Airflow"),
 }
 PASSWORD_FILE = AIRFLOW_HOME / "simple_auth_manager_passwords.json.generated"
+# Where every Airflow process of this project finds the DAGs and the plugin, and nothing else.
+PROJECT_AIRFLOW_LAYOUT = {
+    "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+    "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+}
 _step_started = time.monotonic()
 
 
@@ -54,9 +60,7 @@ def airflow_environment() -> dict[str, str]:
     """Settings every Airflow command of this project runs with (user values win)."""
     env = {
         "AIRFLOW_HOME": str(AIRFLOW_HOME),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        **PROJECT_AIRFLOW_LAYOUT,
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
     }
     env.update({key: value for key, value in os.environ.items() if key in env})
@@ -64,6 +68,14 @@ def airflow_environment() -> dict[str, str]:
     # `airflow standalone` starts its components as `airflow …` found on PATH.
     path = os.pathsep.join(filter(None, [str(Path(sys.executable).parent), os.environ.get("PATH")]))
     return {**env, "PYTHONPATH": pythonpath, "PATH": path}
+
+
+def isolated_airflow_environment(home: Path) -> dict[str, str]:
+    """For a throwaway Airflow (the benchmark's DAG run, the README's screenshot): this
+    process's environment without any Airflow setting, connection or Variable of the user's,
+    which would change what it does, plus the project's layout with ``home`` as Airflow's home."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW_")}
+    return {**env, "AIRFLOW_HOME": str(home), **PROJECT_AIRFLOW_LAYOUT}
 
 
 def use_external_database() -> bool:

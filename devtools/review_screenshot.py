@@ -34,7 +34,15 @@ from typing import TYPE_CHECKING  # noqa: E402
 from devtools import databases, demo_source, embedded_postgres  # noqa: E402
 from devtools.api_server import AIRFLOW, PROJECT_ROOT, api_server, simple_auth_settings  # noqa: E402
 from devtools.browser import launch_chromium, log_in  # noqa: E402
-from devtools.local_run import DEMO_DATABASE, DEMO_RATES, DEMO_SALES, LOCAL_USERS, done, step  # noqa: E402
+from devtools.local_run import (  # noqa: E402
+    DEMO_DATABASE,
+    DEMO_RATES,
+    DEMO_SALES,
+    LOCAL_USERS,
+    done,
+    isolated_airflow_environment,
+    step,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import FrameLocator
@@ -58,21 +66,6 @@ class PageNotReady(RuntimeError):
 def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
     # Turned into an exception so every `finally` below stops what it started.
     raise SystemExit(128 + signum)
-
-
-def isolated_environment(home: Path, dsn: str) -> dict[str, str]:
-    """This machine's environment without any Airflow setting of the user's (their
-    connections, home or auth manager would change the picture), plus this run's."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
-    return {
-        **env,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW_CONN_FINANCIAL_DB": databases.airflow_connection_json(dsn),
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
 
 
 def prepare_demo(admin_dsn: str) -> str:
@@ -159,7 +152,13 @@ def generate(output: Path) -> None:
         step("Starting a temporary embedded PostgreSQL")
         with embedded_postgres.temporary(folder / "pgdata") as admin_dsn:
             done()
-            env = isolated_environment(folder / "airflow", databases.dsn_for(admin_dsn, DEMO_DATABASE))
+            env = {
+                **isolated_airflow_environment(folder / "airflow"),
+                "AIRFLOW_CONN_FINANCIAL_DB": databases.airflow_connection_json(
+                    databases.dsn_for(admin_dsn, DEMO_DATABASE)
+                ),
+                "PYTHONDONTWRITEBYTECODE": "1",
+            }
             # This process imports Airflow too (the SQL steps): with the same settings.
             os.environ.clear()
             os.environ.update(env)

@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+# Imports no Airflow module: safe before Airflow's settings are isolated below.
+from devtools.local_run import PROJECT_AIRFLOW_LAYOUT
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
@@ -25,9 +28,7 @@ _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="divergencias_airflow_"))
 os.environ.update(
     {
         "AIRFLOW_HOME": str(_AIRFLOW_HOME),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        **PROJECT_AIRFLOW_LAYOUT,
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
     }
 )
