@@ -3,6 +3,7 @@ with partial writes."""
 
 from datetime import date, datetime
 
+import psycopg
 import pytest
 
 from devtools.sql_steps import run_session
@@ -128,3 +129,42 @@ def test_a_data_final_venda_with_a_five_digit_year_falls_back_to_dta_processamen
     run_session(conn, DAY, DAY)
     competencias = {d["idnfsexterno"]: d["competencia"] for d in divergences(conn)}
     assert competencias == {"NF_OK": "2026-10", "NF_TYPO": "2026-11"}
+
+
+def test_a_source_with_case_insensitive_columns_is_read_byte_for_byte(conn):
+    """A column with a nondeterministic collation (ICU, case-insensitive) reached the money
+    parser's regular expressions, which PostgreSQL refuses for such collations: detection
+    failed on every run (046). And detection takes the reference's reading for a booked
+    field whose text is the same (045): the same byte for byte, since under this collation
+    'r$ 5,00' equals 'R$ 5,00', which the parser reads while it cannot read the lower-case
+    one."""
+    try:
+        conn.execute(
+            "CREATE COLLATION byd.sem_caixa (provider = icu, locale = 'und-u-ks-level2', deterministic = false)"
+        )
+    except psycopg.errors.FeatureNotSupported as no_icu:  # the embedded server is built without ICU
+        pytest.skip(str(no_icu))
+    conn.execute("DROP VIEW byd.bonus_view")
+    for table, column in (("incentivos", "valor_bonus"), ("incentivos", "trade"), ("controladoria", "bonus_dpto")):
+        conn.execute(f"ALTER TABLE byd.{table} ALTER COLUMN {column} TYPE text COLLATE byd.sem_caixa")
+    # the business's view, flagging every sale (the demo view's own reading uses LIKE)
+    conn.execute(
+        """CREATE VIEW byd.bonus_view AS
+           SELECT v.idnfsexterno, v.dta_processamento, v.data_final_venda, NULL::text AS competencia,
+                  v.des_modelo, v.chassi, v.revenda, i.bonus_utilizado,
+                  'Revisar Divergência!'::text AS apontamento, i.valor_bonus, i.trade, c.bonus_dpto, c.trade_mkt_dpto
+             FROM byd.vendas v
+             LEFT JOIN byd.incentivos i ON i.idnfsexterno = v.idnfsexterno
+             LEFT JOIN byd.controladoria c ON c.idnfsexterno = v.idnfsexterno"""
+    )
+    add_sale(conn, "NF_CAIXA", valor_bonus="R$ 5,00", bonus_dpto="r$ 5,00", trade="NAN")
+    add_sale(conn, "NF_LEGIVEL", valor_bonus="R$ 5.000,00", bonus_dpto="4.000,00")
+    assert conn.execute(
+        "SELECT bool_and(bonus_dpto = valor_bonus) FROM byd.bonus_view WHERE idnfsexterno = 'NF_CAIXA'"
+    ).fetchone()[0]
+    run_session(conn, DAY, DAY)
+    assert [(d["tipo_divergencia"], d["campo_afetado"]) for d in divergences(conn, "NF_CAIXA")] == [
+        ("VALOR_INVALIDO", "bonus_dpto"),
+        ("VALOR_INVALIDO", "trade"),
+    ]
+    assert booked(conn, "NF_LEGIVEL")[0] == "5000.00"
