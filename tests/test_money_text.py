@@ -68,7 +68,7 @@ def test_canonical_text_has_two_decimals(conn):
     assert conn.execute("SELECT audit.texto_monetario_canonico(1234.5)").fetchone()[0] == "1234.50"
 
 
-@pytest.mark.parametrize("value", ["1234567.5", "-7031.33", "0", "0.01", "100000.00"])
+@pytest.mark.parametrize("value", ["1234567.5", "-7031.33", "0", "0.01", "100000.00", "100000.004", "-0.004", "0.005"])
 def test_an_amount_as_the_email_and_the_review_page_show_it_reads_back_as_itself(conn, value):
     """brl() writes 'R$' and a no-break space; a controller who pastes it into the sheet
     gets that same text in the source."""
@@ -84,6 +84,9 @@ def test_money_in_emails_reads_as_brazilian_reais():
     assert brl(Decimal("-7031.33")) == "-R$\xa07.031,33"
     assert brl(0) == "R$\xa00,00"
     assert brl(None) == "—"
+    # never rounded to cents: 100000.004 is over limite_outlier, -0.004 is negative
+    assert brl(Decimal("100000.004")) == "R$\xa0100.000,004"
+    assert brl(Decimal("-0.004")) == "-R$\xa00,004"
 
 
 def test_dates_in_emails_read_as_brazilian():

@@ -168,3 +168,20 @@ def test_a_source_with_case_insensitive_columns_is_read_byte_for_byte(conn):
         ("VALOR_INVALIDO", "trade"),
     ]
     assert booked(conn, "NF_LEGIVEL")[0] == "5000.00"
+
+
+def test_the_email_shows_an_amount_with_more_than_two_decimals_as_the_source_holds_it(conn):
+    """The audit's numeric(15,2) columns keep cents and the email rounded to cents: an outlier
+    of 100000.004 was shown as R$ 100.000,00, not above limite_outlier, a negative -0.004 as
+    R$ 0,00, and a reference of 5000.004 left for review as a suggestion of R$ 5.000,00."""
+    from divergencias.notifications import summary_mail
+
+    add_sale(conn, "NF_OUTLIER", valor_bonus="100000.004", bonus_dpto="100000.004")
+    add_sale(conn, "NF_NEG", valor_bonus="-0,004", bonus_dpto="-0,004")
+    add_sale(conn, "NF_REF", valor_bonus="5000.004", bonus_dpto="4000.00")
+    params = run_session(conn, DAY, DAY)
+    mail = summary_mail(conn, params["sessao_id"], "http://airflow")
+    for body in (mail.text, mail.html):
+        assert "R$\xa0100.000,004" in body
+        assert "-R$\xa00,004" in body
+        assert "R$\xa05.000,004" in body and "R$\xa01.000,004" in body  # suggestion, difference

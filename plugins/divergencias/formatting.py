@@ -19,10 +19,12 @@ def brl(value: Decimal | int | None) -> str:
     """``R$ 1.234,56`` and ``-R$ 7.031,33``; an em dash for no value.
 
     CLDR puts a no-break space after ``R$``, so an amount never wraps inside a table cell.
+    Never rounded to cents, as the review page shows it: 100000.004 is above limite_outlier
+    and -0.004 is negative, which R$ 100.000,00 and R$ 0,00 would hide.
     """
     if value is None:
         return EMPTY
-    return format_currency(Decimal(value), "BRL", locale=LOCALE)
+    return format_currency(Decimal(value), "BRL", locale=LOCALE, decimal_quantization=False)
 
 
 def br_date(value: date | None) -> str:
