@@ -1,0 +1,27 @@
+"""The summary email as controllers read it, built from a real session (summary_mail)."""
+
+from datetime import date
+
+from devtools.sql_steps import run_session
+from divergencias.notifications import summary_mail
+from tests.helpers import add_sale
+
+DAY = date(2026, 11, 10)
+
+
+def _mail(conn):
+    add_sale(conn, "NF1", bonus_dpto="1", trade="50.00")
+    params = run_session(conn, DAY, DAY)
+    return summary_mail(conn, params["sessao_id"], "http://airflow")
+
+
+def test_the_plain_text_table_by_rule_keeps_its_columns_aligned(conn):
+    """Labels were padded to 46 characters; the catalog's 'Trade marketing contabilizado
+    diferente do registrado' has 53, which pushed that row's counts out of their columns."""
+    lines = _mail(conn).text.splitlines()
+    start = lines.index("POR REGRA")
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("Total"))
+    header, *rows, total = lines[start + 1 : end + 1]
+    codes = [row.rsplit("  ", 1) for row in rows]
+    assert len(codes) == conn.execute("SELECT count(*) FROM audit.regras_divergencia").fetchone()[0]
+    assert {len(header), len(total)} | {len(counts) for counts, _code in codes} == {len(header)}
