@@ -25,3 +25,10 @@ def test_the_plain_text_table_by_rule_keeps_its_columns_aligned(conn):
     codes = [row.rsplit("  ", 1) for row in rows]
     assert len(codes) == conn.execute("SELECT count(*) FROM audit.regras_divergencia").fetchone()[0]
     assert {len(header), len(total)} | {len(counts) for counts, _code in codes} == {len(header)}
+
+
+def test_the_session_type_reads_in_portuguese(conn):
+    """The review page says 'Execução manual'; the email said MANUAL_RUN."""
+    mail = _mail(conn)
+    for body in (mail.text, mail.html):
+        assert "sessão 1 (Execução manual, modo auto)" in body and "MANUAL_RUN" not in body

@@ -31,6 +31,13 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SENDER = "divergencias@localhost"
 
+# What a controller reads for sessoes_processamento.tipo_sessao, as the review page says it.
+SESSION_TYPE_LABELS = {
+    "DAILY_AUTO": "Diária automática",
+    "MANUAL_RUN": "Execução manual",
+    "REPROCESSING": "Reprocessamento",
+}
+
 
 def criticality(pending: int, attention_level: int, critical_level: int) -> str:
     """BAIXA below the attention level, ATENÇÃO up to the critical level, CRÍTICO above."""
@@ -152,6 +159,7 @@ def summary_mail(conn: psycopg.Connection, sessao_id: int, run_url: str) -> Mail
     attachment = report_attachment(report)
     context = {
         "sessao": session,
+        "tipo_sessao": SESSION_TYPE_LABELS.get(session["tipo_sessao"], session["tipo_sessao"]),
         "regras": rules,
         "totais": {key: sum(r[key] for r in rules) for key in ("novas", "aplicadas", "pendentes", "resolvidas")},
         "maiores_pendentes": largest,
