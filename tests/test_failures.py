@@ -217,3 +217,18 @@ def test_a_cleared_run_whose_detection_now_fails_is_failed_not_its_earlier_succe
     again = _session(conn)
     assert (again["id"], again["status"]) == (session["id"], "FAILED")
     assert [m.message["Subject"] for m in smtp.mails[summaries:] if "FALHA" not in m.message["Subject"]] == []
+
+
+def test_the_alert_of_a_task_that_died_without_an_exception_says_so():
+    """Airflow runs the failure callback of a task whose process died (killed, out of memory,
+    heartbeat lost) in the DAG processor, with no exception in the context: the alert said
+    'Erro: NoneType: None'."""
+    from divergencias.notifications import failure_mail
+
+    mail = failure_mail("divergencias_diarias", "apply_corrections", "scheduled__x", None, "http://log", "PRODUCTION")
+    for body in (mail.text, mail.html):
+        assert "NoneType" not in body and "sem relatar um erro" in body
+    error = failure_mail(
+        "divergencias_diarias", "export_csv", "scheduled__x", OSError("disco cheio"), "http://log", "PRODUCTION"
+    )
+    assert "OSError: disco cheio" in error.text

@@ -208,12 +208,18 @@ def send_summary(conn: psycopg.Connection, sessao_id: int, run_url: str) -> list
     return to
 
 
-def failure_mail(dag_id: str, task_id: str, run_id: str, error: str, log_url: str, ambiente: str) -> Mail:
+def failure_mail(
+    dag_id: str, task_id: str, run_id: str, error: BaseException | None, log_url: str, ambiente: str
+) -> Mail:
     context = {
         "dag_id": dag_id,
         "task_id": task_id,
         "run_id": run_id,
-        "erro": error,
+        # No exception when Airflow's DAG processor runs the callback of a task whose process
+        # died (killed, out of memory, heartbeat lost): only the log tells more.
+        "erro": f"{type(error).__name__}: {error}"
+        if error is not None
+        else "a tarefa parou sem relatar um erro (processo encerrado ou sem sinal de vida); veja o log",
         "link_log": log_url,
         "ambiente": ambiente,
     }
@@ -233,8 +239,7 @@ def notify_task_failure(context: dict) -> None:
             return
         ti = context["ti"]
         ambiente = settings.environment_label()
-        error = context.get("exception")
-        mail = failure_mail(ti.dag_id, ti.task_id, ti.run_id, f"{type(error).__name__}: {error}", ti.log_url, ambiente)
+        mail = failure_mail(ti.dag_id, ti.task_id, ti.run_id, context.get("exception"), ti.log_url, ambiente)
         send(mail, to)
     except Exception:
         log.exception("could not send the failure email")
