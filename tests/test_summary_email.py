@@ -2,6 +2,8 @@
 
 from datetime import date
 
+import pytest
+
 from devtools.sql_steps import run_session
 from divergencias.notifications import summary_mail
 from tests.helpers import add_sale
@@ -32,3 +34,18 @@ def test_the_session_type_reads_in_portuguese(conn):
     mail = _mail(conn)
     for body in (mail.text, mail.html):
         assert "sessão 1 (Execução manual, modo auto)" in body and "MANUAL_RUN" not in body
+
+
+@pytest.mark.parametrize(("pending", "level"), [(1, "BAIXA"), (2, "ATENÇÃO"), (3, "ATENÇÃO"), (4, "CRÍTICO")])
+def test_the_pending_criticality_at_its_boundaries(conn, pending, level):
+    """Contract §6: BAIXA below pendentes_nivel_atencao, ATENÇÃO up to pendentes_nivel_critico
+    (both inclusive), CRÍTICO above; here 2 and 3."""
+    conn.execute("UPDATE audit.configuracoes_sistema SET valor = '2' WHERE chave = 'pendentes_nivel_atencao'")
+    conn.execute("UPDATE audit.configuracoes_sistema SET valor = '3' WHERE chave = 'pendentes_nivel_critico'")
+    for i in range(pending):
+        add_sale(conn, f"NF{i}", bonus_utilizado="PENDENTE VERIFICACAO")
+    params = run_session(conn, DAY, DAY)
+    mail = summary_mail(conn, params["sessao_id"], "http://airflow")
+    assert mail.subject.endswith(f" {pending} pendentes")
+    assert f"Criticidade das pendências: {level} (ATENÇÃO a partir de 2, CRÍTICO acima de 3)" in mail.text
+    assert f">{level}</span>" in mail.html
