@@ -185,3 +185,17 @@ def test_the_email_shows_an_amount_with_more_than_two_decimals_as_the_source_hol
         assert "R$\xa0100.000,004" in body
         assert "-R$\xa00,004" in body
         assert "R$\xa05.000,004" in body and "R$\xa01.000,004" in body  # suggestion, difference
+
+
+def test_the_email_ranks_an_amount_too_large_for_the_audit_columns_by_its_size(conn):
+    """valor_anterior (numeric(15,2)) stays empty for 10^13 or more: the email counted such an
+    absurd booking as a difference of zero, so behind 20 pending cents it was not listed."""
+    from divergencias.notifications import summary_mail
+
+    for i in range(20):
+        add_sale(conn, f"NF_CENTAVO{i:02}", valor_bonus="-0.01", bonus_dpto="-0.01")
+    add_sale(conn, "NF_ABSURDA", valor_bonus="50000000000000.00", bonus_dpto="50000000000000.00")
+    params = run_session(conn, DAY, DAY)
+    mail = summary_mail(conn, params["sessao_id"], "http://airflow")
+    for body in (mail.text, mail.html):
+        assert "NF_ABSURDA" in body and "R$\xa050.000.000.000.000,00" in body
