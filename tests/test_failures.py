@@ -232,3 +232,15 @@ def test_the_alert_of_a_task_that_died_without_an_exception_says_so():
         "divergencias_diarias", "export_csv", "scheduled__x", OSError("disco cheio"), "http://log", "PRODUCTION"
     )
     assert "OSError: disco cheio" in error.text
+
+
+def test_the_alert_of_a_mistyped_environment_names_it_as_typed(monkeypatch):
+    """The run fails at its first task when the Variable environment is not one of the three;
+    its alert said [DEVELOPMENT], so the production team's filter on [PRODUCTION] never
+    saw the alert of a production run with environment 'producao'."""
+    from divergencias.settings import environment_label
+
+    monkeypatch.setenv("AIRFLOW_VAR_ENVIRONMENT", " producao ")
+    assert environment_label() == "PRODUCAO"
+    monkeypatch.delenv("AIRFLOW_VAR_ENVIRONMENT")
+    assert environment_label() == "DEVELOPMENT"

@@ -56,20 +56,18 @@ def _variable(key: str) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
+def environment_label() -> str:
+    """The environment for an email's subject: never fails, so a mistyped Variable cannot
+    silence an alert (the daily run itself rejects it in validate_and_migrate), and names it
+    as typed: an alert of a production run set to 'producao' must not read DEVELOPMENT."""
+    return (_variable(ENVIRONMENT_VARIABLE) or DEFAULT_ENVIRONMENT).upper()
+
+
 def environment() -> str:
-    value = (_variable(ENVIRONMENT_VARIABLE) or DEFAULT_ENVIRONMENT).upper()
+    value = environment_label()
     if value not in ENVIRONMENTS:
         raise ValueError(f"Variable {ENVIRONMENT_VARIABLE}={value!r}: use one of {', '.join(ENVIRONMENTS)}")
     return value
-
-
-def environment_label() -> str:
-    """The environment for an email's subject: never fails, so a mistyped Variable cannot
-    silence an alert (the daily run itself rejects it in validate_and_migrate)."""
-    try:
-        return environment()
-    except ValueError:
-        return DEFAULT_ENVIRONMENT
 
 
 def recipients() -> list[str]:
