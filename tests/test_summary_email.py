@@ -49,3 +49,26 @@ def test_the_pending_criticality_at_its_boundaries(conn, pending, level):
     assert mail.subject.endswith(f" {pending} pendentes")
     assert f"Criticidade das pendências: {level} (ATENÇÃO a partir de 2, CRÍTICO acima de 3)" in mail.text
     assert f">{level}</span>" in mail.html
+
+
+def test_a_rule_removed_from_the_catalog_still_counts_what_the_run_resolved_of_it(conn):
+    """The table by rule listed only the catalog's rules: the open divergences of a rule
+    deleted from it, resolved by the next run and listed in its CSV, were in no row and not
+    in the total."""
+    conn.execute(
+        """INSERT INTO audit.regras_divergencia
+               (codigo, rotulo, descricao, campos, confidence_score, corrigivel, condicao, regra, ordem)
+           VALUES ('BONUS_ALTO_NAO_UTILIZADO', 'Bônus alto não utilizado', 'Regra descartável do teste.',
+                   '{valor_bonus}', 0.60, false,
+                   'f.valor > 7000 AND v.bonus_utilizado = ''NAO''', '''BONUS_ALTO''', 99)"""
+    )
+    add_sale(conn, "NF_ALTO", valor_bonus="8000.00", bonus_dpto="8000.00", bonus_utilizado="NAO")
+    run_session(conn, DAY, DAY)
+    conn.execute("DELETE FROM audit.regras_divergencia WHERE codigo = 'BONUS_ALTO_NAO_UTILIZADO'")
+    params = run_session(conn, DAY, DAY)
+    text = summary_mail(conn, params["sessao_id"], "http://airflow").text
+
+    line = next(row for row in text.splitlines() if row.endswith("BONUS_ALTO_NAO_UTILIZADO"))
+    assert line.split()[-5:] == ["0", "0", "0", "1", "BONUS_ALTO_NAO_UTILIZADO"]
+    total = next(row for row in text.splitlines() if row.startswith("Total"))
+    assert total.split()[1:] == ["0", "0", "0", "1"]
