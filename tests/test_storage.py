@@ -78,6 +78,11 @@ def test_a_cleared_run_whose_csv_then_fails_does_not_attach_the_first_attempts_c
     mail = summary_mail(conn, params["sessao_id"], "http://airflow")
     assert mail.attachment is None
     assert "O relatório CSV não foi gerado nesta execução" in mail.text
+    # nor does the session, which auditors and the review API read, point at that file
+    (arquivo,) = conn.execute(
+        "SELECT arquivo_relatorio FROM audit.sessoes_processamento WHERE id = %s", (params["sessao_id"],)
+    ).fetchone()
+    assert arquivo is None
 
 
 def test_the_email_says_a_report_it_cannot_reach_is_unreachable_not_too_large(conn, tmp_path, monkeypatch):

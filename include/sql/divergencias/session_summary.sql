@@ -1,6 +1,7 @@
 -- email_summary: the session's own figures and the pending-queue thresholds. The report
--- counts only when this attempt wrote it: a cleared run reopens its session with the
--- previous attempt's arquivo_relatorio still set, and that file is not this run's report.
+-- counts only when this attempt wrote it: an export that starts again clears
+-- arquivo_relatorio (step_started.sql), but a session cleared before it did still holds the
+-- previous attempt's path, and that file is not this run's report.
 SELECT s.id, s.tipo_sessao, s.modo, s.ambiente, s.data_inicio, s.data_fim, s.total_registros_analisados,
        s.divergencias_detectadas, s.correcoes_aplicadas,
        CASE WHEN 'export_csv' = ANY(s.etapas_concluidas) THEN s.arquivo_relatorio END AS arquivo_relatorio,
