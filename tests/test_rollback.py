@@ -303,3 +303,69 @@ def test_a_session_still_running_is_refused_until_its_run_ends(rollback_dag, con
     )
     _undo(rollback_dag, params["sessao_id"])
     assert booked(conn, "NF1")[0] == "100"
+
+
+def test_a_field_a_cleared_run_corrected_twice_is_undone_whole_in_one_rollback(rollback_dag, conn, smtp):
+    """A cleared run reuses its session and applies again: NF1 100 -> 200.00, the reference
+    changes, then 200.00 -> 300.00, both in one session. The rollback undid the second and
+    reported the first as a conflict, leaving 200.00, a value the session wrote; a second
+    rollback then changed more. Now one rollback restores 100 and a second changes nothing."""
+    from devtools.sql_steps import open_session, run_step
+
+    add_sale(conn, "NF1", valor_bonus="200.00", bonus_dpto="100")
+    add_sale(conn, "NF2", valor_bonus="500.00", bonus_dpto="50")
+    params = open_session(conn, DAY, DAY)
+    for valor_bonus in ("200.00", "300.00"):
+        conn.execute("UPDATE byd.incentivos SET valor_bonus = %s WHERE idnfsexterno = 'NF1'", (valor_bonus,))
+        run_step(conn, "detect_divergences", params)
+        run_step(conn, "apply_corrections", params)
+    run_step(conn, "close_session", params)
+    assert (booked(conn, "NF1")[0], booked(conn, "NF2")[0]) == ("300.00", "500.00")
+
+    _undo(rollback_dag, params["sessao_id"])
+    assert "3 correções desfeitas, 0 conflitos" in smtp.mails[-1].message["Subject"]
+    assert (booked(conn, "NF1")[0], booked(conn, "NF2")[0]) == ("100", "50")
+    assert {d["status_processamento"] for d in divergences(conn)} == {"ROLLED_BACK"}
+    records = conn.execute(
+        """SELECT r.rollback_de, o.status, r.dados_anteriores, r.dados_posteriores
+             FROM audit.operacoes r JOIN audit.operacoes o ON o.id = r.rollback_de
+            WHERE r.tipo_operacao = 'ROLLBACK' ORDER BY r.rollback_de"""
+    ).fetchall()
+    assert [status for _, status, _, _ in records] == ["ROLLED_BACK", "ROLLED_BACK"]
+    nf1 = [
+        (b["valor"], a["valor"])
+        for _, _, before, after in records
+        for b, a in zip(before, after, strict=True)
+        if a["idnfsexterno"] == "NF1"
+    ]
+    assert nf1 == [("300.00", "100"), ("300.00", "100")]
+
+    operations = _operations(conn)
+    _undo(rollback_dag, params["sessao_id"])
+    assert "0 correções desfeitas, 0 conflitos" in smtp.mails[-1].message["Subject"]
+    assert _operations(conn) == operations
+    assert booked(conn, "NF1")[0] == "100"
+
+
+def test_a_field_edited_between_two_corrections_of_one_session_keeps_the_earlier_as_a_conflict(
+    rollback_dag, conn, smtp
+):
+    """100 -> 200.00 (run), a person writes 250, 250 -> 300.00 (the cleared run): undoing the
+    session gives back 250, the person's value, and reports the first correction."""
+    from devtools.sql_steps import open_session, run_step
+
+    add_sale(conn, "NF1", valor_bonus="200.00", bonus_dpto="100")
+    params = open_session(conn, DAY, DAY)
+    run_step(conn, "detect_divergences", params)
+    run_step(conn, "apply_corrections", params)
+    conn.execute("UPDATE byd.controladoria SET bonus_dpto = '250' WHERE idnfsexterno = 'NF1'")
+    conn.execute("UPDATE byd.incentivos SET valor_bonus = '300.00' WHERE idnfsexterno = 'NF1'")
+    run_step(conn, "detect_divergences", params)
+    run_step(conn, "apply_corrections", params)
+    run_step(conn, "close_session", params)
+    assert booked(conn, "NF1")[0] == "300.00"
+
+    _undo(rollback_dag, params["sessao_id"])
+    assert "1 correções desfeitas, 1 conflitos" in smtp.mails[-1].message["Subject"]
+    assert booked(conn, "NF1")[0] == "250"
+    assert [d["status_processamento"] for d in divergences(conn, "NF1")] == ["AUTO_APPLIED", "ROLLED_BACK"]

@@ -26,38 +26,66 @@ SELECT count(*) FROM (
        FOR UPDATE
 ) AS travadas;
 
-CREATE TEMP TABLE desfazer ON COMMIT DROP AS
+-- Each correction of the session still applied, with the text it wrote as the column stores
+-- it: a numeric(15,3) column holds '7000.00' as 7000.000, which is no change by anybody.
+CREATE TEMP TABLE aplicadas ON COMMIT DROP AS
 SELECT d.id AS divergencia_id, d.idnfsexterno, d.campo_afetado, d.valor_original, e.valor_escrito, e.operacao_id,
+       CASE d.campo_afetado
+           WHEN 'bonus_dpto'
+               THEN (jsonb_populate_record(NULL::byd.controladoria,
+                         jsonb_build_object('bonus_dpto', e.valor_escrito))).bonus_dpto::text
+           ELSE (jsonb_populate_record(NULL::byd.controladoria,
+                     jsonb_build_object('trade_mkt_dpto', e.valor_escrito))).trade_mkt_dpto::text
+       END AS texto_escrito
+  FROM audit.divergencias_processadas d
+  JOIN escritos e ON e.divergencia_id = d.id
+ WHERE d.status_processamento IN ('AUTO_APPLIED', 'APPROVED');
+
+-- A field the session corrected more than once (a cleared run that detected and applied
+-- again) is undone as a whole, newest correction first: it gets back what the earliest one
+-- found. Only the corrections after the last edit between two of them (the next one found
+-- another text than this one wrote) can be undone; the earlier ones are conflicts.
+CREATE TEMP TABLE cadeias ON COMMIT DROP AS
+SELECT a.*,
+       NOT coalesce(bool_or(a.editado_depois) OVER posteriores, false) AS desfazivel_na_sessao,
+       last_value(a.texto_escrito) OVER campo_inteiro AS texto_final,
+       last_value(a.valor_escrito) OVER campo_inteiro AS valor_final,
+       max(a.operacao_id) OVER campo_inteiro AS ultima_operacao
+  FROM (SELECT a.*,
+               lead(a.valor_original) OVER campo IS DISTINCT FROM a.texto_escrito
+                   AND lead(a.divergencia_id) OVER campo IS NOT NULL AS editado_depois
+          FROM aplicadas a
+        WINDOW campo AS (PARTITION BY a.idnfsexterno, a.campo_afetado ORDER BY a.operacao_id, a.divergencia_id)) AS a
+WINDOW posteriores AS (PARTITION BY a.idnfsexterno, a.campo_afetado ORDER BY a.operacao_id DESC, a.divergencia_id DESC),
+       campo_inteiro AS (PARTITION BY a.idnfsexterno, a.campo_afetado ORDER BY a.operacao_id, a.divergencia_id
+                         ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING);
+
+CREATE TEMP TABLE desfazer ON COMMIT DROP AS
+SELECT u.divergencia_id, u.idnfsexterno, u.campo_afetado, u.valor_original, u.valor_escrito, u.operacao_id,
+       u.valor_final,
+       first_value(u.valor_original) OVER (PARTITION BY u.idnfsexterno, u.campo_afetado, u.desfazivel_na_sessao
+                                           ORDER BY u.operacao_id, u.divergencia_id) AS valor_restaurado,
        CASE
-           WHEN NOT EXISTS (SELECT 1 FROM byd.controladoria c WHERE c.idnfsexterno = d.idnfsexterno)
+           WHEN NOT EXISTS (SELECT 1 FROM byd.controladoria c WHERE c.idnfsexterno = u.idnfsexterno)
                THEN 'lançamento não existe mais em byd.controladoria'
-           -- Compared with the written text as the column stores it: a numeric(15,3) column
-           -- holds '7000.00' as 7000.000, which is no change by anybody.
            WHEN EXISTS (SELECT 1 FROM byd.controladoria c
-                         WHERE c.idnfsexterno = d.idnfsexterno
-                           AND CASE d.campo_afetado WHEN 'bonus_dpto' THEN c.bonus_dpto::text
+                         WHERE c.idnfsexterno = u.idnfsexterno
+                           AND CASE u.campo_afetado WHEN 'bonus_dpto' THEN c.bonus_dpto::text
                                                     ELSE c.trade_mkt_dpto::text END
-                               IS DISTINCT FROM
-                               CASE d.campo_afetado
-                                   WHEN 'bonus_dpto'
-                                       THEN (jsonb_populate_record(NULL::byd.controladoria,
-                                                 jsonb_build_object('bonus_dpto', e.valor_escrito))).bonus_dpto::text
-                                   ELSE (jsonb_populate_record(NULL::byd.controladoria,
-                                             jsonb_build_object('trade_mkt_dpto', e.valor_escrito))).trade_mkt_dpto::text
-                               END)
+                               IS DISTINCT FROM u.texto_final)
                THEN 'campo alterado depois da correção: valor atual preservado'
            -- The same text again is no proof that nobody wrote since: a later correction may
            -- have put it back, and undoing this one would silently undo that one too.
            WHEN EXISTS (SELECT 1 FROM audit.divergencias_processadas p
-                         WHERE p.idnfsexterno = d.idnfsexterno
-                           AND p.campo_afetado = d.campo_afetado
+                         WHERE p.idnfsexterno = u.idnfsexterno
+                           AND p.campo_afetado = u.campo_afetado
                            AND p.status_processamento IN ('AUTO_APPLIED', 'APPROVED')
-                           AND p.operacao_id > e.operacao_id)
+                           AND p.operacao_id > u.ultima_operacao)
                THEN 'campo corrigido de novo depois desta correção: desfaça antes a correção posterior'
+           WHEN NOT u.desfazivel_na_sessao
+               THEN 'campo alterado depois da correção: valor atual preservado'
        END AS conflito
-  FROM audit.divergencias_processadas d
-  JOIN escritos e ON e.divergencia_id = d.id
- WHERE d.status_processamento IN ('AUTO_APPLIED', 'APPROVED');
+  FROM cadeias u;
 
 CREATE TEMP TABLE operacoes_rollback ON COMMIT DROP AS
 SELECT operacao_id AS desfeita_id, count(*)::int AS registros,
@@ -79,7 +107,7 @@ UPDATE audit.operacoes o
 -- The write, with its before/after record on each ROLLBACK operation.
 CREATE TEMP TABLE escritas_controladoria ON COMMIT DROP AS
 SELECT r.id AS operacao_id, u.divergencia_id, u.idnfsexterno, u.campo_afetado,
-       u.valor_escrito AS valor_anterior, u.valor_original AS valor
+       u.valor_final AS valor_anterior, u.valor_restaurado AS valor
   FROM desfazer u JOIN operacoes_rollback r ON r.desfeita_id = u.operacao_id
  WHERE u.conflito IS NULL;
 
