@@ -369,3 +369,29 @@ def test_a_field_edited_between_two_corrections_of_one_session_keeps_the_earlier
     assert "1 correções desfeitas, 1 conflitos" in smtp.mails[-1].message["Subject"]
     assert booked(conn, "NF1")[0] == "250"
     assert [d["status_processamento"] for d in divergences(conn, "NF1")] == ["AUTO_APPLIED", "ROLLED_BACK"]
+
+
+def test_a_resolution_names_in_the_history_the_detection_that_resolved_it(conn):
+    """Recorded by one run, resolved by the next: the history named the first run's DETECT
+    operation (another session's, hours earlier) as what resolved it, so an auditor joining
+    the history with audit.operacoes read the wrong run and time."""
+    add_sale(conn, "NF1", valor_bonus="200.00", bonus_dpto="100")
+    first = run_session(conn, DAY, DAY, modo="manual")["sessao_id"]
+    conn.execute("UPDATE byd.controladoria SET bonus_dpto = '200.00' WHERE idnfsexterno = 'NF1'")
+    second = run_session(conn, DAY, DAY, modo="manual")["sessao_id"]
+    story = conn.execute(
+        """SELECT h.status_novo, h.sessao_id, o.tipo_operacao, o.sessao_id, h.usuario, h.detalhes ->> 'motivo'
+             FROM audit.historico_divergencias h JOIN audit.operacoes o ON o.id = h.operacao_id
+            ORDER BY h.id"""
+    ).fetchall()
+    assert story == [
+        ("DETECTED", first, "DETECT", first, "airflow:divergencias_diarias", None),
+        (
+            "RESOLVED",
+            second,
+            "DETECT",
+            second,
+            "airflow:divergencias_diarias",
+            "a condição não se verifica mais na origem",
+        ),
+    ]

@@ -165,13 +165,16 @@ SELECT a.id, 'substituída pelas divergências por campo da mesma venda e regra:
    AND p.id NOT IN (SELECT id FROM abertas_da_venda)
  GROUP BY a.id;
 
+-- operacao_id: the history names this run's detection as what resolved it, not the operation
+-- that recorded it (another session's) or the rollback that reopened it.
 UPDATE audit.divergencias_processadas d
    SET status_processamento = 'RESOLVED',
        processado_em = now(),
        processado_por = %(usuario)s,
+       operacao_id = od.id,
        sessao_alteracao_id = %(sessao_id)s,
        dados_contextuais = coalesce(d.dados_contextuais, '{}'::jsonb) || jsonb_build_object('motivo_resolucao', r.motivo)
-  FROM resolvidas r
+  FROM resolvidas r CROSS JOIN operacao_deteccao od
  WHERE d.id = r.id
    AND d.status_processamento = 'DETECTED';
 
