@@ -192,3 +192,27 @@ def test_a_value_a_person_approved_is_not_overwritten_by_the_next_runs(conn):
     run_session(conn, DAY, DAY)
     assert [d["status_processamento"] for d in divergences(conn, "NF_TM")] == ["APPROVED", "AUTO_APPLIED"]
     assert booked(conn, "NF_TM")[0] == "6000.00"
+
+
+def test_a_value_a_person_approved_stands_on_a_numeric_column_and_when_typed_again(conn):
+    """The approval wrote '4500.00'; a numeric(15,3) column shows it as '4500.000', and a
+    person typing the same amount again writes '4.500,00': the decision compared texts, so the
+    next run recorded the sale again and auto-applied 5.000,00 over the approved amount."""
+    from devtools import demo_source
+    from divergencias.review import decisions
+
+    add_sale(conn, "NF_NUM", valor_bonus="5000.00", bonus_dpto="4000.00")
+    add_sale(conn, "NF_TXT", valor_bonus="0", trade="5000.00", bonus_dpto="0", trade_mkt_dpto="4000.00")
+    conn.execute("DROP VIEW byd.bonus_view")
+    conn.execute("ALTER TABLE byd.controladoria ALTER bonus_dpto TYPE numeric(15,3) USING bonus_dpto::numeric")
+    conn.execute("CREATE VIEW" + demo_source.FIXTURE_SQL.read_text().split("CREATE OR REPLACE VIEW")[1])
+    run_session(conn, DAY, DAY, modo="manual")
+    ids = [d["id"] for d in divergences(conn)]
+    for ident in ids:
+        decisions.approve([ident], Decimal("4500.00"), "acordo com a montadora", "controladora")
+    conn.execute("UPDATE byd.controladoria SET trade_mkt_dpto = '4.500,00' WHERE idnfsexterno = 'NF_TXT'")
+
+    run_session(conn, DAY, DAY)
+    assert booked(conn, "NF_NUM")[0] == Decimal("4500.000")
+    assert booked(conn, "NF_TXT")[1] == "4.500,00"
+    assert [d["status_processamento"] for d in divergences(conn)] == ["APPROVED", "APPROVED"]
