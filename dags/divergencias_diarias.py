@@ -98,7 +98,13 @@ with DAG(
         session type."""
         from divergencias.preparation import prepare_run
 
-        return prepare_run(dict(params), dag_run.run_type, dag_run.logical_date or dag_run.run_after, dag_run.run_id)
+        return prepare_run(
+            dict(params),
+            dag_run.run_type,
+            dag_run.logical_date or dag_run.run_after,
+            dag_run.run_id,
+            getattr(dag_run, "triggering_user_name", None),
+        )
 
     @task
     def export_csv(ti=None) -> str:  # noqa: ANN001

@@ -56,6 +56,7 @@ def open_session(
             "ambiente": "DEVELOPMENT",
             "versao_sistema": "test",
             "parametros_execucao": json.dumps(parametros or {}),
+            "disparado_por": None,
         },
     )
     return OpenedSession(*rows[0]).params()

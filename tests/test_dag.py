@@ -125,6 +125,21 @@ def test_every_value_in_the_email_is_html_escaped(dag, conn, business_db, smtp, 
     assert "<b>NF&1</b>" not in html and "&lt;b&gt;NF&amp;1&lt;/b&gt;" in html
 
 
+def test_the_session_of_a_run_a_person_triggered_names_who_and_its_corrections_lead_there(
+    dag, conn, business_db, smtp, output_dir
+):
+    """A manual run in modo auto corrects byd, and its operations name only the pipeline user:
+    who had the corrections applied was only in Airflow's own tables, which get purged."""
+    add_sale(conn, "NF1", valor_bonus="200.00", bonus_dpto="100")
+    assert dag.test(run_conf={"data_inicio": "2026-11-10", "data_fim": "2026-11-10"}).state == "success"
+    who = conn.execute(
+        """SELECT o.usuario, s.tipo_sessao, s.disparado_por
+             FROM audit.operacoes o JOIN audit.sessoes_processamento s ON s.id = o.sessao_id
+            WHERE o.tipo_operacao = 'BULK_UPDATE'"""
+    ).fetchall()
+    assert who == [("airflow:divergencias_diarias", "MANUAL_RUN", "dag_test")]
+
+
 def test_no_recipients_skips_the_email_with_a_warning(dag, conn, business_db, output_dir, monkeypatch):
     add_sale(conn, "NF1", bonus_dpto="1")
     monkeypatch.delenv("AIRFLOW_VAR_NOTIFICATION_RECIPIENTS", raising=False)

@@ -36,6 +36,7 @@ RELEASED = {
     "041_aprovacao_mantida.sql": "2324cea413e90ca86b9a8599308f2d21739e3e700646660f83cd5bb46eb41a4a",
     "042_planilha_sem_formula_oculta.sql": "ae1e8a3c7d6813b6864e7f24ccef2e6fd6b815f24a89ed63d55d2ebfea3eb339",
     "043_aprovacao_mantida_numerica.sql": "7229e5a79b81d904f191884c419af510cc05178f679274babe93a2fb3e90be37",
+    "044_sessao_disparada_por.sql": "1ff10b6662d002f4ac5527a5781da03c390815447cd7a2e983e43e0d5baeef03",
 }
 
 

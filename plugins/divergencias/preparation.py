@@ -47,8 +47,11 @@ def _fail(error: Exception) -> NoReturn:
     raise AirflowFailException(str(error)) from None
 
 
-def prepare_run(params: dict, run_type: str, run_moment: datetime, dag_run_id: str) -> dict[str, str]:
-    """Everything open_session records about the run, as bound parameters."""
+def prepare_run(
+    params: dict, run_type: str, run_moment: datetime, dag_run_id: str, disparado_por: str | None = None
+) -> dict[str, str | None]:
+    """Everything open_session records about the run, as bound parameters; ``disparado_por``
+    is the Airflow user who triggered it (None for the scheduler)."""
     try:
         validate_params(params)
     except InvalidParams as error:
@@ -70,4 +73,5 @@ def prepare_run(params: dict, run_type: str, run_moment: datetime, dag_run_id: s
         "ambiente": ambiente,
         "versao_sistema": __version__,
         "parametros_execucao": json.dumps(params, default=str, sort_keys=True),
+        "disparado_por": disparado_por[:100] if disparado_por else None,
     }

@@ -621,9 +621,9 @@ def test_an_approval_is_undone_by_the_rollback_dag(client, as_user, db, rollback
         == result["operacao_id"]
     )
     sessions = client.get(f"{API}/auditoria/sessoes", headers=as_user("auditor")).json()["itens"]
-    assert [(s["id"], s["correcoes_ativas"]) for s in sessions if s["tipo_sessao"] == "MANUAL_APPROVAL"] == [
-        (result["sessao_id"], 0)
-    ]
+    assert [
+        (s["id"], s["correcoes_ativas"], s["disparado_por"]) for s in sessions if s["tipo_sessao"] == "MANUAL_APPROVAL"
+    ] == [(result["sessao_id"], 0, "controladora")]
 
 
 # --- rejections ----------------------------------------------------------------------------

@@ -22,9 +22,9 @@ UPDATE audit.sessoes_processamento
 
 INSERT INTO audit.sessoes_processamento AS s
        (tipo_sessao, status, data_inicio, data_fim, modo, dag_run_id, ambiente, versao_sistema,
-        parametros_execucao)
+        parametros_execucao, disparado_por)
 VALUES (%(tipo_sessao)s, 'RUNNING', %(data_inicio)s::date, %(data_fim)s::date, %(modo)s, %(dag_run_id)s,
-        %(ambiente)s, %(versao_sistema)s, %(parametros_execucao)s::jsonb)
+        %(ambiente)s, %(versao_sistema)s, %(parametros_execucao)s::jsonb, %(disparado_por)s)
 ON CONFLICT (dag_run_id) DO UPDATE
    SET status = 'RUNNING',
        fim_processamento = NULL

@@ -14,11 +14,12 @@ CREATE TEMP TABLE aplicacao (sessao_id integer, operacao_id integer) ON COMMIT D
 WITH sessao AS (
     INSERT INTO audit.sessoes_processamento
            (tipo_sessao, status, fim_processamento, duracao_total_segundos, correcoes_aplicadas,
-            resultado_geral, versao_sistema, parametros_execucao)
+            resultado_geral, versao_sistema, parametros_execucao, disparado_por)
     SELECT 'MANUAL_APPROVAL', 'COMPLETED', now(), 0, count(*),
            'COMPLETED: ' || count(*) || ' correção(ões) aprovada(s) por ' || %(usuario)s::text,
            %(versao)s, jsonb_build_object('usuario', %(usuario)s::text,
-                                          'divergencias', jsonb_agg(x.divergencia_id ORDER BY x.divergencia_id))
+                                          'divergencias', jsonb_agg(x.divergencia_id ORDER BY x.divergencia_id)),
+           %(usuario)s
       FROM decisoes x
      WHERE x.aplicar
     HAVING count(*) > 0
