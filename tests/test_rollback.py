@@ -395,3 +395,33 @@ def test_a_resolution_names_in_the_history_the_detection_that_resolved_it(conn):
             "a condição não se verifica mais na origem",
         ),
     ]
+
+
+def test_another_sessions_correction_between_two_of_one_session_is_kept(rollback_dag, conn, smtp):
+    """S writes 200.00 over 100; a person writes 150 and run T writes 200.00 again; S, cleared,
+    runs again and writes 300.00 over T's 200.00. Undoing S gives back T's 200.00 and keeps
+    S's first correction as a conflict: the same text was no proof that nobody wrote between."""
+    from devtools.sql_steps import open_session, run_step
+
+    add_sale(conn, "NF1", valor_bonus="200.00", bonus_dpto="100")
+    s = open_session(conn, DAY, DAY)
+    run_step(conn, "detect_divergences", s)
+    run_step(conn, "apply_corrections", s)
+    conn.execute("UPDATE byd.controladoria SET bonus_dpto = '150' WHERE idnfsexterno = 'NF1'")
+    run_session(conn, DAY, DAY)
+    assert booked(conn, "NF1")[0] == "200.00"
+    conn.execute("UPDATE byd.incentivos SET valor_bonus = '300.00' WHERE idnfsexterno = 'NF1'")
+    run_step(conn, "detect_divergences", s)
+    run_step(conn, "apply_corrections", s)
+    run_step(conn, "close_session", s)
+    assert booked(conn, "NF1")[0] == "300.00"
+
+    _undo(rollback_dag, s["sessao_id"])
+    assert booked(conn, "NF1")[0] == "200.00"
+    assert "1 correções desfeitas, 1 conflitos" in smtp.mails[-1].message["Subject"]
+    assert "corrigido de novo" in smtp.mails[-1].message.get_body(("plain",)).get_content()
+    assert [d["status_processamento"] for d in divergences(conn, "NF1")] == [
+        "AUTO_APPLIED",
+        "AUTO_APPLIED",
+        "ROLLED_BACK",
+    ]

@@ -43,17 +43,27 @@ SELECT d.id AS divergencia_id, d.idnfsexterno, d.campo_afetado, d.valor_original
 
 -- A field the session corrected more than once (a cleared run that detected and applied
 -- again) is undone as a whole, newest correction first: it gets back what the earliest one
--- found. Only the corrections after the last edit between two of them (the next one found
--- another text than this one wrote) can be undone; the earlier ones are conflicts.
+-- found. A correction is undone only when nothing came between it and the session's next
+-- correction of the field (or the field's current text): neither an edit (the next one found
+-- another text than this one wrote) nor another operation's correction. The same text again
+-- is no proof that nobody wrote since: a later correction may have put it back, and undoing
+-- this one would silently undo that one too. Whatever came in between keeps this correction
+-- and the session's earlier ones of the field as conflicts.
 CREATE TEMP TABLE cadeias ON COMMIT DROP AS
 SELECT a.*,
-       NOT coalesce(bool_or(a.editado_depois) OVER posteriores, false) AS desfazivel_na_sessao,
+       bool_or(a.editado_depois) OVER posteriores AS editado,
+       bool_or(a.corrigido_depois) OVER posteriores AS corrigido,
        last_value(a.texto_escrito) OVER campo_inteiro AS texto_final,
-       last_value(a.valor_escrito) OVER campo_inteiro AS valor_final,
-       max(a.operacao_id) OVER campo_inteiro AS ultima_operacao
+       last_value(a.valor_escrito) OVER campo_inteiro AS valor_final
   FROM (SELECT a.*,
                lead(a.valor_original) OVER campo IS DISTINCT FROM a.texto_escrito
-                   AND lead(a.divergencia_id) OVER campo IS NOT NULL AS editado_depois
+                   AND lead(a.divergencia_id) OVER campo IS NOT NULL AS editado_depois,
+               EXISTS (SELECT 1 FROM audit.divergencias_processadas p
+                        WHERE p.idnfsexterno = a.idnfsexterno
+                          AND p.campo_afetado = a.campo_afetado
+                          AND p.status_processamento IN ('AUTO_APPLIED', 'APPROVED')
+                          AND p.operacao_id > a.operacao_id
+                          AND p.id NOT IN (SELECT s.divergencia_id FROM aplicadas s)) AS corrigido_depois
           FROM aplicadas a
         WINDOW campo AS (PARTITION BY a.idnfsexterno, a.campo_afetado ORDER BY a.operacao_id, a.divergencia_id)) AS a
 WINDOW posteriores AS (PARTITION BY a.idnfsexterno, a.campo_afetado ORDER BY a.operacao_id DESC, a.divergencia_id DESC),
@@ -63,7 +73,7 @@ WINDOW posteriores AS (PARTITION BY a.idnfsexterno, a.campo_afetado ORDER BY a.o
 CREATE TEMP TABLE desfazer ON COMMIT DROP AS
 SELECT u.divergencia_id, u.idnfsexterno, u.campo_afetado, u.valor_original, u.valor_escrito, u.operacao_id,
        u.valor_final,
-       first_value(u.valor_original) OVER (PARTITION BY u.idnfsexterno, u.campo_afetado, u.desfazivel_na_sessao
+       first_value(u.valor_original) OVER (PARTITION BY u.idnfsexterno, u.campo_afetado, u.editado OR u.corrigido
                                            ORDER BY u.operacao_id, u.divergencia_id) AS valor_restaurado,
        CASE
            WHEN NOT EXISTS (SELECT 1 FROM byd.controladoria c WHERE c.idnfsexterno = u.idnfsexterno)
@@ -74,15 +84,9 @@ SELECT u.divergencia_id, u.idnfsexterno, u.campo_afetado, u.valor_original, u.va
                                                     ELSE c.trade_mkt_dpto::text END
                                IS DISTINCT FROM u.texto_final)
                THEN 'campo alterado depois da correção: valor atual preservado'
-           -- The same text again is no proof that nobody wrote since: a later correction may
-           -- have put it back, and undoing this one would silently undo that one too.
-           WHEN EXISTS (SELECT 1 FROM audit.divergencias_processadas p
-                         WHERE p.idnfsexterno = u.idnfsexterno
-                           AND p.campo_afetado = u.campo_afetado
-                           AND p.status_processamento IN ('AUTO_APPLIED', 'APPROVED')
-                           AND p.operacao_id > u.ultima_operacao)
+           WHEN u.corrigido
                THEN 'campo corrigido de novo depois desta correção: desfaça antes a correção posterior'
-           WHEN NOT u.desfazivel_na_sessao
+           WHEN u.editado
                THEN 'campo alterado depois da correção: valor atual preservado'
        END AS conflito
   FROM cadeias u;
