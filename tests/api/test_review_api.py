@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import psycopg
@@ -1179,7 +1180,8 @@ def test_metrics_and_audit_lists(client, as_user, db):
     daily = client.get(f"{API}/metricas/diarias", headers=auditor).json()
     assert daily == [
         {
-            "dia": date.today().isoformat(),
+            # the day as detection records it: São Paulo's (the machine's date is UTC)
+            "dia": datetime.now(ZoneInfo("America/Sao_Paulo")).date().isoformat(),
             "tipo_divergencia": "TRADE_MARKETING_BONUS",
             "regra": "Bônus contabilizado diferente do registrado",
             "total": 2,
