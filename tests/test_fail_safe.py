@@ -384,7 +384,7 @@ def test_when_the_csv_fails_the_summary_still_goes_out_with_the_counts(dag, conn
     assert (status, aplicadas, erros) == ("PARTIAL", 1, 1)
     summaries = [m.message for m in smtp.mails if "FALHA" not in m.message["Subject"]]
     (summary,) = summaries
-    assert "1 novas, 1 corrigidas, 0 pendentes" in summary["Subject"]
+    assert "1 nova, 1 corrigida, 0 pendentes" in summary["Subject"]
     text = summary.get_body(("plain",)).get_content()
     assert "O relatório CSV não foi gerado nesta execução" in text
     assert list(summary.iter_attachments()) == []

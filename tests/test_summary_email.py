@@ -46,7 +46,7 @@ def test_the_pending_criticality_at_its_boundaries(conn, pending, level):
         add_sale(conn, f"NF{i}", bonus_utilizado="PENDENTE VERIFICACAO")
     params = run_session(conn, DAY, DAY)
     mail = summary_mail(conn, params["sessao_id"], "http://airflow")
-    assert mail.subject.endswith(f" {pending} pendentes")
+    assert mail.subject.endswith(f" {pending} pendente" + ("s" if pending > 1 else ""))
     assert f"Criticidade das pendências: {level} (ATENÇÃO a partir de 2, CRÍTICO acima de 3)" in mail.text
     assert f">{level}</span>" in mail.html
 
@@ -72,3 +72,14 @@ def test_a_rule_removed_from_the_catalog_still_counts_what_the_run_resolved_of_i
     assert line.split()[-5:] == ["0", "0", "0", "1", "BONUS_ALTO_NAO_UTILIZADO"]
     total = next(row for row in text.splitlines() if row.startswith("Total"))
     assert total.split()[1:] == ["0", "0", "0", "1"]
+
+
+def test_counts_agree_with_their_words_in_portuguese(conn):
+    """'1 novas, 1 corrigidas' in the subject and '1 vendas analisadas' in the body: one
+    takes the singular, zero and more the plural."""
+    add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
+    mail = summary_mail(conn, run_session(conn, DAY, DAY)["sessao_id"], "http://airflow")
+    assert mail.subject.endswith(": 1 nova, 1 corrigida, 0 pendentes")
+    words = ("1 venda analisada", "1 divergência nova", "1 corrigida automaticamente", "0 pendentes de análise")
+    for body in (mail.text, mail.html.replace("<strong>", "").replace("</strong>", "")):
+        assert [w for w in words if w not in body] == []

@@ -1,6 +1,6 @@
 """How controllers read money and dates: pt-BR, through babel (CLDR), never by hand.
 
-Used by the email templates (filters ``brl`` and ``data_br``) and their subjects.
+Used by the email templates (filters ``brl``, ``data_br`` and ``plural``) and their subjects.
 """
 
 from __future__ import annotations
@@ -30,3 +30,9 @@ def brl(value: Decimal | int | None) -> str:
 def br_date(value: date | None) -> str:
     """``31/10/2026`` (a datetime shows its date); empty for no value."""
     return format_date(value, "dd/MM/yyyy", locale=LOCALE) if value is not None else ""
+
+
+def plural(count: int, singular: str, plural_form: str) -> str:
+    """The words a count takes in Portuguese: ``singular`` for exactly one, else
+    ``plural_form`` (zero takes the plural: "0 pendentes", "1 pendente")."""
+    return singular if count == 1 else plural_form

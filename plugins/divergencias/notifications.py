@@ -22,7 +22,7 @@ from psycopg.rows import dict_row
 
 from divergencias import settings, storage
 from divergencias.database import sql_file
-from divergencias.formatting import br_date, brl
+from divergencias.formatting import br_date, brl, plural
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
@@ -59,6 +59,7 @@ def _templates() -> Environment:
     )
     env.filters["brl"] = brl
     env.filters["data_br"] = br_date
+    env.filters["plural"] = plural
     return env
 
 
@@ -174,8 +175,14 @@ def summary_mail(conn: psycopg.Connection, sessao_id: int, run_url: str) -> Mail
     subject = (
         f"[{session['ambiente']}] Divergências "
         f"{br_date(session['data_inicio'])} a {br_date(session['data_fim'])}: "
-        f"{session['divergencias_detectadas']} novas, {session['correcoes_aplicadas']} corrigidas, "
-        f"{session['pendentes']} pendentes"
+        + ", ".join(
+            f"{n} {plural(n, singular, plural_form)}"
+            for n, singular, plural_form in (
+                (session["divergencias_detectadas"], "nova", "novas"),
+                (session["correcoes_aplicadas"], "corrigida", "corrigidas"),
+                (session["pendentes"], "pendente", "pendentes"),
+            )
+        )
     )
     return Mail(
         subject=subject,
