@@ -138,6 +138,23 @@ SELECT od.id, %(sessao_id)s, c.idnfsexterno, c.tipo_divergencia, c.campo_afetado
                                          c.valor_sugerido)))
  ORDER BY c.dta_processamento, c.idnfsexterno, c.tipo_divergencia, c.campo_afetado;
 
+-- Statistics that still describe a much smaller table (analysed empty before a first run,
+-- or before a long backfill) make PostgreSQL plan the joins below and apply_corrections'
+-- as if few divergences were open, with nested loops that grow with the square of the rows
+-- (45 s at a million sales). Refreshed here, in this transaction, only then: autovacuum
+-- keeps them current between daily runs, and a never-analysed table is estimated by size.
+DO $$
+BEGIN
+    IF (SELECT c.reltuples >= 0 AND coalesce(s.n_mod_since_analyze, 0) + (SELECT count(*) FROM operacao_deteccao od
+                                                                       JOIN audit.divergencias_processadas d ON d.operacao_id = od.id)
+                                      > 2 * c.reltuples + 1000
+          FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+         WHERE c.oid = 'audit.divergencias_processadas'::regclass) THEN
+        ANALYZE audit.divergencias_processadas;
+    END IF;
+END
+$$;
+
 -- Open divergences resolved by this run, each with why: the condition no longer holds, the
 -- sale is gone, or (a row judged by its sale, abertas_da_venda) its rule's divergences of
 -- that sale are now open field by field, which replace it rather than stand beside it.
