@@ -529,6 +529,163 @@ def test_a_first_approval_holds_only_for_what_its_approver_saw(client, as_user, 
     ]
 
 
+# --- a decision names the values it was taken on ---------------------------------------------
+
+
+def seen(client, headers, *ids: int) -> dict[str, str]:
+    """The tokens a client reads with the list, as the body's "vistos" carries them."""
+    items = client.get(f"{API}/divergencias", params={"limit": 1000}, headers=headers).json()["itens"]
+    return {str(d["id"]): d["token_valores"] for d in items if d["id"] in ids}
+
+
+def refresh(conn: psycopg.Connection, nf: str, *, reference: str, booking: str) -> None:
+    """The source changes after the page was read and the next run refreshes the divergence."""
+    conn.execute("UPDATE byd.incentivos SET valor_bonus = %s WHERE idnfsexterno = %s", (reference, nf))
+    conn.execute("UPDATE byd.controladoria SET bonus_dpto = %s WHERE idnfsexterno = %s", (booking, nf))
+    detect(conn)
+
+
+def decisions_recorded(conn: psycopg.Connection) -> tuple[int, int]:
+    """(approvals recorded, APPROVE or REJECT operations)."""
+    return conn.execute(
+        "SELECT (SELECT count(*) FROM audit.aprovacoes),"
+        " (SELECT count(*) FROM audit.operacoes WHERE tipo_operacao IN ('APPROVE', 'REJECT'))"
+    ).fetchone()
+
+
+def test_an_approval_on_values_refreshed_after_the_page_was_read_is_refused(client, as_user, db):
+    """The page showed "4000.00" and R$ 5.000,00; a run then refreshed the divergence to the
+    booking "4800.00" and the reference 6000.00; the click that follows must not write 6000.00
+    over 4800.00, values the person never saw."""
+    add_sale(db, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
+    one = detect(db)[("NF1", "bonus_dpto")]
+    user = as_user("controladora")
+    tokens = seen(client, user, one)
+    detail = client.get(f"{API}/divergencias/{one}", headers=user).json()
+    assert detail["token_valores"] == tokens[str(one)]
+
+    refresh(db, "NF1", reference="6000.00", booking="4800.00")
+    assert detect(db)[("NF1", "bonus_dpto")] == one
+    response = approve(client, user, [one], vistos=tokens)
+    assert response.status_code == 409, response.text
+    assert response.json()["detail"] == (
+        f'Divergência {one}: seus valores mudaram depois que foram lidos (o campo agora tem "4800.00", '
+        "valor sugerido R$\u00a06.000,00); nada foi gravado. Recarregue a lista e decida de novo."
+    )
+    assert status_of(db, one) == "DETECTED" and booked(db, "NF1")[0] == "4800.00"
+    assert decisions_recorded(db) == (0, 0)
+
+    fresh = seen(client, user, one)
+    assert fresh != tokens
+    response = approve(client, user, [one], vistos=fresh)
+    assert response.status_code == 200 and response.json()["aprovadas"] == [one]
+    assert booked(db, "NF1")[0] == "6000.00"
+
+
+def test_an_approval_without_vistos_is_taken_on_the_current_values_as_before(client, as_user, db):
+    add_sale(db, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
+    one = detect(db)[("NF1", "bonus_dpto")]
+    refresh(db, "NF1", reference="6000.00", booking="4800.00")
+    response = approve(client, as_user("controladora"), [one])
+    assert response.status_code == 200 and response.json()["aprovadas"] == [one]
+    assert booked(db, "NF1")[0] == "6000.00"
+
+
+def test_a_bulk_approval_with_one_stale_token_applies_nothing(client, as_user, db):
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    add_sale(db, "NF2", valor_bonus="2000.00", bonus_dpto="1900.00")
+    ids = detect(db)
+    one, two = ids[("NF1", "bonus_dpto")], ids[("NF2", "bonus_dpto")]
+    user = as_user("controladora")
+    tokens = seen(client, user, one, two)
+    refresh(db, "NF2", reference="2500.00", booking="1900.00")
+
+    response = approve(client, user, [one, two], vistos=tokens)
+    assert response.status_code == 409 and f"Divergência {two}:" in response.json()["detail"]
+    assert "R$\u00a02.500,00" in response.json()["detail"]
+    assert (booked(db, "NF1")[0], booked(db, "NF2")[0]) == ("900.00", "1900.00")
+    assert (status_of(db, one), status_of(db, two)) == ("DETECTED", "DETECTED")
+    assert decisions_recorded(db) == (0, 0)
+
+
+def test_a_first_approval_of_a_large_change_on_stale_values_is_not_recorded(client, as_user, db):
+    add_sale(db, "NF_BIG", valor_bonus="60000.00", bonus_dpto="0")
+    big = detect(db)[("NF_BIG", "bonus_dpto")]
+    user = as_user("controladora")
+    tokens = seen(client, user, big)
+    refresh(db, "NF_BIG", reference="90000.00", booking="0")
+
+    response = approve(client, user, [big], vistos=tokens)
+    assert response.status_code == 409 and "R$\u00a090.000,00" in response.json()["detail"]
+    assert decisions_recorded(db) == (0, 0)
+    response = approve(client, user, [big], vistos=seen(client, user, big))
+    assert response.status_code == 200 and response.json()["aguardando_segunda_aprovacao"] == [big]
+
+
+def test_a_rejection_on_stale_values_is_refused(client, as_user, db):
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    add_sale(db, "NF2", valor_bonus="2000.00", bonus_dpto="1900.00")
+    ids = detect(db)
+    one, two = ids[("NF1", "bonus_dpto")], ids[("NF2", "bonus_dpto")]
+    user = as_user("controladora")
+    tokens = seen(client, user, one, two)
+    refresh(db, "NF1", reference="1100.00", booking="950.00")
+
+    body = {"motivo": "lançamento correto"}
+    stale = {str(one): tokens[str(one)]}
+    responses = [
+        client.post(f"{API}/divergencias/rejeitar", json={**body, "ids": [one, two], "vistos": tokens}, headers=user),
+        client.post(f"{API}/divergencias/{one}/rejeitar", json={**body, "vistos": stale}, headers=user),
+        client.request("DELETE", f"{API}/divergencias/{one}/rejeitar", json={**body, "vistos": stale}, headers=user),
+    ]
+    for response in responses:
+        assert response.status_code == 409, response.text
+        assert f"Divergência {one}: seus valores mudaram" in response.json()["detail"]
+        assert '"950.00"' in response.json()["detail"]
+    assert (status_of(db, one), status_of(db, two)) == ("DETECTED", "DETECTED")
+    assert decisions_recorded(db) == (0, 0)
+
+    fresh = {str(two): tokens[str(two)]}
+    response = client.post(f"{API}/divergencias/{two}/rejeitar", json={**body, "vistos": fresh}, headers=user)
+    assert response.status_code == 200, response.text
+    assert status_of(db, two) == "REJECTED"
+
+
+def test_vistos_names_each_divergence_decided_with_a_token_the_api_gave(client, as_user, db):
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    add_sale(db, "NF2", valor_bonus="2000.00", bonus_dpto="1900.00")
+    ids = detect(db)
+    one, two = ids[("NF1", "bonus_dpto")], ids[("NF2", "bonus_dpto")]
+    user = as_user("controladora")
+    tokens = seen(client, user, one, two)
+    token = tokens[str(one)]
+    reject_one = f"{API}/divergencias/{one}/rejeitar"
+
+    cases = [
+        (approve(client, user, [one, two], vistos={str(one): token}), f"vistos: falta o token de {two}"),
+        (approve(client, user, [one], vistos=tokens), f"vistos: {two} não está entre as divergências decididas"),
+        (
+            approve(client, user, [one], vistos={str(one): "abc"}),
+            f"vistos.{one}: informe o token_valores que a lista ou o detalhe da divergência devolveu",
+        ),
+        (approve(client, user, [one], vistos={"um": token}), "vistos.um.[key]: informe um número inteiro"),
+        (approve(client, user, [one], vistos=[token]), "vistos: informe um objeto JSON"),
+        (
+            client.post(reject_one, json={"motivo": "não procede", "vistos": {}}, headers=user),
+            f"vistos: falta o token de {one}",
+        ),
+        (
+            client.post(f"{API}/sessoes/1/rollback", json={"motivo": "desfazer", "vistos": {}}, headers=user),
+            "vistos: campo não reconhecido",
+        ),
+    ]
+    for response, msg in cases:
+        assert response.status_code == 422, response.text
+        assert [item["msg"] for item in response.json()["detail"]] == [msg]
+    assert (status_of(db, one), status_of(db, two)) == ("DETECTED", "DETECTED")
+    assert decisions_recorded(db) == (0, 0)
+
+
 def test_a_sale_the_view_repeats_with_different_values_needs_an_explicit_value(client, as_user, db):
     add_sale(db, "NF_DUP", valor_bonus="300.00", bonus_dpto="100.00")
     db.execute("ALTER TABLE byd.incentivos DROP CONSTRAINT incentivos_pkey")

@@ -40,6 +40,19 @@ Ids = Annotated[list[Annotated[int, Field(gt=0, le=MAX_ID)]], Field(min_length=1
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 DivergenceId = Annotated[int, Path(gt=0, le=MAX_ID)]
+TOKEN_DOC = (
+    "token_valores: resumo opaco dos valores de que uma decisão depende (o texto do campo e o valor sugerido); "
+    "muda quando uma execução atualiza a divergência. Devolva-o em vistos ao aprovar ou rejeitar."
+)
+Seen = Annotated[
+    dict[Annotated[int, Field(gt=0, le=MAX_ID)], Annotated[str, StringConstraints(pattern=validation.TOKEN)]] | None,
+    Field(
+        max_length=MAX_PAGE,
+        description='Opcional: {"<id>": "<token_valores>"} de cada divergência decidida, como GET divergencias ou '
+        "GET divergencias/{id} os devolveram. Se uma execução mudou os valores depois dessa leitura, a decisão "
+        "é recusada (409, nada é gravado); sem vistos, ela vale para os valores atuais. A página sempre o envia.",
+    ),
+]
 
 
 class RequestBody(BaseModel):
@@ -54,6 +67,7 @@ class Approval(RequestBody):
     ids: Ids
     valor: Annotated[Decimal | None, Field(ge=0, max_digits=15, decimal_places=2)] = None
     comentario: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=2000, pattern=NO_NUL)] = None
+    vistos: Seen = None
 
     @model_validator(mode="after")
     def value_for_one_divergence(self) -> Approval:
@@ -67,7 +81,11 @@ class Rejection(RequestBody):
     motivo: Reason
 
 
-class BulkRejection(Rejection):
+class DivergenceRejection(Rejection):
+    vistos: Seen = None
+
+
+class BulkRejection(DivergenceRejection):
     ids: Ids
 
 
@@ -156,7 +174,7 @@ def rules() -> Response:
     return respond(queries.rules())
 
 
-@api.get("/divergencias", dependencies=access.READ, summary="Lista filtrada e paginada")
+@api.get("/divergencias", dependencies=access.READ, summary="Lista filtrada e paginada", description=TOKEN_DOC)
 def list_divergences(
     filters: Filters,
     ordenar: Sort = queries.DEFAULT_SORT,
@@ -168,12 +186,12 @@ def list_divergences(
 
 @api.post("/divergencias/aprovar", dependencies=access.EDIT, summary="Aprova uma ou várias (tudo ou nada)")
 def approve(body: Approval, user: GetUserDep) -> Response:
-    return respond(decisions.approve(body.ids, body.valor, body.comentario, user.get_name()))
+    return respond(decisions.approve(body.ids, body.valor, body.comentario, user.get_name(), vistos=body.vistos))
 
 
 @api.post("/divergencias/rejeitar", dependencies=access.EDIT, summary="Rejeita várias com um motivo (tudo ou nada)")
 def reject_many(body: BulkRejection, user: GetUserDep) -> Response:
-    return respond(decisions.reject(sorted(set(body.ids)), body.motivo, user.get_name()))
+    return respond(decisions.reject(sorted(set(body.ids)), body.motivo, user.get_name(), vistos=body.vistos))
 
 
 @api.post(
@@ -185,14 +203,19 @@ def process(body: Processing, user: GetUserDep) -> Response:
     return respond(runs.trigger(access.DAILY_DAG_ID, body.conf(), user.get_name()), status.HTTP_201_CREATED)
 
 
-@api.get("/divergencias/{divergencia_id}", dependencies=access.READ, summary="Uma divergência com histórico")
+@api.get(
+    "/divergencias/{divergencia_id}",
+    dependencies=access.READ,
+    summary="Uma divergência com histórico",
+    description=TOKEN_DOC,
+)
 def divergence(divergencia_id: DivergenceId) -> Response:
     return respond(queries.divergence_detail(divergencia_id))
 
 
 @api.post(REJECT_ONE, dependencies=access.EDIT, summary="Rejeita uma divergência com um motivo")
-def reject(divergencia_id: DivergenceId, body: Rejection, user: GetUserDep) -> Response:
-    return respond(decisions.reject([divergencia_id], body.motivo, user.get_name()))
+def reject(divergencia_id: DivergenceId, body: DivergenceRejection, user: GetUserDep) -> Response:
+    return respond(decisions.reject([divergencia_id], body.motivo, user.get_name(), vistos=body.vistos))
 
 
 @api.delete(
@@ -203,7 +226,7 @@ def reject(divergencia_id: DivergenceId, body: Rejection, user: GetUserDep) -> R
 def reject_by_delete(
     divergencia_id: DivergenceId,
     user: GetUserDep,
-    body: Annotated[Rejection | None, Body()] = None,
+    body: Annotated[DivergenceRejection | None, Body()] = None,
     motivo: Annotated[Reason | None, Query(description="Alternativa ao corpo")] = None,
 ) -> Response:
     """The reason may come in the URL here only: HTTP gives a DELETE body no meaning and some
@@ -215,7 +238,8 @@ def reject_by_delete(
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, 'motivo é obrigatório para rejeitar: {"motivo": "…"} ou ?motivo='
         )
-    return respond(decisions.reject([divergencia_id], reason, user.get_name()))
+    vistos = body.vistos if body is not None else None
+    return respond(decisions.reject([divergencia_id], reason, user.get_name(), vistos=vistos))
 
 
 @api.post(

@@ -2,9 +2,11 @@
 
 The checks run on rows locked by travar_divergencias.sql, so what they see stays true until
 the commit: two people approving the same divergence at once apply it once, the second one
-getting 409. A decision that waited for a run's step is refused when that step changed what
-the person decided on. Any failed check rolls the whole request back: a bulk decision is
-all or nothing.
+getting 409. A decision is refused when what the person decided on is no longer the
+divergence's values: a client that names them ("vistos", the tokens the list and the detail
+hand out) is refused when a run refreshed them after it read them, any decision when a run's
+step refreshed them while it waited. Any failed check rolls the whole request back: a bulk
+decision is all or nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import psycopg
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 from fastapi import HTTPException, status
+from fastapi.exceptions import RequestValidationError
 from psycopg.rows import dict_row
 
 from divergencias import __version__
@@ -36,13 +39,31 @@ def _run_file(conn: psycopg.Connection, file: str, params: dict[str, Any]) -> li
     return rows
 
 
+def _require_one_token_each(ids: list[int], vistos: dict[int, str] | None) -> None:
+    """``vistos``, when given, names exactly the divergences decided: a token missing would
+    leave one decided on values nobody vouched for, one too many is a client's mistake. A 422
+    in the validation errors' shape, the route's path id included."""
+    if vistos is None:
+        return
+    missing = sorted(set(ids) - vistos.keys())
+    extra = sorted(vistos.keys() - set(ids))
+    errors = [f"falta o token de {', '.join(map(str, missing))}"] if missing else []
+    if extra:
+        errors.append(f"{', '.join(map(str, extra))} não está entre as divergências decididas")
+    if errors:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("body", "vistos"), "ctx": {"error": error}} for error in errors]
+        )
+
+
 @contextmanager
-def _deciding(ids: list[int]) -> Iterator[tuple[psycopg.Connection, list[dict]]]:
+def _deciding(ids: list[int], vistos: dict[int, str] | None) -> Iterator[tuple[psycopg.Connection, list[dict]]]:
     """One transaction holding the writer lock and the rows of the divergences named; yields
     what the checks need about each (404 when one does not exist)."""
+    _require_one_token_each(ids, vistos)
     with unavailable_as_503(), financial_db() as conn:
         conn.row_factory = dict_row
-        arrival = conn.execute(sql_file("review/valores_na_chegada.sql"), {"ids": ids}).fetchall()
+        arrival = conn.execute(sql_file("review/valores_decididos.sql"), {"ids": ids}).fetchall()
         try:
             _run_file(conn, "review/travar_divergencias.sql", {"ids": ids})
         except psycopg.errors.LockNotAvailable as error:
@@ -62,8 +83,31 @@ def _deciding(ids: list[int]) -> Iterator[tuple[psycopg.Connection, list[dict]]]
             raise HTTPException(
                 status.HTTP_404_NOT_FOUND, f"Divergência(s) não encontrada(s): {', '.join(map(str, missing))}."
             )
+        _refuse_refreshed_since_read(arrival, vistos, facts)
         _refuse_refreshed_while_waiting(arrival, facts)
         yield conn, facts
+
+
+def _current_values(row: dict) -> str:
+    """The values a refused decision would have been taken on, as the 409 names them."""
+    campo = "vazio" if row["valor_original"] is None else f'"{row["valor_original"]}"'
+    return f"o campo agora tem {campo}, valor sugerido {brl(row['valor_sugerido'])}"
+
+
+def _refuse_refreshed_since_read(arrival: list[dict], vistos: dict[int, str] | None, facts: list[dict]) -> None:
+    """A run may have refreshed a divergence between the client reading it (the page loaded,
+    a script's GET) and the decision: the token it read no longer matches, and the decision
+    would apply a reference or overwrite a booking the person never saw."""
+    if vistos is None:
+        return
+    arrived = {row["id"]: row["token_valores"] for row in arrival}
+    for row in facts:
+        if arrived.get(row["id"]) != vistos[row["id"]]:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                f"Divergência {row['id']}: seus valores mudaram depois que foram lidos ({_current_values(row)}); "
+                "nada foi gravado. Recarregue a lista e decida de novo.",
+            )
 
 
 def _refuse_refreshed_while_waiting(arrival: list[dict], facts: list[dict]) -> None:
@@ -73,12 +117,10 @@ def _refuse_refreshed_while_waiting(arrival: list[dict], facts: list[dict]) -> N
     seen = {row["id"]: row["valores"] for row in arrival}
     for row in facts:
         if row["id"] in seen and seen[row["id"]] != row["valores"]:
-            campo = "vazio" if row["valor_original"] is None else f'"{row["valor_original"]}"'
             raise HTTPException(
                 status.HTTP_409_CONFLICT,
                 f"Divergência {row['id']}: uma execução do pipeline atualizou seus valores enquanto esta decisão "
-                f"esperava (o campo agora tem {campo}, valor sugerido {brl(row['valor_sugerido'])}); "
-                "nada foi gravado. Revise a divergência e decida de novo.",
+                f"esperava ({_current_values(row)}); nada foi gravado. Revise a divergência e decida de novo.",
             )
 
 
@@ -183,8 +225,10 @@ def _refuse_same_field_twice(facts: list[dict]) -> None:
         seen[key] = row["id"]
 
 
-def approve(ids: list[int], valor: Decimal | None, comentario: str | None, usuario: str) -> dict[str, Any]:
-    with _deciding(ids) as (conn, facts):
+def approve(
+    ids: list[int], valor: Decimal | None, comentario: str | None, usuario: str, *, vistos: dict[int, str] | None = None
+) -> dict[str, Any]:
+    with _deciding(ids, vistos) as (conn, facts):
         plan = [_plan(row, valor, usuario) for row in facts]
         _refuse_same_field_twice(facts)
         params = {
@@ -205,8 +249,8 @@ def approve(ids: list[int], valor: Decimal | None, comentario: str | None, usuar
     }
 
 
-def reject(ids: list[int], motivo: str, usuario: str) -> dict[str, Any]:
-    with _deciding(ids) as (conn, facts):
+def reject(ids: list[int], motivo: str, usuario: str, *, vistos: dict[int, str] | None = None) -> dict[str, Any]:
+    with _deciding(ids, vistos) as (conn, facts):
         for row in facts:
             _require_detected(row, "rejeitadas")
         (operation,) = _run_file(conn, "review/rejeitar.sql", {"ids": ids, "motivo": motivo, "usuario": usuario})

@@ -94,6 +94,15 @@ def filter_params(filters: dict[str, Any], divergence_id: int | None = None) -> 
     }
 
 
+def with_tokens(conn: psycopg.Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each divergence with its token_valores, read as a decision reads it on arrival
+    (valores_decididos.sql): a client sends it back in "vistos" to have a decision on values
+    it never saw refused."""
+    found = conn.execute(sql_file("review/valores_decididos.sql"), {"ids": [row["id"] for row in rows]}).fetchall()
+    tokens = {row["id"]: row["token_valores"] for row in found}
+    return [{**row, "token_valores": tokens[row["id"]]} for row in rows]
+
+
 def list_divergences(filters: dict[str, Any], sort: str, limit: int, offset: int) -> dict[str, Any]:
     page = sql.SQL("SELECT * FROM filtradas ORDER BY {} LIMIT %(limit)s OFFSET %(offset)s").format(
         sql.SQL(SORT_ORDERS[sort])
@@ -101,7 +110,7 @@ def list_divergences(filters: dict[str, Any], sort: str, limit: int, offset: int
     params = {**filter_params(filters), "limit": limit, "offset": offset}
     with reading() as conn:
         total = conn.execute(filtered(sql.SQL("SELECT count(*) AS n FROM filtradas")), params).fetchone()["n"]
-        items = conn.execute(filtered(page), params).fetchall()
+        items = with_tokens(conn, conn.execute(filtered(page), params).fetchall())
     return {"total": total, "limit": limit, "offset": offset, "itens": items}
 
 
@@ -111,6 +120,7 @@ def divergence_detail(divergence_id: int) -> dict[str, Any]:
         row = conn.execute(filtered(sql.SQL("SELECT * FROM filtradas")), params).fetchone()
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"Divergência {divergence_id} não encontrada.")
+        (row,) = with_tokens(conn, [row])
         row["regra"] = conn.execute(sql_file("review/regra.sql"), {"codigo": row["tipo_divergencia"]}).fetchone()
         row["historico"] = conn.execute(sql_file("review/historico.sql"), {"id": divergence_id}).fetchall()
         row["aprovacoes"] = conn.execute(sql_file("review/aprovacoes.sql"), {"id": divergence_id}).fetchall()

@@ -26,6 +26,8 @@ PARTS = {"body": "corpo da requisição", "query": "parâmetros da URL", "path":
 PATTERN_HINTS = {"competencia": "use o formato AAAA-MM (ex.: 2026-11)"}
 # Text the database can store: PostgreSQL refuses the NUL character in text.
 NO_NUL = r"^[^\x00]*$"
+# token_valores as the list and the detail hand it out (md5 of valores_decididos.sql's values).
+TOKEN = r"^[0-9a-f]{32}$"
 # FastAPI reads a body as JSON only under a JSON Content-Type; any other body (a form's,
 # text/plain, none) reaches validation as bytes, whatever it holds. "informe um objeto JSON"
 # would puzzle whoever sent JSON text with the wrong type.
@@ -100,6 +102,8 @@ def message(error: Mapping[str, Any]) -> str:
         text = NOT_JSON
     elif kind == "string_pattern_mismatch" and ctx.get("pattern") == NO_NUL:
         text = "o caractere nulo (\\x00) não é aceito"
+    elif kind == "string_pattern_mismatch" and ctx.get("pattern") == TOKEN:
+        text = "informe o token_valores que a lista ou o detalhe da divergência devolveu"
     elif kind == "string_pattern_mismatch" and loc and str(loc[-1]) in PATTERN_HINTS:
         text = PATTERN_HINTS[str(loc[-1])]
     else:
