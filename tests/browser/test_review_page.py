@@ -469,3 +469,42 @@ def test_counts_and_confidence_read_the_pt_br_way(api_server, browser, db, passw
     page.keyboard.press("Escape")
     page.get_by_role("tab", name="Execuções").click()
     expect(page.locator("#tabela-sessoes tbody tr").first.locator("td").nth(6)).to_have_text("1.574")
+
+
+def test_a_decision_on_rows_a_run_refreshed_after_the_page_loaded_is_refused(api_server, browser, db, passwords):
+    """The page showed "4000.00" and R$ 5.000,00; a run then refreshed the divergence to the
+    booking "4800.00" and the reference 6000.00. Aprovar (and Rejeitar) on the rows as shown
+    gets the API's 409, naming the current values, and writes nothing; after reloading the
+    list the same click applies."""
+    add_sale(db, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
+    add_sale(db, "NF2", valor_bonus="1000.00", bonus_dpto="900.00")
+    run_session(db, DAY, DAY, modo="manual")
+    ids = {d["idnfsexterno"]: d["id"] for d in divergences(db)}
+    page = browser.new_page()
+    log_in(page, api_server, "controladora", passwords["controladora"])
+    page.locator(f"tr[data-id='{ids['NF1']}']").wait_for()
+
+    for nf, reference, booking in (("NF1", "6000.00", "4800.00"), ("NF2", "1100.00", "950.00")):
+        db.execute("UPDATE byd.incentivos SET valor_bonus = %s WHERE idnfsexterno = %s", (reference, nf))
+        db.execute("UPDATE byd.controladoria SET bonus_dpto = %s WHERE idnfsexterno = %s", (booking, nf))
+    run_session(db, DAY, DAY, modo="manual")
+    message = page.locator("#mensagem.erro")
+
+    page.locator(f"tr[data-id='{ids['NF1']}'] input.marcar").check()
+    page.locator("#aprovar").click()
+    expect(message).to_contain_text(f"Divergência {ids['NF1']}: seus valores mudaram")
+    expect(message).to_contain_text(f'"4800.00", valor sugerido R${NBSP}6.000,00')
+    page.locator(f"tr[data-id='{ids['NF1']}'] input.marcar").uncheck()
+    page.locator(f"tr[data-id='{ids['NF2']}'] input.marcar").check()
+    page.locator("#motivo").fill("lançamento correto")
+    page.locator("#rejeitar").click()
+    expect(message).to_contain_text(f"Divergência {ids['NF2']}: seus valores mudaram")
+    assert [d["status_processamento"] for d in divergences(db)] == ["DETECTED", "DETECTED"]
+    assert (booked(db, "NF1")[0], booked(db, "NF2")[0]) == ("4800.00", "950.00")
+
+    page.get_by_role("button", name="Filtrar").click()
+    expect(page.locator(f"tr[data-id='{ids['NF1']}']")).to_contain_text(f"R${NBSP}4.800,00")
+    page.locator(f"tr[data-id='{ids['NF1']}'] input.marcar").check()
+    page.locator("#aprovar").click()
+    expect(page.locator("#mensagem")).to_contain_text("Aprovadas e aplicadas: 1")
+    assert booked(db, "NF1")[0] == "6000.00"

@@ -187,7 +187,8 @@ async function loadQueue() {
   const body = $("#tabela-divergencias tbody");
   body.replaceChildren();
   for (const d of page.itens) {
-    const check = el("input", null, { type: "checkbox", class: "marcar", "data-id": d.id, "aria-label": `Marcar ${d.id}` });
+    const check = el("input", null, { type: "checkbox", class: "marcar", "data-id": d.id,
+      "data-token": d.token_valores, "aria-label": `Marcar ${d.id}` });
     check.disabled = d.status_processamento !== "DETECTED";
     const detail = el("button", "Detalhes", { type: "button", "aria-label": `Detalhes da divergência ${d.id}` });
     detail.addEventListener("click", () => openDetail(d.id, detail));
@@ -245,8 +246,15 @@ function download(event) {
   document.body.append(frame);
 }
 
-function selectedIds() {
-  return [...document.querySelectorAll(".marcar:checked")].map((box) => Number(box.dataset.id));
+function selected() {
+  return [...document.querySelectorAll(".marcar:checked")];
+}
+
+// The values each ticked row shows, as the list handed them out: a run that refreshed one
+// since (a newer booking, a changed reference) makes the API refuse the decision (409)
+// instead of applying a value, or overwriting a booking, this page never showed.
+function seenTokens(boxes) {
+  return Object.fromEntries(boxes.map((box) => [box.dataset.id, box.dataset.token]));
 }
 
 // One decision at a time: the buttons stay disabled until the answer and the reload are in,
@@ -263,13 +271,15 @@ async function decide(kind) {
 }
 
 async function sendDecision(kind) {
-  const ids = selectedIds();
+  const boxes = selected();
+  const ids = boxes.map((box) => Number(box.dataset.id));
+  const vistos = seenTokens(boxes);
   const reason = $("#motivo").value.trim();
   if (!ids.length) return show("Marque ao menos uma divergência.", true);
   try {
     if (kind === "aprovar") {
       const valor = parseMoney($("#valor").value, "Valor a aplicar");
-      const payload = { ids, comentario: reason || null };
+      const payload = { ids, comentario: reason || null, vistos };
       if (valor) payload.valor = valor;
       const result = await call("/divergencias/aprovar", { method: "POST", body: JSON.stringify(payload) });
       const waiting = result.aguardando_segunda_aprovacao;
@@ -278,7 +288,7 @@ async function sendDecision(kind) {
         (result.sessao_id ? ` (sessão ${result.sessao_id})` : ""));
     } else {
       if (reason.length < 3) return show("Informe o motivo da rejeição.", true);
-      const result = await call("/divergencias/rejeitar", { method: "POST", body: JSON.stringify({ ids, motivo: reason }) });
+      const result = await call("/divergencias/rejeitar", { method: "POST", body: JSON.stringify({ ids, motivo: reason, vistos }) });
       show(`Rejeitadas: ${result.rejeitadas.length}`);
     }
     $("#motivo").value = "";
