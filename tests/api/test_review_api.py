@@ -38,6 +38,14 @@ def detect(conn: psycopg.Connection) -> dict[str, int]:
     return {(d["idnfsexterno"], d["campo_afetado"]): d["id"] for d in divergences(conn)}
 
 
+def _sao_paulo_today() -> str:
+    """The controllers' day, as detection records it and the exports name their files (the
+    machine's date is UTC: past 21:00 in São Paulo it is already tomorrow)."""
+    from divergencias.settings import LOCAL_TIMEZONE
+
+    return datetime.now(ZoneInfo(LOCAL_TIMEZONE)).date().isoformat()
+
+
 def approve(client, headers, ids, **extra):
     return client.post(f"{API}/divergencias/aprovar", json={"ids": ids, **extra}, headers=headers)
 
@@ -1072,7 +1080,7 @@ def test_csv_and_excel_exports(client, as_user, db):
     response = client.get(f"{API}/relatorios/divergencias/export", params={"formato": "excel"}, headers=plain)
     assert response.status_code == 200
     assert response.headers["content-type"] == XLSX and int(response.headers["content-length"]) == len(response.content)
-    assert response.headers["content-disposition"].endswith(f'divergencias_{date.today().isoformat()}.xlsx"')
+    assert response.headers["content-disposition"].endswith(f'divergencias_{_sao_paulo_today()}.xlsx"')
     workbook = openpyxl.load_workbook(io.BytesIO(response.content))
     assert workbook.sheetnames == ["Divergências"]
     sheet = workbook.active
@@ -1337,8 +1345,7 @@ def test_metrics_and_audit_lists(client, as_user, db):
     daily = client.get(f"{API}/metricas/diarias", headers=auditor).json()
     assert daily == [
         {
-            # the day as detection records it: São Paulo's (the machine's date is UTC)
-            "dia": datetime.now(ZoneInfo("America/Sao_Paulo")).date().isoformat(),
+            "dia": _sao_paulo_today(),
             "tipo_divergencia": "TRADE_MARKETING_BONUS",
             "regra": "Bônus contabilizado diferente do registrado",
             "total": 2,

@@ -8,9 +8,10 @@ Routes under ``/api/v1``; ``health`` is open, every other route declares the acc
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from airflow.api_fastapi.core_api.security import GetUserDep, bearer_scheme, get_user
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Request, status
@@ -299,7 +300,8 @@ def sessions(
 
 @api.get("/relatorios/divergencias/export", dependencies=access.READ, summary="CSV ou Excel das divergências filtradas")
 def export(filters: Filters, formato: Literal["csv", "excel"] = "csv", ordenar: Sort = "id") -> Response:
-    stamp = date.today().isoformat()
+    # The controller's day, not the server's: at 22:00 in São Paulo a UTC server is already tomorrow.
+    stamp = datetime.now(ZoneInfo(settings.LOCAL_TIMEZONE)).date().isoformat()
     # Both open the database here, before the response starts: unreachable is a 503.
     if formato == "csv":
         csv = exports.open_csv(filters, ordenar)
