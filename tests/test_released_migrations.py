@@ -37,6 +37,8 @@ RELEASED = {
     "042_planilha_sem_formula_oculta.sql": "ae1e8a3c7d6813b6864e7f24ccef2e6fd6b815f24a89ed63d55d2ebfea3eb339",
     "043_aprovacao_mantida_numerica.sql": "7229e5a79b81d904f191884c419af510cc05178f679274babe93a2fb3e90be37",
     "044_sessao_disparada_por.sql": "1ff10b6662d002f4ac5527a5781da03c390815447cd7a2e983e43e0d5baeef03",
+    "045_leitura_por_par.sql": "5fcceba045dd9d2463eb3a0e109328c8c5e16c5408e2dfb5d92b7f866dccc1fb",
+    "046_leitura_monetaria_sem_colacao.sql": "54461b89fc4cd40dc0e11db9c97d7af129cfd49be22bf6d85df915c8604aff41",
 }
 
 
