@@ -85,3 +85,15 @@ def run_session_at(dsn: str, start_at: float, data_inicio: date, data_fim: date)
         time.sleep(0.002)
     with psycopg.connect(dsn, autocommit=True) as conn:
         return run_session(conn, data_inicio, data_fim)["sessao_id"]
+
+
+def add_throwaway_rule(conn: psycopg.Connection) -> None:
+    """A sixth rule added to the catalog as a migration would: BONUS_ALTO_NAO_UTILIZADO, a
+    valor_bonus above 7,000 on a sale whose bonus_utilizado is 'NAO'; not correctable."""
+    conn.execute(
+        """INSERT INTO audit.regras_divergencia
+               (codigo, rotulo, descricao, campos, confidence_score, corrigivel, condicao, regra, ordem)
+           VALUES ('BONUS_ALTO_NAO_UTILIZADO', 'Bônus alto não utilizado', 'Regra descartável do teste.',
+                   '{valor_bonus}', 0.60, false,
+                   'f.valor > 7000 AND v.bonus_utilizado = ''NAO''', '''BONUS_ALTO''', 99)"""
+    )

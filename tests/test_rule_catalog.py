@@ -13,7 +13,7 @@ import pytest
 
 from devtools.sql_steps import open_session, run_step
 from divergencias.settings import PROJECT_ROOT
-from tests.helpers import add_sale, divergences
+from tests.helpers import add_sale, add_throwaway_rule, divergences
 
 CODES = ("TRADE_MARKETING_BONUS", "TRADE_MARKETING_TRADE", "PENDENTE_VERIFICACAO", "VALIDACAO_VALOR", "VALOR_INVALIDO")
 CATALOG_MIGRATION = PROJECT_ROOT / "include/sql/migrations/020_regras_divergencia.sql"
@@ -40,13 +40,7 @@ def test_no_file_but_the_catalog_restates_the_rows_of_a_session():
 
 
 def test_a_rule_added_to_the_catalog_is_detected_summarised_exported_and_emailed(dag, conn, smtp, output_dir):
-    conn.execute(
-        """INSERT INTO audit.regras_divergencia
-               (codigo, rotulo, descricao, campos, confidence_score, corrigivel, condicao, regra, ordem)
-           VALUES ('BONUS_ALTO_NAO_UTILIZADO', 'Bônus alto não utilizado', 'Regra descartável do teste.',
-                   '{valor_bonus}', 0.60, false,
-                   'f.valor > 7000 AND v.bonus_utilizado = ''NAO''', '''BONUS_ALTO''', 99)"""
-    )
+    add_throwaway_rule(conn)
     add_sale(conn, "NF_NOVA", valor_bonus="8000.00", bonus_dpto="8000.00", bonus_utilizado="NAO")
     add_sale(conn, "NF_OUTRA", valor_bonus="8000.00", bonus_dpto="8000.00")
     assert dag.test(run_conf={"data_inicio": "2026-11-10", "data_fim": "2026-11-10"}).state == "success"

@@ -6,7 +6,7 @@ import pytest
 
 from devtools.sql_steps import run_session
 from divergencias.notifications import summary_mail
-from tests.helpers import add_sale
+from tests.helpers import add_sale, add_throwaway_rule
 
 DAY = date(2026, 11, 10)
 
@@ -55,13 +55,7 @@ def test_a_rule_removed_from_the_catalog_still_counts_what_the_run_resolved_of_i
     """The table by rule listed only the catalog's rules: the open divergences of a rule
     deleted from it, resolved by the next run and listed in its CSV, were in no row and not
     in the total."""
-    conn.execute(
-        """INSERT INTO audit.regras_divergencia
-               (codigo, rotulo, descricao, campos, confidence_score, corrigivel, condicao, regra, ordem)
-           VALUES ('BONUS_ALTO_NAO_UTILIZADO', 'Bônus alto não utilizado', 'Regra descartável do teste.',
-                   '{valor_bonus}', 0.60, false,
-                   'f.valor > 7000 AND v.bonus_utilizado = ''NAO''', '''BONUS_ALTO''', 99)"""
-    )
+    add_throwaway_rule(conn)
     add_sale(conn, "NF_ALTO", valor_bonus="8000.00", bonus_dpto="8000.00", bonus_utilizado="NAO")
     run_session(conn, DAY, DAY)
     conn.execute("DELETE FROM audit.regras_divergencia WHERE codigo = 'BONUS_ALTO_NAO_UTILIZADO'")
