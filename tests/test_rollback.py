@@ -7,10 +7,16 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from devtools.sql_steps import run_session
+from devtools.sql_steps import run_session, run_step
 from tests.helpers import add_sale, booked, divergences
 
 DAY = date(2026, 11, 10)
+
+
+def _detect_and_apply(conn, params: dict) -> None:
+    """The data steps of session ``params`` (again, as when a cleared run re-runs them)."""
+    run_step(conn, "detect_divergences", params)
+    run_step(conn, "apply_corrections", params)
 
 
 def _apply_some(conn) -> int:
@@ -317,8 +323,7 @@ def test_a_field_a_cleared_run_corrected_twice_is_undone_whole_in_one_rollback(r
     params = open_session(conn, DAY, DAY)
     for valor_bonus in ("200.00", "300.00"):
         conn.execute("UPDATE byd.incentivos SET valor_bonus = %s WHERE idnfsexterno = 'NF1'", (valor_bonus,))
-        run_step(conn, "detect_divergences", params)
-        run_step(conn, "apply_corrections", params)
+        _detect_and_apply(conn, params)
     run_step(conn, "close_session", params)
     assert (booked(conn, "NF1")[0], booked(conn, "NF2")[0]) == ("300.00", "500.00")
 
@@ -356,12 +361,10 @@ def test_a_field_edited_between_two_corrections_of_one_session_keeps_the_earlier
 
     add_sale(conn, "NF1", valor_bonus="200.00", bonus_dpto="100")
     params = open_session(conn, DAY, DAY)
-    run_step(conn, "detect_divergences", params)
-    run_step(conn, "apply_corrections", params)
+    _detect_and_apply(conn, params)
     conn.execute("UPDATE byd.controladoria SET bonus_dpto = '250' WHERE idnfsexterno = 'NF1'")
     conn.execute("UPDATE byd.incentivos SET valor_bonus = '300.00' WHERE idnfsexterno = 'NF1'")
-    run_step(conn, "detect_divergences", params)
-    run_step(conn, "apply_corrections", params)
+    _detect_and_apply(conn, params)
     run_step(conn, "close_session", params)
     assert booked(conn, "NF1")[0] == "300.00"
 
@@ -405,14 +408,12 @@ def test_another_sessions_correction_between_two_of_one_session_is_kept(rollback
 
     add_sale(conn, "NF1", valor_bonus="200.00", bonus_dpto="100")
     s = open_session(conn, DAY, DAY)
-    run_step(conn, "detect_divergences", s)
-    run_step(conn, "apply_corrections", s)
+    _detect_and_apply(conn, s)
     conn.execute("UPDATE byd.controladoria SET bonus_dpto = '150' WHERE idnfsexterno = 'NF1'")
     run_session(conn, DAY, DAY)
     assert booked(conn, "NF1")[0] == "200.00"
     conn.execute("UPDATE byd.incentivos SET valor_bonus = '300.00' WHERE idnfsexterno = 'NF1'")
-    run_step(conn, "detect_divergences", s)
-    run_step(conn, "apply_corrections", s)
+    _detect_and_apply(conn, s)
     run_step(conn, "close_session", s)
     assert booked(conn, "NF1")[0] == "300.00"
 
