@@ -553,6 +553,15 @@ def refresh(conn: psycopg.Connection, nf: str, *, reference: str, booking: str) 
     detect(conn)
 
 
+def two_divergences_read(client, headers, db) -> tuple[int, int, dict[str, str]]:
+    """NF1's and NF2's bonus_dpto divergences, detected, and the tokens a client read them with."""
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    add_sale(db, "NF2", valor_bonus="2000.00", bonus_dpto="1900.00")
+    ids = detect(db)
+    one, two = ids[("NF1", "bonus_dpto")], ids[("NF2", "bonus_dpto")]
+    return one, two, seen(client, headers, one, two)
+
+
 def decisions_recorded(conn: psycopg.Connection) -> tuple[int, int]:
     """(approvals recorded, APPROVE or REJECT operations)."""
     return conn.execute(
@@ -600,12 +609,8 @@ def test_an_approval_without_vistos_is_taken_on_the_current_values_as_before(cli
 
 
 def test_a_bulk_approval_with_one_stale_token_applies_nothing(client, as_user, db):
-    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
-    add_sale(db, "NF2", valor_bonus="2000.00", bonus_dpto="1900.00")
-    ids = detect(db)
-    one, two = ids[("NF1", "bonus_dpto")], ids[("NF2", "bonus_dpto")]
     user = as_user("controladora")
-    tokens = seen(client, user, one, two)
+    one, two, tokens = two_divergences_read(client, user, db)
     refresh(db, "NF2", reference="2500.00", booking="1900.00")
 
     response = approve(client, user, [one, two], vistos=tokens)
@@ -631,12 +636,8 @@ def test_a_first_approval_of_a_large_change_on_stale_values_is_not_recorded(clie
 
 
 def test_a_rejection_on_stale_values_is_refused(client, as_user, db):
-    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
-    add_sale(db, "NF2", valor_bonus="2000.00", bonus_dpto="1900.00")
-    ids = detect(db)
-    one, two = ids[("NF1", "bonus_dpto")], ids[("NF2", "bonus_dpto")]
     user = as_user("controladora")
-    tokens = seen(client, user, one, two)
+    one, two, tokens = two_divergences_read(client, user, db)
     refresh(db, "NF1", reference="1100.00", booking="950.00")
 
     body = {"motivo": "lançamento correto"}
@@ -660,12 +661,8 @@ def test_a_rejection_on_stale_values_is_refused(client, as_user, db):
 
 
 def test_vistos_names_each_divergence_decided_with_a_token_the_api_gave(client, as_user, db):
-    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
-    add_sale(db, "NF2", valor_bonus="2000.00", bonus_dpto="1900.00")
-    ids = detect(db)
-    one, two = ids[("NF1", "bonus_dpto")], ids[("NF2", "bonus_dpto")]
     user = as_user("controladora")
-    tokens = seen(client, user, one, two)
+    one, two, tokens = two_divergences_read(client, user, db)
     token = tokens[str(one)]
     reject_one = f"{API}/divergencias/{one}/rejeitar"
 
