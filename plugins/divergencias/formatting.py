@@ -1,6 +1,7 @@
-"""How controllers read money and dates: pt-BR, through babel (CLDR), never by hand.
+"""How controllers read money, dates and codes: pt-BR, through babel (CLDR), never by hand.
 
-Used by the email templates (filters ``brl``, ``data_br`` and ``plural``) and their subjects.
+Used by the email templates (filters ``brl``, ``data_br`` and ``plural``) and their subjects,
+and by the review API (session types), so the email and the page say the same.
 """
 
 from __future__ import annotations
@@ -13,6 +14,21 @@ from babel.numbers import format_currency
 
 LOCALE = "pt_BR"
 EMPTY = "—"
+
+# What a controller reads for sessoes_processamento.tipo_sessao.
+SESSION_TYPE_LABELS = {
+    "DAILY_AUTO": "Diária automática",
+    "MANUAL_RUN": "Execução manual",
+    "REPROCESSING": "Reprocessamento",
+    "MANUAL_APPROVAL": "Aprovação manual",
+}
+
+
+def session_type_label(code: str | None) -> str:
+    """The pt-BR name of a session type; an unknown code as it is, an em dash for none."""
+    if code is None:
+        return EMPTY
+    return SESSION_TYPE_LABELS.get(code, code)
 
 
 def brl(value: Decimal | int | None) -> str:

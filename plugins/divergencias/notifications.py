@@ -22,7 +22,7 @@ from psycopg.rows import dict_row
 
 from divergencias import settings, storage
 from divergencias.database import sql_file
-from divergencias.formatting import br_date, brl, plural
+from divergencias.formatting import br_date, brl, plural, session_type_label
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
@@ -30,14 +30,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_SENDER = "divergencias@localhost"
-
-# What a controller reads for sessoes_processamento.tipo_sessao, as the review page says it.
-SESSION_TYPE_LABELS = {
-    "DAILY_AUTO": "Diária automática",
-    "MANUAL_RUN": "Execução manual",
-    "REPROCESSING": "Reprocessamento",
-}
-
 
 def criticality(pending: int, attention_level: int, critical_level: int) -> str:
     """BAIXA below the attention level, ATENÇÃO up to the critical level, CRÍTICO above."""
@@ -160,7 +152,7 @@ def summary_mail(conn: psycopg.Connection, sessao_id: int, run_url: str) -> Mail
     attachment = report_attachment(report)
     context = {
         "sessao": session,
-        "tipo_sessao": SESSION_TYPE_LABELS.get(session["tipo_sessao"], session["tipo_sessao"]),
+        "tipo_sessao": session_type_label(session["tipo_sessao"]),
         "regras": rules,
         "totais": {key: sum(r[key] for r in rules) for key in ("novas", "aplicadas", "pendentes", "resolvidas")},
         "maiores_pendentes": largest,

@@ -785,8 +785,10 @@ def test_an_approval_is_undone_by_the_rollback_dag(client, as_user, db, rollback
     )
     sessions = client.get(f"{API}/auditoria/sessoes", headers=as_user("auditor")).json()["itens"]
     assert [
-        (s["id"], s["correcoes_ativas"], s["disparado_por"]) for s in sessions if s["tipo_sessao"] == "MANUAL_APPROVAL"
-    ] == [(result["sessao_id"], 0, "controladora")]
+        (s["id"], s["correcoes_ativas"], s["disparado_por"], s["tipo_sessao_rotulo"])
+        for s in sessions
+        if s["tipo_sessao"] == "MANUAL_APPROVAL"
+    ] == [(result["sessao_id"], 0, "controladora", "Aprovação manual")]
 
 
 # --- rejections ----------------------------------------------------------------------------

@@ -151,9 +151,6 @@ const STATUS_LABELS = {
   RESOLVED: "Resolvida", ROLLED_BACK: "Desfeita",
   RUNNING: "Em execução", COMPLETED: "Concluída", PARTIAL: "Parcial", FAILED: "Falhou",
 };
-const SESSION_TYPES = { DAILY_AUTO: "Diária automática", MANUAL_RUN: "Execução manual",
-  REPROCESSING: "Reprocessamento", MANUAL_APPROVAL: "Aprovação manual" };
-
 function label(labels, code) {
   return code ? labels[code] || code : "—";
 }
@@ -355,7 +352,7 @@ async function loadRuns() {
     undo.disabled = !state.canEdit || !s.correcoes_ativas;
     undo.addEventListener("click", () => rollback(s.id, s.correcoes_ativas));
     const period = s.data_inicio ? `${day(s.data_inicio)} a ${day(s.data_fim)}` : "—";
-    const tr = row([String(s.id), label(SESSION_TYPES, s.tipo_sessao), statusBadge(s.status), dateTime(s.inicio_processamento), period,
+    const tr = row([String(s.id), s.tipo_sessao_rotulo, statusBadge(s.status), dateTime(s.inicio_processamento), period,
       s.modo || "—", ...[s.total_registros_analisados, s.divergencias_detectadas, s.correcoes_aplicadas,
         s.correcoes_pendentes, s.erros_encontrados].map(count), undo]);
     for (const i of [6, 7, 8, 9, 10]) tr.children[i].classList.add("num");

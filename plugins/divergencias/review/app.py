@@ -22,7 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from divergencias import __version__, settings
+from divergencias import __version__, formatting, settings
 from divergencias.review import access, decisions, exports, queries, runs, validation
 from divergencias.review.encoding import respond
 
@@ -295,7 +295,11 @@ def sessions(
     offset: Offset = 0,
 ) -> Response:
     params = {"status": status_sessao, "tipo_sessao": tipo_sessao, "limit": limit, "offset": offset}
-    return respond(queries.paged("review/sessoes.sql", params))
+    page = queries.paged("review/sessoes.sql", params)
+    for session in page["itens"]:
+        # named here, where the email names it too, so the page has no copy of the labels
+        session["tipo_sessao_rotulo"] = formatting.session_type_label(session["tipo_sessao"])
+    return respond(page)
 
 
 @api.get("/relatorios/divergencias/export", dependencies=access.READ, summary="CSV ou Excel das divergências filtradas")
