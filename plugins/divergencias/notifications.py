@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SENDER = "divergencias@localhost"
 
+
 def criticality(pending: int, attention_level: int, critical_level: int) -> str:
     """BAIXA below the attention level, ATENÇÃO up to the critical level, CRÍTICO above."""
     if pending < attention_level:
