@@ -144,6 +144,40 @@ def test_a_retroactive_window_over_366_days_fails_the_scheduled_run_at_once_writ
     assert booked(conn, "NF1") == ("4000.00", "0")
 
 
+def test_an_attention_level_above_the_critical_one_fails_the_run_at_once_writing_nothing(conn):
+    """BAIXA below atencao, ATENÇÃO up to critico, CRÍTICO above (contract §6): with atencao
+    above critico a queue between them was BAIXA and CRÍTICO at once, whatever the order."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from divergencias.preparation import prepare_run
+
+    add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
+    _new_version(conn, "pendentes_nivel_atencao", "30")
+    with pytest.raises(InvalidSettings, match='"pendentes_nivel_atencao" \\(30\\).*"pendentes_nivel_critico" \\(20\\)'):
+        read_required_settings(conn)
+    with pytest.raises(AirflowFailException, match="pendentes_nivel_atencao.*30.*pendentes_nivel_critico.*20"):
+        prepare_run({}, "scheduled", datetime(2026, 11, 28, 10, 0).astimezone(), "scheduled__teste")
+    assert _sessions(conn) == [] and divergences(conn) == []
+    assert booked(conn, "NF1") == ("4000.00", "0")
+
+
+@pytest.mark.parametrize(("atencao", "critico"), [("20", "20"), ("9", "20"), ("0", "0"), ("9", "10")])
+def test_an_attention_level_up_to_the_critical_one_is_accepted(conn, atencao, critico):
+    _new_version(conn, "pendentes_nivel_atencao", atencao)
+    _new_version(conn, "pendentes_nivel_critico", critico)
+    values = read_required_settings(conn)
+    assert (values["pendentes_nivel_atencao"], values["pendentes_nivel_critico"]) == (atencao, critico)
+
+
+def test_levels_are_compared_as_numbers_not_as_text(conn):
+    _new_version(conn, "pendentes_nivel_atencao", "9")
+    _new_version(conn, "pendentes_nivel_critico", "10")
+    assert read_required_settings(conn)["pendentes_nivel_atencao"] == "9"  # "9" > "10" as text
+    _new_version(conn, "pendentes_nivel_atencao", "100")
+    with pytest.raises(InvalidSettings, match='"pendentes_nivel_atencao" \\(100\\)'):
+        read_required_settings(conn)
+
+
 def test_a_comma_decimal_setting_without_regex_fails_the_dag_before_opening_a_session(dag, conn, smtp, output_dir):
     """It used to pass validate_and_migrate, open a session, then fail detect_divergences on
     '0,01'::numeric three times (each retry one more FAILED operation), naming no key."""
