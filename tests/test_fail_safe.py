@@ -144,6 +144,40 @@ def test_a_retroactive_window_over_366_days_fails_the_scheduled_run_at_once_writ
     assert booked(conn, "NF1") == ("4000.00", "0")
 
 
+def test_an_attention_level_above_the_critical_one_fails_the_run_at_once_writing_nothing(conn):
+    """BAIXA below atencao, ATENÇÃO up to critico, CRÍTICO above (contract §6): with atencao
+    above critico a queue between them was BAIXA and CRÍTICO at once, whatever the order."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from divergencias.preparation import prepare_run
+
+    add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
+    _new_version(conn, "pendentes_nivel_atencao", "30")
+    with pytest.raises(InvalidSettings, match='"pendentes_nivel_atencao" \\(30\\).*"pendentes_nivel_critico" \\(20\\)'):
+        read_required_settings(conn)
+    with pytest.raises(AirflowFailException, match="pendentes_nivel_atencao.*30.*pendentes_nivel_critico.*20"):
+        prepare_run({}, "scheduled", datetime(2026, 11, 28, 10, 0).astimezone(), "scheduled__teste")
+    assert _sessions(conn) == [] and divergences(conn) == []
+    assert booked(conn, "NF1") == ("4000.00", "0")
+
+
+@pytest.mark.parametrize(("atencao", "critico"), [("20", "20"), ("9", "20"), ("0", "0"), ("9", "10")])
+def test_an_attention_level_up_to_the_critical_one_is_accepted(conn, atencao, critico):
+    _new_version(conn, "pendentes_nivel_atencao", atencao)
+    _new_version(conn, "pendentes_nivel_critico", critico)
+    values = read_required_settings(conn)
+    assert (values["pendentes_nivel_atencao"], values["pendentes_nivel_critico"]) == (atencao, critico)
+
+
+def test_levels_are_compared_as_numbers_not_as_text(conn):
+    _new_version(conn, "pendentes_nivel_atencao", "9")
+    _new_version(conn, "pendentes_nivel_critico", "10")
+    assert read_required_settings(conn)["pendentes_nivel_atencao"] == "9"  # "9" > "10" as text
+    _new_version(conn, "pendentes_nivel_atencao", "100")
+    with pytest.raises(InvalidSettings, match='"pendentes_nivel_atencao" \\(100\\)'):
+        read_required_settings(conn)
+
+
 def test_a_comma_decimal_setting_without_regex_fails_the_dag_before_opening_a_session(dag, conn, smtp, output_dir):
     """It used to pass validate_and_migrate, open a session, then fail detect_divergences on
     '0,01'::numeric three times (each retry one more FAILED operation), naming no key."""
@@ -444,7 +478,57 @@ def test_a_formula_behind_leading_spaces_or_a_quote_is_neutralised_too(conn, tmp
     assert originals[("NF_NEG", "VALIDACAO_VALOR")] == " -500.00"  # a number the money rules read
 
 
-# --- 11. local time ---------------------------------------------------------------------------
+def test_a_money_text_a_spreadsheet_reads_as_a_formula_is_neutralised(conn, tmp_path):
+    """Our parser reads "-R$5" as -5, but a spreadsheet reads =-R$5 (a reference to cell R5):
+    only a plain number may keep its leading minus."""
+    formulas = {
+        "NF_R5": "-R$5",
+        "NF_R5_CENTS": "-R$5,00",
+        "NF_R_SPACE": "-R$ 1.234,56",
+        "NF_PLUS": "+R$ 1.234,56",
+        "NF_THOUSANDS": "-1.234,56",
+    }
+    for nf, text in formulas.items():
+        add_sale(conn, nf, valor_bonus="5000.00", bonus_dpto=text)
+    numbers = {"NF_DOT": "-5.00", "NF_BIG": "-1234.56", "NF_COMMA": "-10,50", "NF_INT": "-7"}
+    for nf, text in numbers.items():
+        add_sale(conn, nf, valor_bonus="5000.00", bonus_dpto=text)
+    add_sale(conn, "NF_POS", valor_bonus="18000.00", bonus_dpto="17000.00")
+    numbers["NF_POS"] = "17000.00"
+    rows = _report_of_a_manual_run(conn, tmp_path)
+    originals = {r["idnfsexterno"]: r["valor_original"] for r in rows if r["campo_afetado"] == "bonus_dpto"}
+    for nf, text in formulas.items():
+        assert originals[nf] == "'" + text, nf
+    for nf, text in numbers.items():
+        assert originals[nf] == text, nf
+    previous = {r["idnfsexterno"]: r["valor_anterior"] for r in rows if r["campo_afetado"] == "bonus_dpto"}
+    assert (previous["NF_DOT"], previous["NF_BIG"], previous["NF_R5"]) == ("-5.00", "-1234.56", "-5.00")
+
+
+@pytest.mark.parametrize(
+    ("text", "cell"),
+    [
+        ("-5.00", "-5.00"),
+        ("-1234.56", "-1234.56"),
+        ("17000.00", "17000.00"),
+        (" -500.00", " -500.00"),
+        ("-10,50", "-10,50"),
+        ("-R$5", "'-R$5"),
+        ("-R$5,00", "'-R$5,00"),
+        ("+R$ 1.234,56", "'+R$ 1.234,56"),
+        ("-1.234,56", "'-1.234,56"),
+        ("-5.00.1", "'-5.00.1"),
+        ("-5e3", "'-5e3"),
+        ("-\u0661", "'-\u0661"),  # an Arabic-Indic one: not a digit to a spreadsheet
+        ("-5\n=1+1", "'-5\n=1+1"),
+        ('"-5', "'\"-5"),
+        (None, None),
+    ],
+)
+def test_only_a_plain_number_keeps_its_leading_minus(conn, text, cell):
+    assert (
+        conn.execute("SELECT audit.texto_planilha(%s)", (text,)).fetchone()[0] == cell
+    )  # --- 11. local time ---------------------------------------------------------------------------
 
 
 def _database_default(dsn: str, setting: str, value: str) -> None:

@@ -106,3 +106,70 @@ def test_the_email_says_a_report_it_cannot_reach_is_unreachable_not_too_large(co
     assert mail.attachment is None
     for body in (mail.text, mail.html):
         assert str(path) in body and "grande demais" not in body and "não está acessível" in body
+
+
+def _cleared_run_reopens(conn: psycopg.Connection, data_inicio, data_fim) -> dict:
+    """open_session, detect and apply of the run "manual__limpa": a clearing reruns them."""
+    from devtools.sql_steps import open_session, run_step
+
+    params = open_session(conn, data_inicio, data_fim, dag_run_id="manual__limpa")
+    for step in ("detect_divergences", "apply_corrections"):
+        run_step(conn, step, params)
+    return params
+
+
+def test_a_cleared_runs_new_csv_replaces_the_first_attempts_under_the_same_name(conn, tmp_path):
+    """The name is the session's id and stored period, which a reopened session keeps (even
+    if the run's params now resolved another period), so the new file replaces the old one."""
+    from datetime import date
+
+    from divergencias.dag_helpers import step_started
+    from divergencias.report import export_session_report, report_path
+
+    folder = storage.location(str(tmp_path / "relatorios"))
+    add_sale(conn, "NF1", bonus_dpto="1")
+    first = _cleared_run_reopens(conn, date(2026, 11, 10), date(2026, 11, 10))
+    first_path = report_path(folder, first["data_inicio"], first["data_fim"], first["sessao_id"])
+    export_session_report(conn, first["sessao_id"], first_path)
+
+    add_sale(conn, "NF2", bonus_dpto="2")
+    again = _cleared_run_reopens(conn, date(2026, 11, 1), date(2026, 11, 10))
+    step_started(again["sessao_id"], "export_csv")
+    path = report_path(folder, again["data_inicio"], again["data_fim"], again["sessao_id"])
+    export_session_report(conn, again["sessao_id"], path)
+
+    assert str(path) == str(first_path)
+    assert [p.name for p in (tmp_path / "relatorios").iterdir()] == [path.name]
+    assert b"NF2" in path.read_bytes()
+
+
+def test_a_cleared_export_that_fails_leaves_no_csv_the_session_does_not_point_at(conn, tmp_path, monkeypatch):
+    """step_started unlinks the first attempt's CSV from the session; when the new attempt
+    then fails, that file must not stay in the folder under the session's name, stale."""
+    from datetime import date
+
+    from divergencias import report
+    from divergencias.dag_helpers import step_started
+
+    folder = storage.location(str(tmp_path / "relatorios"))
+    add_sale(conn, "NF1", bonus_dpto="1")
+    day = date(2026, 11, 10)
+    params = _cleared_run_reopens(conn, day, day)
+    path = report.report_path(folder, params["data_inicio"], params["data_fim"], params["sessao_id"])
+    report.export_session_report(conn, params["sessao_id"], path)
+    assert path.exists()
+
+    params = _cleared_run_reopens(conn, day, day)
+    step_started(params["sessao_id"], "export_csv")
+
+    def copy_interrupted(*args: object) -> int:
+        raise psycopg.OperationalError("conexão perdida durante o COPY")
+
+    monkeypatch.setattr(report, "write_report", copy_interrupted)
+    with pytest.raises(psycopg.OperationalError):
+        report.export_session_report(conn, params["sessao_id"], path)
+    (arquivo,) = conn.execute(
+        "SELECT arquivo_relatorio FROM audit.sessoes_processamento WHERE id = %s", (params["sessao_id"],)
+    ).fetchone()
+    assert arquivo is None
+    assert list((tmp_path / "relatorios").iterdir()) == []

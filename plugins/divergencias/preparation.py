@@ -35,9 +35,23 @@ def read_required_settings(conn: psycopg.Connection) -> dict[str, str]:
                 (values[key],) = conn.execute("SELECT audit.configuracao_validada(%s)", (key,)).fetchone()
         except psycopg.errors.InvalidParameterValue as error:
             problems.append(error.diag.message_primary or str(error))
+    problems.extend(_inconsistent_levels(values))
     if problems:
         raise InvalidSettings("; ".join(problems))
     return values
+
+
+def _inconsistent_levels(values: dict[str, str]) -> list[str]:
+    """Each key valid on its own can still contradict the other: criticality is BAIXA below
+    atencao, ATENÇÃO up to critico and CRÍTICO above, which needs atencao <= critico (equal
+    only skips ATENÇÃO). Compared as numbers: as text "9" > "10"."""
+    atencao, critico = values.get("pendentes_nivel_atencao"), values.get("pendentes_nivel_critico")
+    if atencao is None or critico is None or int(atencao) <= int(critico):
+        return []
+    return [
+        f'configurações inconsistentes em audit.configuracoes_sistema: "pendentes_nivel_atencao" ({atencao}) '
+        f'acima de "pendentes_nivel_critico" ({critico}); o nível de atenção deve ser no máximo o crítico'
+    ]
 
 
 def _fail(error: Exception) -> NoReturn:

@@ -51,9 +51,30 @@ def write_report(conn: psycopg.Connection, sessao_id: int, path: ObjectStoragePa
 
 def export_session_report(conn: psycopg.Connection, sessao_id: int, path: ObjectStoragePath) -> int:
     """Write the report and record its location on the session (``arquivo_relatorio``: the
-    local path or URL every worker reads it back by), step done."""
-    size = write_report(conn, sessao_id, path)
-    conn.execute("UPDATE audit.sessoes_processamento SET arquivo_relatorio = %s WHERE id = %s", (str(path), sessao_id))
-    conn.execute(sql_file("divergencias/mark_step_done.sql"), {"sessao_id": sessao_id, "etapa": "export_csv"})
+    local path or URL every worker reads it back by), step done.
+
+    When this fails, no file is left under ``path`` either: the name is the session's, so a
+    file there is an earlier attempt's report, which step_started already unlinked from the
+    session (a cleared run may have detected and applied anew since), or this attempt's, never
+    recorded. Left in the folder, a controller would take it for the session's report."""
+    try:
+        size = write_report(conn, sessao_id, path)
+        conn.execute(
+            "UPDATE audit.sessoes_processamento SET arquivo_relatorio = %s WHERE id = %s", (str(path), sessao_id)
+        )
+        conn.execute(sql_file("divergencias/mark_step_done.sql"), {"sessao_id": sessao_id, "etapa": "export_csv"})
+    except BaseException:
+        _remove_unrecorded_report(path)
+        raise
     log.info("CSV report %s (%d bytes)", path, size)
     return size
+
+
+def _remove_unrecorded_report(path: ObjectStoragePath | Path) -> None:
+    # Best effort: the export's own error is the one to report, not a storage hiccup here.
+    try:
+        if path.exists():
+            path.unlink()
+            log.warning("CSV %s removed: the session does not point at it (the export failed)", path)
+    except Exception:
+        log.warning("CSV %s could not be removed after the export failed", path, exc_info=True)
