@@ -1,7 +1,7 @@
 """divergencias_rollback and the audit trail: exact restoration, conflicts, idempotence,
 append-only operations and the status history of each divergence."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import psycopg
@@ -465,3 +465,41 @@ def test_a_rollback_that_undid_nothing_is_recorded_with_who_why_and_its_conflict
     assert conn.execute(attempt).fetchall() == [recorded, recorded]
     assert booked(conn, "NF1")[0] == "4500.00"
     assert [d["status_processamento"] for d in divergences(conn, "NF1")] == ["AUTO_APPLIED"]
+
+
+def test_the_undo_refuses_a_session_a_run_reopened_after_the_request_was_checked(rollback_dag, conn, smtp, monkeypatch):
+    """check_request runs before the undo's transaction: a cleared run may reopen the session
+    in between. The undo checks again under the data steps' lock, and its refusal is recorded
+    as a failed rollback."""
+    from divergencias import rollback
+
+    add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
+    sessao_id = run_session(conn, DAY, DAY)["sessao_id"]
+    checked = rollback.check_request
+
+    def check_then_a_run_reopens(params: dict, user: str | None) -> dict:
+        request = checked(params, user)
+        conn.execute(
+            "UPDATE audit.sessoes_processamento SET status = 'RUNNING', fim_processamento = NULL WHERE id = %s",
+            (sessao_id,),
+        )
+        return request
+
+    monkeypatch.setattr(rollback, "check_request", check_then_a_run_reopens)
+    # A refusal is not transient: no retry undoes the session behind the back of whoever asked.
+    undo = rollback_dag.get_task("rollback_session")
+    undo.retries, undo.retry_delay, undo.retry_exponential_backoff = 1, timedelta(0), False
+    run = rollback_dag.test(run_conf={"sessao_id": sessao_id, "motivo": "cedo demais"})
+    assert run.state == "failed"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["check_request"] == "success" and states["rollback_session"] == "failed"
+    assert booked(conn, "NF1")[0] == "5000.00"
+    assert [d["status_processamento"] for d in divergences(conn, "NF1")] == ["AUTO_APPLIED"]
+    ((usuario, descricao, erro),) = conn.execute(
+        "SELECT usuario, descricao, erro_mensagem FROM audit.operacoes WHERE status = 'FAILED'"
+    ).fetchall()
+    assert (usuario, descricao) == ("airflow:dag_test", f"FALHA: Rollback da sessão {sessao_id}: cedo demais")
+    assert (
+        f"sessao_id={sessao_id}: a sessão ainda está em execução (RUNNING); aguarde o fim da execução "
+        "e dispare o rollback de novo." in erro
+    )

@@ -47,6 +47,16 @@ def _lock_timeout_in(error: BaseException) -> bool:
     return False
 
 
+def _refusal_in(error: BaseException) -> str | None:
+    """The message of a refusal the step's SQL raised (object_in_use, e.g. a rollback of a
+    session still running): not transient, so no retry."""
+    while error is not None:
+        if isinstance(error, psycopg.errors.ObjectInUse):
+            return error.diag.message_primary or str(error)
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def record_failure(step: AuditedStep, parameters: dict[str, Any], error: BaseException) -> None:
     """Write the FAILED operation of the step run with ``parameters`` (its bound parameters:
     sessao_id, and usuario when someone asked); never raises (the step's own error is what
@@ -76,8 +86,8 @@ def record_failure(step: AuditedStep, parameters: dict[str, Any], error: BaseExc
 
 class AuditedSQLOperator(SQLExecuteQueryOperator):
     """SQLExecuteQueryOperator that turns a lock wait timeout into a message a person can act
-    on (the task is then retried) and, given an ``audited_step``, records its failure in
-    ``audit.operacoes``."""
+    on (the task is then retried), fails a refusal at once (no retry) and, given an
+    ``audited_step``, records its failure in ``audit.operacoes``."""
 
     def __init__(self, *, audited_step: AuditedStep | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -95,6 +105,11 @@ class AuditedSQLOperator(SQLExecuteQueryOperator):
         except BaseException as error:
             if self.audited_step is not None:
                 record_failure(self.audited_step, self.parameters, error)
+            refusal = _refusal_in(error)
+            if refusal is not None:
+                from airflow.sdk.exceptions import AirflowFailException
+
+                raise AirflowFailException(f"{self.task_id}: {refusal}") from error
             if _lock_timeout_in(error):
                 raise LockWaitTimeout(
                     f"{self.task_id}: esperou mais que limite_espera_bloqueio_s (audit.configuracoes_sistema) por "

@@ -9,6 +9,10 @@
 
 SELECT audit.iniciar_etapa(serializada => true);
 
+-- Checked again here, in the data steps' turn: a run that reopened the session since the
+-- request was checked may not have applied yet (undone now, applied right after).
+SELECT audit.verificar_sessao_parada(%(sessao_id)s);
+
 -- What the session wrote, field by field, as its operations recorded it. An operation a
 -- rollback already marked ROLLED_BACK may still have fields applied (they conflicted then,
 -- e.g. corrected again later): once the conflict is gone, they are undone like the others.
