@@ -16,7 +16,7 @@ from airflow.sdk import DAG, Param, task
 
 from divergencias import settings
 from divergencias.dag_helpers import task_defaults
-from divergencias.operators import AuditedSQLOperator
+from divergencias.operators import AuditedSQLOperator, AuditedStep
 
 with DAG(
     dag_id="divergencias_rollback",
@@ -61,5 +61,9 @@ with DAG(
         sql="rollback/rollback_session.sql",
         parameters=request,
         split_statements=True,
+        # A failed undo (a lock timeout, a database error) leaves a FAILED ROLLBACK operation.
+        audited_step=AuditedStep(
+            "ROLLBACK", "Rollback da sessão {sessao_id}: {motivo}", "byd.controladoria", "MANUAL", session_step=False
+        ),
     )
     request >> undo >> email_confirmation()

@@ -352,6 +352,21 @@ def test_a_person_holding_a_corrected_row_makes_the_rollback_fail_with_a_reason(
     assert [d["status_processamento"] for d in divergences(conn, "NF1")] == ["AUTO_APPLIED"]
     alert = smtp.mails[0].message.get_body(("plain",)).get_content()
     assert "rollback_session" in alert and "limite_espera_bloqueio_s" in alert, alert
+    # The attempt is in the audit trail as a failed rollback, with who asked, why and the error,
+    # and the dashboards count it; the correction it could not undo stays SUCCESS.
+    ((usuario, origem, descricao, filtros, erro),) = conn.execute(
+        """SELECT usuario, origem, descricao, filtros_aplicados, erro_mensagem
+             FROM audit.operacoes WHERE tipo_operacao = 'ROLLBACK' AND status = 'FAILED'"""
+    ).fetchall()
+    assert (usuario, origem, filtros) == ("airflow:dag_test", "MANUAL", {"sessao_id": sessao_id})
+    assert descricao == f"FALHA: Rollback da sessão {sessao_id}: lançamento em duplicidade"
+    assert "lock timeout" in erro
+    assert conn.execute(
+        "SELECT sum(total_erros) FROM audit.vw_operacoes_resumo WHERE tipo_operacao = 'ROLLBACK'"
+    ).fetchone() == (1,)
+    assert conn.execute("SELECT status FROM audit.operacoes WHERE tipo_operacao = 'BULK_UPDATE'").fetchall() == [
+        ("SUCCESS",)
+    ]
 
 
 # --- 8. failures are recorded ----------------------------------------------------------------

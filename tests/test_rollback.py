@@ -1,7 +1,7 @@
 """divergencias_rollback and the audit trail: exact restoration, conflicts, idempotence,
 append-only operations and the status history of each divergence."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import psycopg
@@ -58,13 +58,14 @@ def test_rollback_restores_every_field_byte_for_byte_and_reports_conflicts(rollb
     text = mail.message.get_body(("plain",)).get_content()
     assert "NF_EDIT" in text and "lançamento em duplicidade" in text
 
-    # twice: nothing more changes
+    # twice: nothing more changes; the attempt, which met NF_EDIT's conflict again, is recorded
     snapshot = conn.execute("SELECT md5(string_agg(c::text, '|' ORDER BY 1)) FROM byd.controladoria c").fetchone()
     assert rollback_dag.test(run_conf={"sessao_id": sessao_id, "motivo": "de novo"}).state == "success"
     assert (
         conn.execute("SELECT md5(string_agg(c::text, '|' ORDER BY 1)) FROM byd.controladoria c").fetchone() == snapshot
     )
-    assert _operations(conn) == ops
+    *before, attempt = _operations(conn)
+    assert before == ops and attempt[1:] == ("ROLLBACK", "SUCCESS", None)
 
     # and a rolled-back correction is not reopened while its values stay the same
     run_session(conn, DAY, DAY)
@@ -426,3 +427,79 @@ def test_another_sessions_correction_between_two_of_one_session_is_kept(rollback
         "AUTO_APPLIED",
         "ROLLED_BACK",
     ]
+
+
+def test_a_rollback_that_undid_nothing_is_recorded_with_who_why_and_its_conflicts(rollback_dag, conn, smtp):
+    """Every corrected field changed since: nothing is undone, yet an auditor asking who tried
+    to undo the session, when and why finds the attempt (0 rows, its conflicts), recorded as a
+    rollback that undid something is; the session's correction is not marked ROLLED_BACK."""
+    add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
+    sessao_id = run_session(conn, DAY, DAY)["sessao_id"]
+    conn.execute("UPDATE byd.controladoria SET bonus_dpto = '4500.00' WHERE idnfsexterno = 'NF1'")
+
+    _undo(rollback_dag, sessao_id)
+    assert booked(conn, "NF1")[0] == "4500.00"
+    assert "0 correções desfeitas, 1 conflitos" in smtp.mails[-1].message["Subject"]
+    attempt = """SELECT usuario, origem, descricao, status, registros_afetados, rollback_de,
+                        filtros_aplicados, metadata, timestamp_fim IS NOT NULL
+                   FROM audit.operacoes WHERE tipo_operacao = 'ROLLBACK' ORDER BY id"""
+    recorded = (
+        "airflow:dag_test",
+        "MANUAL",
+        f"Rollback da sessão {sessao_id}: teste",
+        "SUCCESS",
+        0,
+        None,
+        {"sessao_id": sessao_id},
+        {"motivo": "teste", "conflitos": 1},
+        True,
+    )
+    assert conn.execute(attempt).fetchall() == [recorded]
+    assert conn.execute("SELECT status FROM audit.operacoes WHERE tipo_operacao = 'BULK_UPDATE'").fetchall() == [
+        ("SUCCESS",)
+    ]
+    assert [d["status_processamento"] for d in divergences(conn, "NF1")] == ["AUTO_APPLIED"]
+
+    # Asking again is another attempt, recorded as such; nothing else changes.
+    _undo(rollback_dag, sessao_id)
+    assert conn.execute(attempt).fetchall() == [recorded, recorded]
+    assert booked(conn, "NF1")[0] == "4500.00"
+    assert [d["status_processamento"] for d in divergences(conn, "NF1")] == ["AUTO_APPLIED"]
+
+
+def test_the_undo_refuses_a_session_a_run_reopened_after_the_request_was_checked(rollback_dag, conn, smtp, monkeypatch):
+    """check_request runs before the undo's transaction: a cleared run may reopen the session
+    in between. The undo checks again under the data steps' lock, and its refusal is recorded
+    as a failed rollback."""
+    from divergencias import rollback
+
+    add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
+    sessao_id = run_session(conn, DAY, DAY)["sessao_id"]
+    checked = rollback.check_request
+
+    def check_then_a_run_reopens(params: dict, user: str | None) -> dict:
+        request = checked(params, user)
+        conn.execute(
+            "UPDATE audit.sessoes_processamento SET status = 'RUNNING', fim_processamento = NULL WHERE id = %s",
+            (sessao_id,),
+        )
+        return request
+
+    monkeypatch.setattr(rollback, "check_request", check_then_a_run_reopens)
+    # A refusal is not transient: no retry undoes the session behind the back of whoever asked.
+    undo = rollback_dag.get_task("rollback_session")
+    undo.retries, undo.retry_delay, undo.retry_exponential_backoff = 1, timedelta(0), False
+    run = rollback_dag.test(run_conf={"sessao_id": sessao_id, "motivo": "cedo demais"})
+    assert run.state == "failed"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["check_request"] == "success" and states["rollback_session"] == "failed"
+    assert booked(conn, "NF1")[0] == "5000.00"
+    assert [d["status_processamento"] for d in divergences(conn, "NF1")] == ["AUTO_APPLIED"]
+    ((usuario, descricao, erro),) = conn.execute(
+        "SELECT usuario, descricao, erro_mensagem FROM audit.operacoes WHERE status = 'FAILED'"
+    ).fetchall()
+    assert (usuario, descricao) == ("airflow:dag_test", f"FALHA: Rollback da sessão {sessao_id}: cedo demais")
+    assert (
+        f"sessao_id={sessao_id}: a sessão ainda está em execução (RUNNING); aguarde o fim da execução "
+        "e dispare o rollback de novo." in erro
+    )

@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
+from psycopg.types.json import Jsonb
 
 from divergencias import settings
 
@@ -21,11 +22,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class AuditedStep:
-    """How the audit trail names a step's failure."""
+    """How the audit trail names a step's failure. ``descricao`` is formatted with the step's
+    parameters (``str.format``). A data step of a divergencias_diarias session
+    (``session_step``) drops its done mark before it runs and its failure belongs to that
+    session; the rollback is no step of the session it undoes: its failure names the session
+    in filtros_aplicados and the person who asked, as its ROLLBACK operation does."""
 
     tipo_operacao: str
     descricao: str
     tabela_afetada: str
+    origem: str = "AUTOMATION"
+    session_step: bool = True
 
 
 class LockWaitTimeout(RuntimeError):
@@ -40,21 +47,36 @@ def _lock_timeout_in(error: BaseException) -> bool:
     return False
 
 
-def record_failure(step: AuditedStep, sessao_id: int, error: BaseException) -> None:
-    """Write the FAILED operation; never raises (the step's own error is what matters)."""
+def _refusal_in(error: BaseException) -> str | None:
+    """The message of a refusal the step's SQL raised (object_in_use, e.g. a rollback of a
+    session still running): not transient, so no retry."""
+    while error is not None:
+        if isinstance(error, psycopg.errors.ObjectInUse):
+            return error.diag.message_primary or str(error)
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def record_failure(step: AuditedStep, parameters: dict[str, Any], error: BaseException) -> None:
+    """Write the FAILED operation of the step run with ``parameters`` (its bound parameters:
+    sessao_id, and usuario when someone asked); never raises (the step's own error is what
+    matters)."""
     from divergencias.database import financial_db, sql_file
 
     try:
+        sessao_id = int(parameters["sessao_id"])
         with financial_db() as conn:
             conn.execute("SELECT audit.iniciar_etapa(limitar_espera => false)")
             conn.execute(
                 sql_file("divergencias/record_failure.sql"),
                 {
-                    "sessao_id": sessao_id,
+                    "sessao_id": sessao_id if step.session_step else None,
+                    "filtros": None if step.session_step else Jsonb({"sessao_id": sessao_id}),
                     "tipo_operacao": step.tipo_operacao,
-                    "descricao": f"FALHA: {step.descricao}",
+                    "descricao": f"FALHA: {step.descricao.format(**parameters)}",
+                    "origem": step.origem,
                     "tabela_afetada": step.tabela_afetada,
-                    "usuario": settings.PIPELINE_USER,
+                    "usuario": parameters.get("usuario") or settings.PIPELINE_USER,
                     "erro": f"{type(error).__name__}: {error}"[:10_000],
                 },
             )
@@ -64,8 +86,8 @@ def record_failure(step: AuditedStep, sessao_id: int, error: BaseException) -> N
 
 class AuditedSQLOperator(SQLExecuteQueryOperator):
     """SQLExecuteQueryOperator that turns a lock wait timeout into a message a person can act
-    on (the task is then retried) and, given an ``audited_step``, records its failure in
-    ``audit.operacoes``."""
+    on (the task is then retried), fails a refusal at once (no retry) and, given an
+    ``audited_step``, records its failure in ``audit.operacoes``."""
 
     def __init__(self, *, audited_step: AuditedStep | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -75,14 +97,19 @@ class AuditedSQLOperator(SQLExecuteQueryOperator):
         from divergencias.dag_helpers import step_started
 
         try:
-            if self.audited_step is not None:
+            if self.audited_step is not None and self.audited_step.session_step:
                 step_started(int(self.parameters["sessao_id"]), self.task_id)
             return super().execute(context)
         # BaseException: Airflow's task timeout (AirflowTaskTimeout) is not an Exception, and a
         # step stopped by it failed like any other.
         except BaseException as error:
             if self.audited_step is not None:
-                record_failure(self.audited_step, int(self.parameters["sessao_id"]), error)
+                record_failure(self.audited_step, self.parameters, error)
+            refusal = _refusal_in(error)
+            if refusal is not None:
+                from airflow.sdk.exceptions import AirflowFailException
+
+                raise AirflowFailException(f"{self.task_id}: {refusal}") from error
             if _lock_timeout_in(error):
                 raise LockWaitTimeout(
                     f"{self.task_id}: esperou mais que limite_espera_bloqueio_s (audit.configuracoes_sistema) por "

@@ -3,10 +3,15 @@
 -- transaction. Each field gets back its valor_original byte for byte; a field changed
 -- since the correction, or corrected again by a later operation, is left alone and reported
 -- as a conflict; value checks the correction had closed are reopened. One ROLLBACK operation per
--- undone operation (rollback_de), which becomes ROLLED_BACK. A second run finds nothing
--- left to undo and writes nothing. Parameters: sessao_id, motivo, usuario.
+-- undone operation (rollback_de), which becomes ROLLED_BACK; when every field is a conflict, one
+-- ROLLBACK operation of 0 rows records the attempt. A second run finds nothing left to undo and
+-- writes nothing. Parameters: sessao_id, motivo, usuario.
 
 SELECT audit.iniciar_etapa(serializada => true);
+
+-- Checked again here, in the data steps' turn: a run that reopened the session since the
+-- request was checked may not have applied yet (undone now, applied right after).
+SELECT audit.verificar_sessao_parada(%(sessao_id)s);
 
 -- What the session wrote, field by field, as its operations recorded it. An operation a
 -- rollback already marked ROLLED_BACK may still have fields applied (they conflicted then,
@@ -99,6 +104,18 @@ SELECT operacao_id AS desfeita_id, count(*)::int AS registros,
   FROM desfazer
  WHERE conflito IS NULL
  GROUP BY operacao_id;
+
+-- Corrections still applied but every one a conflict: nothing is undone, yet the attempt (who,
+-- when, why, its conflicts) is recorded as one ROLLBACK operation of 0 rows that undoes no
+-- operation (rollback_de NULL), so none becomes ROLLED_BACK. Nothing left applied at all (a
+-- session already undone, or one that corrected nothing) records nothing.
+INSERT INTO operacoes_rollback (desfeita_id, registros, id)
+SELECT NULL, 0,
+       audit.iniciar_operacao('ROLLBACK', 'Rollback da sessão ' || %(sessao_id)s::text || ': ' || %(motivo)s,
+                              %(usuario)s, 'MANUAL', 'byd.controladoria', NULL,
+                              jsonb_build_object('sessao_id', %(sessao_id)s::int))
+ WHERE EXISTS (SELECT 1 FROM desfazer)
+   AND NOT EXISTS (SELECT 1 FROM operacoes_rollback);
 
 UPDATE audit.operacoes o
    SET rollback_de = r.desfeita_id,
