@@ -39,7 +39,7 @@ RELEASED = {
     "044_sessao_disparada_por.sql": "1ff10b6662d002f4ac5527a5781da03c390815447cd7a2e983e43e0d5baeef03",
     "045_leitura_por_par.sql": "5fcceba045dd9d2463eb3a0e109328c8c5e16c5408e2dfb5d92b7f866dccc1fb",
     "046_leitura_monetaria_sem_colacao.sql": "54461b89fc4cd40dc0e11db9c97d7af129cfd49be22bf6d85df915c8604aff41",
-    "047_rollback_sessao_parada.sql": "2940a060fe74870fc4a388bd10cd62cb36a9b57cde5b6ded1a065d904ae661e9",
+    "047_rollback_sessao_parada.sql": "39eb1050d411a95ee9b43e14dc04bea0a26f611227acc8a80f857cb9c8177c9c",
     "048_planilha_so_numero_simples.sql": "a29372956e3e8179dcff8b8edef515a4e83dbc004a739d583b73ce0079c81413",
 }
 

@@ -503,3 +503,21 @@ def test_the_undo_refuses_a_session_a_run_reopened_after_the_request_was_checked
         f"sessao_id={sessao_id}: a sessão ainda está em execução (RUNNING); aguarde o fim da execução "
         "e dispare o rollback de novo." in erro
     )
+
+
+def test_a_rollback_asked_for_right_after_an_upgrade_migrates_audit_first(rollback_dag, conn, smtp):
+    """Only the daily run migrated audit: a rollback between an upgrade and the next daily run
+    called the newest migration's functions before they existed, and failed on them."""
+    sessao_id = _apply_some(conn)
+    conn.execute(
+        "DROP FUNCTION audit.verificar_sessao_parada(integer);"
+        "DROP FUNCTION audit.sessao_em_execucao(audit.sessoes_processamento);"
+        "DELETE FROM audit.schema_migracoes WHERE versao = '047_rollback_sessao_parada.sql'"
+    )
+
+    run = rollback_dag.test(run_conf={"sessao_id": sessao_id, "motivo": "logo após a atualização"})
+    assert run.state == "success"
+    assert booked(conn, "NF_NULL") == (None, "0")
+    assert conn.execute(
+        "SELECT count(*) FROM audit.schema_migracoes WHERE versao = '047_rollback_sessao_parada.sql'"
+    ).fetchone() == (1,)

@@ -15,6 +15,7 @@ from psycopg.rows import class_row
 
 from divergencias import settings
 from divergencias.database import financial_db, sql_file
+from divergencias.migrations import MigrationChanged, apply_migrations
 from divergencias.notifications import Mail, deliverable_recipients, render, send
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,13 @@ def check_request(params: dict, user: str | None) -> dict:
         _reject(f"Parâmetro sessao_id={sessao_id!r} inválido: informe o número da sessão.")
     if not motivo:
         _reject("Parâmetro motivo é obrigatório: diga por que a sessão está sendo desfeita.")
+    # A rollback asked for right after an upgrade, before the daily run migrated audit, reads
+    # and undoes with the functions this code calls, not fails on a missing one.
+    with financial_db(autocommit=True) as conn:
+        try:
+            apply_migrations(conn)
+        except MigrationChanged as error:
+            _reject(str(error))
     with financial_db() as conn, conn.cursor(row_factory=class_row(SessionToUndo)) as cur:
         session = cur.execute(sql_file("rollback/session_to_undo.sql"), {"sessao_id": sessao_id}).fetchone()
     if session is None:

@@ -1,13 +1,10 @@
 -- divergencias_rollback: the session to undo, how many of its corrections are still applied,
 -- and whether any operation of this system recorded them: the old system's sessions count
 -- corrections (correcoes_aplicadas) that no operation of theirs links to a divergence, so
--- nothing here can undo them. A session RUNNING for less than six hours is still being
--- processed (open_session's rule: no run lasts six hours; an older one was abandoned).
+-- nothing here can undo them. Whether its run is still running: audit.sessao_em_execucao (047).
 -- Parameter: sessao_id.
 SELECT s.id, s.status, s.data_inicio, s.data_fim, coalesce(s.correcoes_aplicadas, 0) AS correcoes_aplicadas,
-       coalesce(s.status = 'RUNNING'
-                AND s.inicio_processamento > (now() AT TIME ZONE 'America/Sao_Paulo') - interval '6 hours',
-                false) AS em_execucao,
+       audit.sessao_em_execucao(s) AS em_execucao,
        (SELECT count(*) FROM audit.divergencias_processadas d
           JOIN audit.operacoes o ON o.id = d.operacao_id
          WHERE o.sessao_id = s.id AND o.tipo_operacao IN ('BULK_UPDATE', 'APPROVE')
