@@ -291,6 +291,21 @@ def _target(
     }
 
 
+def _memory_ratio(small: dict, large: dict) -> tuple[float | None, str]:
+    """Task peak RSS, large against small, measured alike at both sizes: the export probe
+    runs at every size, the whole DAG only without --no-dag-run, and the DAG's process (all
+    of Airflow) is several times the probe's. Both peaks when both sizes ran the DAG; the
+    worse ratio counts."""
+    if "export_probe_peak_rss_mb" not in small or "export_probe_peak_rss_mb" not in large:
+        return None, "a size recorded before the probe's peak was kept apart: run it again"
+    ratios = [large["export_probe_peak_rss_mb"] / small["export_probe_peak_rss_mb"]]
+    measured = "export probe"
+    if small.get("dag_run_peak_rss_mb") and large.get("dag_run_peak_rss_mb"):
+        ratios.append(large["dag_run_peak_rss_mb"] / small["dag_run_peak_rss_mb"])
+        measured = "export probe and airflow dags test"
+    return max(ratios), measured
+
+
 def scaling_targets(history: dict[str, dict], n_sales: int) -> list[dict]:
     """Memory flat and cost linear: the largest size recorded on this server against the
     smallest (``history``: one entry per size, from ``record_scaling``)."""
@@ -304,12 +319,10 @@ def scaling_targets(history: dict[str, dict], n_sales: int) -> list[dict]:
     small, large = history[str(sizes[0])], history[str(sizes[-1])]
     note = f"{sizes[0]:,} -> {sizes[-1]:,} sales"
     per_sale = [h["total_seconds"] / n for h, n in ((small, sizes[0]), (large, sizes[-1]))]
+    memory, measured = _memory_ratio(small, large)
     return [
         _target(
-            "memory flat from 100k to 5M (task peak RSS, large/small)",
-            large["task_peak_rss_mb"] / small["task_peak_rss_mb"],
-            TARGET_SCALING,
-            note,
+            "memory flat from 100k to 5M (task peak RSS, large/small)", memory, TARGET_SCALING, f"{note}, {measured}"
         ),
         _target(
             "cost linear from 100k to 5M (data work per sale, large/small)",
@@ -328,6 +341,8 @@ def record_scaling(path: Path, key: str, results: dict) -> dict[str, dict]:
     history[str(results["n_sales"])] = {
         "total_seconds": results["total_seconds"],
         "task_peak_rss_mb": results["task_peak_rss_mb"],
+        "export_probe_peak_rss_mb": results["export_probe_peak_rss_mb"],
+        "dag_run_peak_rss_mb": results["dag_run_peak_rss_mb"],
         "timestamp": results["timestamp"],
     }
     path.write_text(json.dumps(recorded, indent=2, sort_keys=True) + "\n", encoding="utf-8")

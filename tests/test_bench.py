@@ -117,3 +117,35 @@ def test_floors_take_the_settings_detection_runs_with(business_db, conn):
             for name in ("jit", "parallel_leader_participation", "min_parallel_table_scan_size")
         }
     assert shown == {"jit": "off", "parallel_leader_participation": "off", "min_parallel_table_scan_size": "512kB"}
+
+
+def test_memory_flat_compares_the_same_measurement_at_both_sizes():
+    """A 1M run with the DAG (its process, all of Airflow, 247 MB) against a 100k run without
+    it (the export probe, 35 MB) read as memory growing 7 times with the data."""
+    history = {
+        "100000": {
+            "total_seconds": 0.8,
+            "task_peak_rss_mb": 35.0,
+            "export_probe_peak_rss_mb": 35.0,
+            "dag_run_peak_rss_mb": None,
+        },
+        "1000000": {
+            "total_seconds": 6.2,
+            "task_peak_rss_mb": 247.0,
+            "export_probe_peak_rss_mb": 36.0,
+            "dag_run_peak_rss_mb": 247.0,
+        },
+    }
+    memory = bench_main.scaling_targets(history, 1_000_000)[0]
+    assert memory["measured"] == 36.0 / 35.0 and memory["met"] is True
+    assert memory["note"].endswith("export probe")
+
+    # both sizes ran the DAG: its peaks are compared too, and the worse ratio counts
+    history["100000"]["dag_run_peak_rss_mb"] = 200.0
+    memory = bench_main.scaling_targets(history, 1_000_000)[0]
+    assert memory["measured"] == 247.0 / 200.0 and memory["met"] is False
+
+    # a size recorded before the probe's peak was kept apart cannot be compared
+    del history["100000"]["export_probe_peak_rss_mb"]
+    memory = bench_main.scaling_targets(history, 1_000_000)[0]
+    assert memory["measured"] is None and "run it again" in memory["note"]
