@@ -5,6 +5,7 @@ import json
 import subprocess
 import uuid
 from datetime import date, datetime
+from pathlib import Path
 
 import pendulum
 import psycopg
@@ -129,3 +130,30 @@ def test_the_connections_libpq_extras_reach_pg_dump(business_db, monkeypatch):
         "PGSSLKEY": "/opt/airflow/certs/cliente.key",
     }
     assert (env["PGCONNECT_TIMEOUT"], env["PGOPTIONS"]) == ("10", "-c statement_timeout=0")
+
+
+def test_a_failed_restore_of_a_large_dump_says_why(conn, business_db, output_dir):
+    """pg_restore --exit-on-error stops reading at the first failed statement; with a dump larger
+    than the pipe's buffer the rest of it cannot be written, and the failure must still carry
+    pg_restore's own message (here: restoring over an existing schema audit), not a bare
+    "Broken pipe"."""
+    conn.execute(
+        """INSERT INTO byd.vendas (idnfsexterno, dta_processamento, data_final_venda, des_modelo, chassi, revenda)
+           SELECT 'NF' || i, '2026-11-10 09:00', '2026-11-10 09:00', 'BYD DOLPHIN', 'LGXCE4CB0R0000001',
+                  'BYD Paulista'
+             FROM generate_series(1, 6000) i"""
+    )
+    conn.execute(
+        """INSERT INTO byd.incentivos (idnfsexterno, valor_bonus, trade, bonus_utilizado)
+           SELECT 'NF' || i, '5000.00', '0', 'SIM' FROM generate_series(1, 6000) i"""
+    )
+    conn.execute(
+        """INSERT INTO byd.controladoria (idnfsexterno, bonus_dpto, trade_mkt_dpto)
+           SELECT 'NF' || i, (i % 997) || '.' || (i % 89), '0' FROM generate_series(1, 6000) i"""
+    )
+    run_session(conn, date(2026, 11, 10), date(2026, 11, 10))
+    dump = Path(backup.backup(date(2026, 11, 28)))
+    assert dump.stat().st_size > 4 * 65536  # well past a pipe's buffer
+
+    with pytest.raises(RuntimeError, match=r'pg_restore failed \(exit 1\):.*schema "audit" already exists'):
+        backup.restore(dump, _libpq(business_db), backup.server_major(conn))

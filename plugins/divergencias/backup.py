@@ -10,6 +10,7 @@ The password travels in ``PGPASSWORD``, never on a command line.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
@@ -149,16 +150,30 @@ def _run_streaming(command: list[str], env: dict[str, str], stdin: IO[bytes] | N
             stderr=errors,
         )
         pipe = process.stdin if stdin else process.stdout
+        stopped_reading = False
         try:
             while chunk := (stdin.read(_CHUNK) if stdin else pipe.read(_CHUNK)):
-                (pipe if stdin else stdout).write(chunk)
+                if stdin:
+                    try:
+                        pipe.write(chunk)
+                    except BrokenPipeError:
+                        # the client exited before reading all its input (pg_restore
+                        # --exit-on-error stops at the first failed statement): its exit code
+                        # and stderr, read below, say why; a bare "Broken pipe" would not
+                        stopped_reading = True
+                        break
+                else:
+                    stdout.write(chunk)
         finally:
-            pipe.close()
+            # closing flushes what is still buffered, which fails the same way
+            with contextlib.suppress(BrokenPipeError):
+                pipe.close()
             returncode = process.wait()
         errors.seek(0)
         message = errors.read().decode(errors="replace").strip()
-    if returncode != 0:
-        raise RuntimeError(f"{Path(command[0]).name} failed (exit {returncode}): {message}")
+    if returncode != 0 or stopped_reading:
+        reason = f"exit {returncode}" if returncode != 0 else "exit 0 before reading all its input"
+        raise RuntimeError(f"{Path(command[0]).name} failed ({reason}): {message}")
     if message:
         log.warning("%s: %s", Path(command[0]).name, message)
 
