@@ -10,10 +10,12 @@ from pathlib import Path
 import pendulum
 import psycopg
 import pytest
+from psycopg import sql
 
 from devtools import databases
 from devtools.sql_steps import run_session
 from divergencias import backup
+from divergencias.settings import PROJECT_ROOT
 from tests.helpers import add_sale
 
 SAO_PAULO = "America/Sao_Paulo"
@@ -157,3 +159,43 @@ def test_a_failed_restore_of_a_large_dump_says_why(conn, business_db, output_dir
 
     with pytest.raises(RuntimeError, match=r'pg_restore failed \(exit 1\):.*schema "audit" already exists'):
         backup.restore(dump, _libpq(business_db), backup.server_major(conn))
+
+
+def test_replacing_the_audit_trail_in_place_keeps_who_may_read_it(audited, business_db, pg_admin_dsn, output_dir):
+    """README: after a loss, DROP SCHEMA audit CASCADE and restore the latest dump into the
+    business database itself. The roles the DBA let read the audit trail (the old guide grants
+    on every table of audit; 039 grants the views) are the same cluster's and must read it
+    again afterwards, or the auditors' own logins are refused after the restore."""
+    reader = f"leitor_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(reader)))
+    try:
+        audited.execute(sql.SQL("GRANT USAGE ON SCHEMA audit TO {}").format(sql.Identifier(reader)))
+        audited.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA audit TO {}").format(sql.Identifier(reader)))
+        original = backup.audit_row_counts(audited)
+        dump = Path(backup.backup(date(2026, 11, 28)))
+
+        audited.execute("DROP SCHEMA audit CASCADE")
+        backup.restore(dump, _libpq(business_db), backup.server_major(audited), in_place=True)
+
+        assert backup.audit_row_counts(audited) == original
+        may_read = audited.execute(
+            """SELECT has_schema_privilege(%(r)s, 'audit', 'USAGE'),
+                      has_table_privilege(%(r)s, 'audit.operacoes', 'SELECT'),
+                      has_table_privilege(%(r)s, 'audit.vw_divergencias_abertas', 'SELECT')""",
+            {"r": reader},
+        ).fetchone()
+        assert may_read == (True, True, True)
+    finally:
+        audited.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(reader)))
+        with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(reader)))
+
+
+def test_the_readme_restores_with_the_options_the_tests_use():
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    for options, database in (
+        (backup.restore_options(in_place=False), "auditoria_restaurada"),
+        (backup.restore_options(in_place=True), "financeiro"),
+    ):
+        assert f"pg_restore {' '.join(options)} -d {database} " in readme

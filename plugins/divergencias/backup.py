@@ -187,12 +187,21 @@ def dump_audit(target: ObjectStoragePath | Path, env: dict[str, str], major: int
     return target.stat().st_size
 
 
-def restore(dump: ObjectStoragePath | Path, env: dict[str, str], major: int) -> None:
+def restore_options(*, in_place: bool) -> list[str]:
+    """pg_restore's options, as the README gives them. ``--exit-on-error``: a partial restore
+    is a failed one. Into a scratch database (or a new server) the grants stay out: the roles
+    they name may not exist there and the first GRANT would stop the restore. In place (the
+    business database, after DROP SCHEMA audit) they come back: the roles are the same
+    cluster's, and without them the logins allowed to read the audit trail are refused."""
+    return ["--no-owner", *([] if in_place else ["--no-privileges"]), "--exit-on-error"]
+
+
+def restore(dump: ObjectStoragePath | Path, env: dict[str, str], major: int, *, in_place: bool = False) -> None:
     """Restore a dump into the database ``env`` names (it must not have schema audit yet);
-    ``--exit-on-error``: a partial restore is a failed one."""
+    ``in_place``: it is the business database the dump came from."""
     pg_restore = client_for("pg_restore", major)
     with dump.open("rb") as source:
-        command = [str(pg_restore), "--no-owner", "--no-privileges", "--exit-on-error", "--dbname", env["PGDATABASE"]]
+        command = [str(pg_restore), *restore_options(in_place=in_place), "--dbname", env["PGDATABASE"]]
         _run_streaming(command, env, stdin=source, stdout=None)
 
 
