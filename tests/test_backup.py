@@ -56,18 +56,40 @@ def test_backup_keeps_n_days_and_the_latest_dump_restores_every_row(
     latest = backup.latest_dump(folder)
     assert latest.name == "auditoria_2026-11-28.dump"
 
+    # as the README does it: a database an administrator created for the financial_db login
+    # (not a superuser), restored by that login
+    login, password = f"financeiro_{uuid.uuid4().hex[:12]}", uuid.uuid4().hex
     scratch = f"restauracao_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(login), sql.Literal(password)))
     scratch_dsn = databases.create_database(pg_admin_dsn, scratch)
     try:
+        with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(scratch), sql.Identifier(login))
+            )
         with psycopg.connect(scratch_dsn, autocommit=True) as target:
-            backup.restore(latest, _libpq(scratch_dsn), backup.server_major(target))
-            restored = backup.audit_row_counts(target)
-        original = backup.audit_row_counts(audited)
+            as_login = {**_libpq(scratch_dsn), "PGUSER": login, "PGPASSWORD": password}
+            backup.restore(latest, as_login, backup.server_major(target))
+            restored = backup.audit_row_counts(target), _audit_sequences(target)
+        original = backup.audit_row_counts(audited), _audit_sequences(audited)
         assert restored == original
         for table in ("sessoes_processamento", "divergencias_processadas", "operacoes", "schema_migracoes"):
-            assert original[table] > 0, table
+            assert original[0][table] > 0, table
+        # the next id of each table continues after the restored rows
+        assert original[1]["audit.operacoes_id_seq"][0] >= original[0]["operacoes"]
     finally:
         databases.drop_database(pg_admin_dsn, scratch)
+        with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(login)))
+
+
+def _audit_sequences(conn: psycopg.Connection) -> dict[str, tuple]:
+    rows = conn.execute(
+        """SELECT schemaname || '.' || sequencename, last_value, increment_by
+             FROM pg_sequences WHERE schemaname = 'audit'"""
+    )
+    return {name: (last_value, increment) for name, last_value, increment in rows}
 
 
 def _libpq(dsn: str) -> dict[str, str]:
