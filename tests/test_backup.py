@@ -4,7 +4,7 @@ last N days kept, and a restore of the latest dump that gives back every row."""
 import json
 import subprocess
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pendulum
@@ -44,6 +44,7 @@ def test_backup_keeps_n_days_and_the_latest_dump_restores_every_row(
     (folder / "auditoria_2026-11-20.dump.part").write_bytes(b"interrompido")
     (folder / "LEIA-ME.txt").write_text("não é um dump")
     monkeypatch.setenv("AIRFLOW_VAR_DIVERGENCIAS_BACKUP_DIAS", "3")
+    monkeypatch.setattr(backup, "today", lambda: date(2026, 11, 28))
 
     run = backup_dag.test(logical_date=pendulum.datetime(2026, 11, 28, 8, 30, tz=SAO_PAULO))
 
@@ -221,3 +222,35 @@ def test_the_readme_restores_with_the_options_the_tests_use():
         (backup.restore_options(in_place=True), "financeiro"),
     ):
         assert f"pg_restore {' '.join(options)} -d {database} " in readme
+
+
+def test_a_run_cleared_days_later_does_not_pass_todays_data_off_as_that_days_dump(
+    backup_dag, audited, business_db, output_dir, monkeypatch
+):
+    """A dump is a snapshot of the moment it is taken. The run of 2026-11-25 failed (say, no
+    pg_dump of the server's version yet) and is cleared on 2026-11-28 once that is fixed: it
+    must not write the 28th's audit trail as auditoria_2026-11-25.dump, and must not replace
+    a real dump of the 25th that is still there."""
+    folder = output_dir / "backups_auditoria"
+    folder.mkdir(parents=True)
+    (folder / "auditoria_2026-11-25.dump").write_bytes(b"o dump verdadeiro do dia 25")
+    monkeypatch.setattr(backup, "today", lambda: date(2026, 11, 28))
+
+    run = backup_dag.test(logical_date=pendulum.datetime(2026, 11, 25, 8, 30, tz=SAO_PAULO))
+
+    assert run.state == "success"
+    assert (folder / "auditoria_2026-11-25.dump").read_bytes() == b"o dump verdadeiro do dia 25"
+    assert backup.latest_dump(folder).name == "auditoria_2026-11-28.dump"
+
+
+def test_a_dump_is_named_by_the_sao_paulo_day_it_is_taken(monkeypatch):
+    class LateEvening(datetime):
+        @classmethod
+        def now(cls, tz=None):  # noqa: ANN001, ANN206
+            # 23:30 in São Paulo is already the next day in UTC
+            return datetime(2026, 11, 29, 2, 30, tzinfo=UTC).astimezone(tz)
+
+    monkeypatch.setattr(backup, "datetime", LateEvening)
+    assert backup.today() == date(2026, 11, 28)
+    written = "s3://aws_default@relatorios/controladoria/backups_auditoria/auditoria_2026-11-28.dump"
+    assert backup.dump_day(written) == date(2026, 11, 28)

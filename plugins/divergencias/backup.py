@@ -18,9 +18,10 @@ import re
 import shutil
 import subprocess
 import tempfile
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg import sql
@@ -48,6 +49,18 @@ def backup_folder() -> ObjectStoragePath:
 
 def dump_name(day: date) -> str:
     return f"auditoria_{day.isoformat()}.dump"
+
+
+def today() -> date:
+    """The São Paulo day now. A dump is a snapshot of the moment it is taken, so it is named
+    by this day, not by its run's logical date: a run cleared days later must not write
+    today's audit trail under an old day's name, over that day's real dump."""
+    return datetime.now(ZoneInfo(settings.LOCAL_TIMEZONE)).date()
+
+
+def dump_day(written: str) -> date:
+    """The day of a dump, from its path (what the backup task returns)."""
+    return date.fromisoformat(_DUMP_NAME.match(written.rsplit("/", 1)[-1]).group(1))
 
 
 def server_major(conn: psycopg.Connection) -> int:
