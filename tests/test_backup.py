@@ -254,3 +254,13 @@ def test_a_dump_is_named_by_the_sao_paulo_day_it_is_taken(monkeypatch):
     assert backup.today() == date(2026, 11, 28)
     written = "s3://aws_default@relatorios/controladoria/backups_auditoria/auditoria_2026-11-28.dump"
     assert backup.dump_day(written) == date(2026, 11, 28)
+
+
+def test_a_file_named_like_a_dump_of_no_real_day_does_not_stop_the_retention(tmp_path):
+    """Someone's copy named after no calendar day must not fail every day's prune (the old
+    dumps would then pile up); it is not ours, so it stays."""
+    (tmp_path / "auditoria_2026-02-30.dump").write_bytes(b"copia")
+    (tmp_path / "auditoria_2026-11-01.dump").write_bytes(b"antigo")
+
+    assert backup.prune(tmp_path, 3, date(2026, 11, 28)) == ["auditoria_2026-11-01.dump"]
+    assert [p.name for p in tmp_path.iterdir()] == ["auditoria_2026-02-30.dump"]

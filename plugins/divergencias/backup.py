@@ -233,15 +233,25 @@ def prune(folder: ObjectStoragePath | Path, keep_days: int, today: date) -> list
     oldest_kept = today - timedelta(days=keep_days - 1)
     removed = []
     for path in sorted(folder.iterdir(), key=lambda p: p.name) if folder.exists() else []:
-        found = _PRUNABLE_NAME.match(path.name)
-        if found and date.fromisoformat(found.group(1)) < oldest_kept:
+        day = _day_named(_PRUNABLE_NAME, path.name)
+        if day is not None and day < oldest_kept:
             path.unlink()
             removed.append(path.name)
     return removed
 
 
+def _day_named(pattern: re.Pattern, name: str) -> date | None:
+    """The day in a dump's file name; None when the name is not one of ours, including a name
+    of no calendar day (someone's copy must not fail every day's retention)."""
+    found = pattern.match(name)
+    try:
+        return date.fromisoformat(found.group(1)) if found else None
+    except ValueError:
+        return None
+
+
 def latest_dump(folder: ObjectStoragePath | Path) -> ObjectStoragePath | Path | None:
-    dumps = sorted((p for p in folder.iterdir() if _DUMP_NAME.match(p.name)), key=lambda p: p.name)
+    dumps = sorted((p for p in folder.iterdir() if _day_named(_DUMP_NAME, p.name)), key=lambda p: p.name)
     return dumps[-1] if dumps else None
 
 
