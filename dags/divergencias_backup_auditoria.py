@@ -3,8 +3,9 @@
 
 Every day at 08:30 (America/Sao_Paulo), after the 07:00 run of `divergencias_diarias`,
 dumps schema `audit` of `financial_db` (`pg_dump -n audit -Fc`, the client of the server's
-major version) to `<divergencias_output_dir>/backups_auditoria/auditoria_AAAA-MM-DD.dump`,
-then deletes the dumps older than the last `divergencias_backup_dias` days (default 14).
+major version) to `<divergencias_output_dir>/backups_auditoria/auditoria_AAAA-MM-DD.dump`
+(the São Paulo day the dump is taken, also in a run cleared days later), then deletes the
+dumps older than the last `divergencias_backup_dias` days (default 14).
 A failed dump deletes nothing. Restore: see the README, "Backups and restore".
 """
 
@@ -19,12 +20,6 @@ from airflow.timetables.trigger import CronTriggerTimetable
 from divergencias import settings
 from divergencias.dag_helpers import task_defaults
 
-
-def local_day(dag_run) -> pendulum.Date:  # noqa: ANN001
-    """The São Paulo day a run is for: its dump's name."""
-    return pendulum.instance(dag_run.logical_date or dag_run.run_after).in_timezone(settings.LOCAL_TIMEZONE).date()
-
-
 with DAG(
     dag_id="divergencias_backup_auditoria",
     description="Backup diário do schema audit (pg_dump) no armazenamento dos relatórios",
@@ -38,17 +33,19 @@ with DAG(
 ) as dag:
 
     @task
-    def dump_audit(dag_run=None) -> str:  # noqa: ANN001
-        """pg_dump of schema audit, streamed to the reports storage."""
-        from divergencias.backup import backup
+    def dump_audit() -> str:
+        """pg_dump of schema audit, streamed to the reports storage, named by today's São
+        Paulo day (a snapshot of now, even in a run cleared days later)."""
+        from divergencias.backup import backup, today
 
-        return backup(local_day(dag_run))
+        return backup(today())
 
     @task
-    def prune_old_dumps(dag_run=None) -> list[str]:  # noqa: ANN001
-        """Keeps the last divergencias_backup_dias days of dumps."""
-        from divergencias.backup import prune_backups
+    def prune_old_dumps(written: str) -> list[str]:
+        """Keeps the last divergencias_backup_dias days of dumps, counted from the dump just
+        written (not from the clock: a prune after midnight must not drop it)."""
+        from divergencias.backup import dump_day, prune_backups
 
-        return prune_backups(local_day(dag_run))
+        return prune_backups(dump_day(written))
 
-    dump_audit() >> prune_old_dumps()
+    prune_old_dumps(dump_audit())

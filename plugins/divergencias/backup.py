@@ -10,6 +10,7 @@ The password travels in ``PGPASSWORD``, never on a command line.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
@@ -17,9 +18,10 @@ import re
 import shutil
 import subprocess
 import tempfile
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg import sql
@@ -47,6 +49,18 @@ def backup_folder() -> ObjectStoragePath:
 
 def dump_name(day: date) -> str:
     return f"auditoria_{day.isoformat()}.dump"
+
+
+def today() -> date:
+    """The São Paulo day now. A dump is a snapshot of the moment it is taken, so it is named
+    by this day, not by its run's logical date: a run cleared days later must not write
+    today's audit trail under an old day's name, over that day's real dump."""
+    return datetime.now(ZoneInfo(settings.LOCAL_TIMEZONE)).date()
+
+
+def dump_day(written: str) -> date:
+    """The day of a dump, from its path (what the backup task returns)."""
+    return date.fromisoformat(_DUMP_NAME.match(written.rsplit("/", 1)[-1]).group(1))
 
 
 def server_major(conn: psycopg.Connection) -> int:
@@ -149,16 +163,30 @@ def _run_streaming(command: list[str], env: dict[str, str], stdin: IO[bytes] | N
             stderr=errors,
         )
         pipe = process.stdin if stdin else process.stdout
+        stopped_reading = False
         try:
             while chunk := (stdin.read(_CHUNK) if stdin else pipe.read(_CHUNK)):
-                (pipe if stdin else stdout).write(chunk)
+                if stdin:
+                    try:
+                        pipe.write(chunk)
+                    except BrokenPipeError:
+                        # the client exited before reading all its input (pg_restore
+                        # --exit-on-error stops at the first failed statement): its exit code
+                        # and stderr, read below, say why; a bare "Broken pipe" would not
+                        stopped_reading = True
+                        break
+                else:
+                    stdout.write(chunk)
         finally:
-            pipe.close()
+            # closing flushes what is still buffered, which fails the same way
+            with contextlib.suppress(BrokenPipeError):
+                pipe.close()
             returncode = process.wait()
         errors.seek(0)
         message = errors.read().decode(errors="replace").strip()
-    if returncode != 0:
-        raise RuntimeError(f"{Path(command[0]).name} failed (exit {returncode}): {message}")
+    if returncode != 0 or stopped_reading:
+        reason = f"exit {returncode}" if returncode != 0 else "exit 0 before reading all its input"
+        raise RuntimeError(f"{Path(command[0]).name} failed ({reason}): {message}")
     if message:
         log.warning("%s: %s", Path(command[0]).name, message)
 
@@ -172,12 +200,21 @@ def dump_audit(target: ObjectStoragePath | Path, env: dict[str, str], major: int
     return target.stat().st_size
 
 
-def restore(dump: ObjectStoragePath | Path, env: dict[str, str], major: int) -> None:
+def restore_options(*, in_place: bool) -> list[str]:
+    """pg_restore's options, as the README gives them. ``--exit-on-error``: a partial restore
+    is a failed one. Into a scratch database (or a new server) the grants stay out: the roles
+    they name may not exist there and the first GRANT would stop the restore. In place (the
+    business database, after DROP SCHEMA audit) they come back: the roles are the same
+    cluster's, and without them the logins allowed to read the audit trail are refused."""
+    return ["--no-owner", *([] if in_place else ["--no-privileges"]), "--exit-on-error"]
+
+
+def restore(dump: ObjectStoragePath | Path, env: dict[str, str], major: int, *, in_place: bool = False) -> None:
     """Restore a dump into the database ``env`` names (it must not have schema audit yet);
-    ``--exit-on-error``: a partial restore is a failed one."""
+    ``in_place``: it is the business database the dump came from."""
     pg_restore = client_for("pg_restore", major)
     with dump.open("rb") as source:
-        command = [str(pg_restore), "--no-owner", "--no-privileges", "--exit-on-error", "--dbname", env["PGDATABASE"]]
+        command = [str(pg_restore), *restore_options(in_place=in_place), "--dbname", env["PGDATABASE"]]
         _run_streaming(command, env, stdin=source, stdout=None)
 
 
@@ -196,15 +233,25 @@ def prune(folder: ObjectStoragePath | Path, keep_days: int, today: date) -> list
     oldest_kept = today - timedelta(days=keep_days - 1)
     removed = []
     for path in sorted(folder.iterdir(), key=lambda p: p.name) if folder.exists() else []:
-        found = _PRUNABLE_NAME.match(path.name)
-        if found and date.fromisoformat(found.group(1)) < oldest_kept:
+        day = _day_named(_PRUNABLE_NAME, path.name)
+        if day is not None and day < oldest_kept:
             path.unlink()
             removed.append(path.name)
     return removed
 
 
+def _day_named(pattern: re.Pattern, name: str) -> date | None:
+    """The day in a dump's file name; None when the name is not one of ours, including a name
+    of no calendar day (someone's copy must not fail every day's retention)."""
+    found = pattern.match(name)
+    try:
+        return date.fromisoformat(found.group(1)) if found else None
+    except ValueError:
+        return None
+
+
 def latest_dump(folder: ObjectStoragePath | Path) -> ObjectStoragePath | Path | None:
-    dumps = sorted((p for p in folder.iterdir() if _DUMP_NAME.match(p.name)), key=lambda p: p.name)
+    dumps = sorted((p for p in folder.iterdir() if _day_named(_DUMP_NAME, p.name)), key=lambda p: p.name)
     return dumps[-1] if dumps else None
 
 
