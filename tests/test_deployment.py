@@ -2,7 +2,10 @@
 here): the services of contract §10, pinned images, settings every component must share,
 every connection and Variable of the pipeline, and the volumes for reports and logs."""
 
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -176,3 +179,100 @@ def test_the_init_script_runs_only_programs_the_airflow_image_has(services):
     continued = {i + 1 for i, line in enumerate(lines) if line.endswith("\\")}
     programs = {line.split()[0] for i, line in enumerate(lines) if i not in continued}
     assert programs <= INIT_PROGRAMS, programs - INIT_PROGRAMS
+
+
+# ---- what an operator who copies .env.example and runs `docker compose up` gets -----------------
+#
+# Compose interpolates ${NAME}, ${NAME:-default}, ${NAME-default} and ${NAME:?error} from .env;
+# the tests below apply the same rules, so they see the environment a container would get.
+_INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:-|-|:\?|\?)(?P<arg>[^}]*))?\}")
+
+
+def _dotenv(text: str) -> dict[str, str]:
+    values = {}
+    for line in text.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            values[key.strip()] = value
+    return values
+
+
+def _interpolate(value: str, dotenv: dict[str, str]) -> str:
+    def replace(match: re.Match) -> str:
+        name, op, arg = match.group("name", "op", "arg")
+        found = dotenv.get(name)
+        if op in (":?", "?") and (found is None or (op == ":?" and found == "")):
+            raise AssertionError(f"compose refuses to start: {arg}")
+        if op == ":-" and not found or op == "-" and found is None:
+            return arg
+        return found or ""
+
+    return _INTERPOLATION.sub(replace, value)
+
+
+def _container_env(service: dict, dotenv: dict[str, str]) -> dict[str, str]:
+    return {key: _interpolate(value, dotenv) for key, value in _environment(service).items()}
+
+
+def _real_secrets(dotenv: dict[str, str]) -> dict[str, str]:
+    """.env.example with every "troque-..." replaced the way its comments say."""
+    from cryptography.fernet import Fernet
+
+    filled = {key: value.replace("troque-senha-do-financeiro", "Fin4nceiro_x") for key, value in dotenv.items()}
+    filled |= {key: f"gerado-{key.lower()}-8f3a" for key, value in filled.items() if "troque-" in value}
+    filled["AIRFLOW_FERNET_KEY"] = Fernet.generate_key().decode()
+    return filled
+
+
+def _check_env(env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "deploy" / "check_env.py")],
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_init_refuses_the_placeholder_secrets_of_env_example_before_migrating(services, env_example):
+    """.env.example's "troque-..." values are public (this repository): left in .env they are
+    a JWT secret anyone can sign an admin's token with, and an admin password anyone knows.
+    airflow-init, which every other Airflow service waits for, stops before migrating."""
+    script = services["airflow-init"]["command"][-1]
+    assert "python /opt/airflow/deploy/check_env.py" in script
+    assert script.index("check_env.py") < script.index("/entrypoint"), "checked before the database is migrated"
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    assert re.search(r"^COPY .*\bdeploy/check_env\.py /opt/airflow/deploy/check_env\.py$", dockerfile, re.M)
+
+    dotenv = _dotenv(env_example)
+    checked = _check_env(_container_env(services["airflow-init"], dotenv))
+    assert checked.returncode != 0
+    for key in ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY", "AIRFLOW_ADMIN_PASSWORD"):
+        assert key in checked.stderr, checked.stderr
+    assert "troque-" in checked.stderr
+
+    filled = _container_env(services["airflow-init"], _real_secrets(dotenv))
+    assert not [key for key, value in filled.items() if "troque-" in value]
+    checked = _check_env(filled)
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_init_refuses_a_fernet_key_airflow_cannot_use(services, env_example):
+    env = _container_env(services["airflow-init"], _real_secrets(_dotenv(env_example)))
+    env["AIRFLOW__CORE__FERNET_KEY"] = "minha-chave-fernet"
+    checked = _check_env(env)
+    assert checked.returncode != 0
+    assert "AIRFLOW_FERNET_KEY" in checked.stderr and "Fernet.generate_key()" in checked.stderr
+
+
+def test_init_refuses_a_first_login_that_is_not_one_of_the_users(services, env_example):
+    """README: log in as AIRFLOW_ADMIN_USER. A name missing from AIRFLOW_USERS gets a password in
+    senhas.json but no account, and the real users' passwords are generated where nobody looks."""
+    dotenv = _real_secrets(_dotenv(env_example)) | {"AIRFLOW_ADMIN_USER": "maria", "AIRFLOW_USERS": "admin:admin"}
+    checked = _check_env(_container_env(services["airflow-init"], dotenv))
+    assert checked.returncode != 0
+    assert "AIRFLOW_ADMIN_USER" in checked.stderr and "AIRFLOW_USERS" in checked.stderr
+    dotenv["AIRFLOW_USERS"] = "maria:admin,controladoria:viewer"
+    assert _check_env(_container_env(services["airflow-init"], dotenv)).returncode == 0
