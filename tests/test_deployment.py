@@ -276,3 +276,25 @@ def test_init_refuses_a_first_login_that_is_not_one_of_the_users(services, env_e
     assert "AIRFLOW_ADMIN_USER" in checked.stderr and "AIRFLOW_USERS" in checked.stderr
     dotenv["AIRFLOW_USERS"] = "maria:admin,controladoria:viewer"
     assert _check_env(_container_env(services["airflow-init"], dotenv)).returncode == 0
+
+
+def _seconds(duration: str) -> int:
+    """A compose duration such as 1h5m or 90s (compose's default grace period is 10s)."""
+    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", duration)
+    assert parts and duration, f"unreadable duration {duration!r}"
+    hours, minutes, seconds = (int(part or 0) for part in parts.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def test_a_stopped_worker_has_time_to_finish_its_running_task(services):
+    """DUMB_INIT_SETSID=0 gives Celery the SIGTERM of a warm shutdown, but compose kills the
+    container 10 s later unless stop_grace_period says otherwise: `docker compose up -d` after
+    an upgrade would kill an apply_corrections midway. The grace covers the longest task."""
+    worker = services["airflow-worker"]
+    assert _environment(worker)["DUMB_INIT_SETSID"] == "0"
+    timeouts = []
+    for dag in (PROJECT_ROOT / "dags").glob("*.py"):
+        for unit, amount in re.findall(r"execution_timeout=timedelta\((hours|minutes)=(\d+)\)", dag.read_text()):
+            timeouts.append(int(amount) * (3600 if unit == "hours" else 60))
+    assert timeouts, "the DAGs set execution_timeout"
+    assert _seconds(str(worker.get("stop_grace_period", "10s"))) > max(timeouts)
