@@ -298,3 +298,24 @@ def test_a_stopped_worker_has_time_to_finish_its_running_task(services):
             timeouts.append(int(amount) * (3600 if unit == "hours" else 60))
     assert timeouts, "the DAGs set execution_timeout"
     assert _seconds(str(worker.get("stop_grace_period", "10s"))) > max(timeouts)
+
+
+def test_the_readme_does_not_send_operators_to_the_ui_for_what_compose_always_sets(services, monkeypatch):
+    """Compose sets every connection and Variable of the pipeline in every container, empty
+    when .env leaves it out (${AIRFLOW_VAR_NOTIFICATION_RECIPIENTS:-}), and Airflow's
+    environment backend answers an empty variable before the metadata database is asked: a
+    recipient list typed in Admin → Variables is never read. The README must say so."""
+    from airflow.secrets.environment_variables import EnvironmentVariablesBackend
+
+    monkeypatch.setenv("AIRFLOW_VAR_NOTIFICATION_RECIPIENTS", "")
+    assert EnvironmentVariablesBackend().get_variable("notification_recipients") == "", "found, so the UI's is not read"
+    env = _environment(services["airflow-worker"])
+    keys = [f"AIRFLOW_CONN_{conn_id.upper()}" for conn_id in CONNECTIONS]
+    keys += [f"AIRFLOW_VAR_{variable.upper()}" for variable in VARIABLES]
+    assert all(key in env for key in keys)
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    section = readme[readme.index("### Connections, recipients and settings") :]
+    section = section[: section.index("\n### ", 1)]
+    assert "used only when the environment variable is absent" not in section
+    assert "Admin → Variables" in section and "not read" in section
