@@ -319,3 +319,12 @@ def test_the_readme_does_not_send_operators_to_the_ui_for_what_compose_always_se
     section = section[: section.index("\n### ", 1)]
     assert "used only when the environment variable is absent" not in section
     assert "Admin → Variables" in section and "not read" in section
+
+
+def test_only_the_api_server_is_published_beyond_the_host(services):
+    """mailpit's web UI has no login and holds every email sent to it, the CSV of divergences
+    attached: published on all interfaces, anyone on the network could read the reports."""
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            if name != "airflow-apiserver":
+                assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond the host"
