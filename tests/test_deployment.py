@@ -328,3 +328,16 @@ def test_only_the_api_server_is_published_beyond_the_host(services):
         for port in service.get("ports", []):
             if name != "airflow-apiserver":
                 assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond the host"
+
+
+def test_the_readme_tells_how_workers_on_other_machines_reach_what_compose_keeps_inside(services):
+    """README: workers on other machines reach postgres, redis and the api-server by address.
+    The compose file publishes only the api-server, so the README must say which ports to
+    open, and to whom, for the others (Redis here has no password)."""
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    section = readme[readme.index("### Scaling workers") :]
+    section = section[: section.index("\n### ", 1)]
+    for name, port in (("postgres", 5432), ("redis", 6379)):
+        published = [p for p in services[name].get("ports", []) if str(p).endswith(f":{port}")]
+        assert published or f"{port}" in section, f"{name}'s {port} is not published and the README does not say so"
+    assert "8793" in section, "the api-server reads a remote worker's logs from its log server"
