@@ -6,6 +6,10 @@ would start a stack anyone can log into, or one whose first login cannot log in.
   token for the api-server, and the admin password is known to all.
 - A Fernet key Airflow cannot use: everything would start, and the first connection saved in
   the UI would fail to be encrypted.
+- A POSTGRES_PASSWORD the database URLs read as something else: it is the postgres role's
+  password as typed and sits unencoded in the URLs of Airflow's database and Celery's results,
+  so an @ moves the host and a %41 decodes to another password; every component would retry
+  for a minute and fail with a connection error that does not name the password.
 - AIRFLOW_ADMIN_USER missing from AIRFLOW_USERS: its password would be written for a user that
   does not exist, and the README's first login would be refused.
 
@@ -41,6 +45,19 @@ def problems(env: dict[str, str]) -> list[str]:
                 "AIRFLOW_FERNET_KEY is not a Fernet key; generate one with: python3 -c "
                 "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
             )
+    password = env.get("POSTGRES_PASSWORD")
+    if password:
+        from sqlalchemy.engine import make_url
+
+        for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CELERY__RESULT_BACKEND"):
+            raw = env.get(key, "")
+            # only URLs the password was written into (an external database has its own)
+            if password in raw and make_url(raw.removeprefix("db+")).password != password:
+                found.append(
+                    f"POSTGRES_PASSWORD cannot be written in {key} as it is: use letters, digits, - and _ "
+                    "(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+                )
+                break
     admin = env.get("AIRFLOW_ADMIN_USER", "")
     users = env.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "")
     if admin and admin not in {entry.split(":", 1)[0].strip() for entry in users.split(",")}:

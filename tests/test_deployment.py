@@ -341,3 +341,16 @@ def test_the_readme_tells_how_workers_on_other_machines_reach_what_compose_keeps
         published = [p for p in services[name].get("ports", []) if str(p).endswith(f":{port}")]
         assert published or f"{port}" in section, f"{name}'s {port} is not published and the README does not say so"
     assert "8793" in section, "the api-server reads a remote worker's logs from its log server"
+
+
+@pytest.mark.parametrize("password", ["S3nh@forte", "S3nha%41forte"])
+def test_init_refuses_a_metadata_password_the_database_urls_would_misread(services, env_example, password):
+    """POSTGRES_PASSWORD is the postgres role's password as typed and sits unencoded in the
+    URLs of Airflow's database and Celery's results: an @ moves the host, a %41 decodes to
+    another password, and every component would fail to connect after a minute of retries."""
+    dotenv = _real_secrets(_dotenv(env_example)) | {"POSTGRES_PASSWORD": password}
+    env = _container_env(services["airflow-init"], dotenv)
+    assert env.get("POSTGRES_PASSWORD") == password, "airflow-init sees the password it compares"
+    checked = _check_env(env)
+    assert checked.returncode != 0
+    assert "POSTGRES_PASSWORD" in checked.stderr
