@@ -354,3 +354,12 @@ def test_init_refuses_a_metadata_password_the_database_urls_would_misread(servic
     checked = _check_env(env)
     assert checked.returncode != 0
     assert "POSTGRES_PASSWORD" in checked.stderr
+
+
+def test_the_image_has_the_pg_dump_of_the_compose_servers_major_version(services):
+    """The backup DAG refuses a pg_dump of another major version than the server's: the
+    client the Dockerfile installs follows the compose postgres image (a guard, found right)."""
+    server_major = services["postgres"]["image"].split(":")[1].split(".")[0]
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    assert re.search(rf"^ARG POSTGRES_CLIENT_MAJOR={server_major}$", dockerfile, re.M), server_major
+    assert '"postgresql-client-${POSTGRES_CLIENT_MAJOR}"' in dockerfile
