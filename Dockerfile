@@ -26,6 +26,8 @@ RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" -r /opt/airf
 COPY --chown=airflow:0 dags/ /opt/airflow/dags/
 COPY --chown=airflow:0 plugins/ /opt/airflow/plugins/
 COPY --chown=airflow:0 include/ /opt/airflow/include/
+# Run by airflow-init first: refuses .env.example's placeholder secrets (docker-compose.yaml).
+COPY --chown=airflow:0 deploy/check_env.py /opt/airflow/deploy/check_env.py
 # The demo loader (DEMO=1 in .env); it only ever writes into a database created for the demo.
 COPY --chown=airflow:0 devtools/__init__.py devtools/databases.py devtools/demo_source.py /opt/airflow/devtools/
 ENV PYTHONPATH=/opt/airflow/plugins

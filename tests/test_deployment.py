@@ -2,7 +2,10 @@
 here): the services of contract §10, pinned images, settings every component must share,
 every connection and Variable of the pipeline, and the volumes for reports and logs."""
 
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -176,3 +179,187 @@ def test_the_init_script_runs_only_programs_the_airflow_image_has(services):
     continued = {i + 1 for i, line in enumerate(lines) if line.endswith("\\")}
     programs = {line.split()[0] for i, line in enumerate(lines) if i not in continued}
     assert programs <= INIT_PROGRAMS, programs - INIT_PROGRAMS
+
+
+# ---- what an operator who copies .env.example and runs `docker compose up` gets -----------------
+#
+# Compose interpolates ${NAME}, ${NAME:-default}, ${NAME-default} and ${NAME:?error} from .env;
+# the tests below apply the same rules, so they see the environment a container would get.
+_INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:-|-|:\?|\?)(?P<arg>[^}]*))?\}")
+
+
+def _dotenv(text: str) -> dict[str, str]:
+    values = {}
+    for line in text.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            values[key.strip()] = value
+    return values
+
+
+def _interpolate(value: str, dotenv: dict[str, str]) -> str:
+    def replace(match: re.Match) -> str:
+        name, op, arg = match.group("name", "op", "arg")
+        found = dotenv.get(name)
+        if op in (":?", "?") and (found is None or (op == ":?" and found == "")):
+            raise AssertionError(f"compose refuses to start: {arg}")
+        if op == ":-" and not found or op == "-" and found is None:
+            return arg
+        return found or ""
+
+    return _INTERPOLATION.sub(replace, value)
+
+
+def _container_env(service: dict, dotenv: dict[str, str]) -> dict[str, str]:
+    return {key: _interpolate(value, dotenv) for key, value in _environment(service).items()}
+
+
+def _real_secrets(dotenv: dict[str, str]) -> dict[str, str]:
+    """.env.example with every "troque-..." replaced the way its comments say."""
+    from cryptography.fernet import Fernet
+
+    filled = {key: value.replace("troque-senha-do-financeiro", "Fin4nceiro_x") for key, value in dotenv.items()}
+    filled |= {key: f"gerado-{key.lower()}-8f3a" for key, value in filled.items() if "troque-" in value}
+    filled["AIRFLOW_FERNET_KEY"] = Fernet.generate_key().decode()
+    return filled
+
+
+def _check_env(env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "deploy" / "check_env.py")],
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_init_refuses_the_placeholder_secrets_of_env_example_before_migrating(services, env_example):
+    """.env.example's "troque-..." values are public (this repository): left in .env they are
+    a JWT secret anyone can sign an admin's token with, and an admin password anyone knows.
+    airflow-init, which every other Airflow service waits for, stops before migrating."""
+    script = services["airflow-init"]["command"][-1]
+    assert "python /opt/airflow/deploy/check_env.py" in script
+    assert script.index("check_env.py") < script.index("/entrypoint"), "checked before the database is migrated"
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    assert re.search(r"^COPY .*\bdeploy/check_env\.py /opt/airflow/deploy/check_env\.py$", dockerfile, re.M)
+
+    dotenv = _dotenv(env_example)
+    checked = _check_env(_container_env(services["airflow-init"], dotenv))
+    assert checked.returncode != 0
+    for key in ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY", "AIRFLOW_ADMIN_PASSWORD"):
+        assert key in checked.stderr, checked.stderr
+    assert "troque-" in checked.stderr
+
+    filled = _container_env(services["airflow-init"], _real_secrets(dotenv))
+    assert not [key for key, value in filled.items() if "troque-" in value]
+    checked = _check_env(filled)
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_init_refuses_a_fernet_key_airflow_cannot_use(services, env_example):
+    env = _container_env(services["airflow-init"], _real_secrets(_dotenv(env_example)))
+    env["AIRFLOW__CORE__FERNET_KEY"] = "minha-chave-fernet"
+    checked = _check_env(env)
+    assert checked.returncode != 0
+    assert "AIRFLOW_FERNET_KEY" in checked.stderr and "Fernet.generate_key()" in checked.stderr
+
+
+def test_init_refuses_a_first_login_that_is_not_one_of_the_users(services, env_example):
+    """README: log in as AIRFLOW_ADMIN_USER. A name missing from AIRFLOW_USERS gets a password in
+    senhas.json but no account, and the real users' passwords are generated where nobody looks."""
+    dotenv = _real_secrets(_dotenv(env_example)) | {"AIRFLOW_ADMIN_USER": "maria", "AIRFLOW_USERS": "admin:admin"}
+    checked = _check_env(_container_env(services["airflow-init"], dotenv))
+    assert checked.returncode != 0
+    assert "AIRFLOW_ADMIN_USER" in checked.stderr and "AIRFLOW_USERS" in checked.stderr
+    dotenv["AIRFLOW_USERS"] = "maria:admin,controladoria:viewer"
+    assert _check_env(_container_env(services["airflow-init"], dotenv)).returncode == 0
+
+
+def _seconds(duration: str) -> int:
+    """A compose duration such as 1h5m or 90s (compose's default grace period is 10s)."""
+    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", duration)
+    assert parts and duration, f"unreadable duration {duration!r}"
+    hours, minutes, seconds = (int(part or 0) for part in parts.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def test_a_stopped_worker_has_time_to_finish_its_running_task(services):
+    """DUMB_INIT_SETSID=0 gives Celery the SIGTERM of a warm shutdown, but compose kills the
+    container 10 s later unless stop_grace_period says otherwise: `docker compose up -d` after
+    an upgrade would kill an apply_corrections midway. The grace covers the longest task."""
+    worker = services["airflow-worker"]
+    assert _environment(worker)["DUMB_INIT_SETSID"] == "0"
+    timeouts = []
+    for dag in (PROJECT_ROOT / "dags").glob("*.py"):
+        for unit, amount in re.findall(r"execution_timeout=timedelta\((hours|minutes)=(\d+)\)", dag.read_text()):
+            timeouts.append(int(amount) * (3600 if unit == "hours" else 60))
+    assert timeouts, "the DAGs set execution_timeout"
+    assert _seconds(str(worker.get("stop_grace_period", "10s"))) > max(timeouts)
+
+
+def test_the_readme_does_not_send_operators_to_the_ui_for_what_compose_always_sets(services, monkeypatch):
+    """Compose sets every connection and Variable of the pipeline in every container, empty
+    when .env leaves it out (${AIRFLOW_VAR_NOTIFICATION_RECIPIENTS:-}), and Airflow's
+    environment backend answers an empty variable before the metadata database is asked: a
+    recipient list typed in Admin → Variables is never read. The README must say so."""
+    from airflow.secrets.environment_variables import EnvironmentVariablesBackend
+
+    monkeypatch.setenv("AIRFLOW_VAR_NOTIFICATION_RECIPIENTS", "")
+    assert EnvironmentVariablesBackend().get_variable("notification_recipients") == "", "found, so the UI's is not read"
+    env = _environment(services["airflow-worker"])
+    keys = [f"AIRFLOW_CONN_{conn_id.upper()}" for conn_id in CONNECTIONS]
+    keys += [f"AIRFLOW_VAR_{variable.upper()}" for variable in VARIABLES]
+    assert all(key in env for key in keys)
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    section = readme[readme.index("### Connections, recipients and settings") :]
+    section = section[: section.index("\n### ", 1)]
+    assert "used only when the environment variable is absent" not in section
+    assert "Admin → Variables" in section and "not read" in section
+
+
+def test_only_the_api_server_is_published_beyond_the_host(services):
+    """mailpit's web UI has no login and holds every email sent to it, the CSV of divergences
+    attached: published on all interfaces, anyone on the network could read the reports."""
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            if name != "airflow-apiserver":
+                assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond the host"
+
+
+def test_the_readme_tells_how_workers_on_other_machines_reach_what_compose_keeps_inside(services):
+    """README: workers on other machines reach postgres, redis and the api-server by address.
+    The compose file publishes only the api-server, so the README must say which ports to
+    open, and to whom, for the others (Redis here has no password)."""
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    section = readme[readme.index("### Scaling workers") :]
+    section = section[: section.index("\n### ", 1)]
+    for name, port in (("postgres", 5432), ("redis", 6379)):
+        published = [p for p in services[name].get("ports", []) if str(p).endswith(f":{port}")]
+        assert published or f"{port}" in section, f"{name}'s {port} is not published and the README does not say so"
+    assert "8793" in section, "the api-server reads a remote worker's logs from its log server"
+
+
+@pytest.mark.parametrize("password", ["S3nh@forte", "S3nha%41forte"])
+def test_init_refuses_a_metadata_password_the_database_urls_would_misread(services, env_example, password):
+    """POSTGRES_PASSWORD is the postgres role's password as typed and sits unencoded in the
+    URLs of Airflow's database and Celery's results: an @ moves the host, a %41 decodes to
+    another password, and every component would fail to connect after a minute of retries."""
+    dotenv = _real_secrets(_dotenv(env_example)) | {"POSTGRES_PASSWORD": password}
+    env = _container_env(services["airflow-init"], dotenv)
+    assert env.get("POSTGRES_PASSWORD") == password, "airflow-init sees the password it compares"
+    checked = _check_env(env)
+    assert checked.returncode != 0
+    assert "POSTGRES_PASSWORD" in checked.stderr
+
+
+def test_the_image_has_the_pg_dump_of_the_compose_servers_major_version(services):
+    """The backup DAG refuses a pg_dump of another major version than the server's: the
+    client the Dockerfile installs follows the compose postgres image (a guard, found right)."""
+    server_major = services["postgres"]["image"].split(":")[1].split(".")[0]
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    assert re.search(rf"^ARG POSTGRES_CLIENT_MAJOR={server_major}$", dockerfile, re.M), server_major
+    assert '"postgresql-client-${POSTGRES_CLIENT_MAJOR}"' in dockerfile
