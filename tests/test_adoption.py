@@ -349,3 +349,46 @@ def test_an_old_divergence_on_no_single_field_is_rechecked_by_its_sale_not_resol
         ).fetchall()
         assert len(por_campo) == 1
         assert status == "RESOLVED" and motivo.startswith("substituída") and str(por_campo[0][0]) in motivo
+
+
+def _audit_shape(conn: psycopg.Connection) -> list[tuple]:
+    """Every relation and function of audit with its columns or arguments: what a failed
+    adoption must leave exactly as it found."""
+    return conn.execute(
+        """SELECT c.relname, c.relkind::text, string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', '
+                                                     ORDER BY a.attnum)
+             FROM pg_class c LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+            WHERE c.relnamespace = 'audit'::regnamespace GROUP BY 1, 2
+           UNION ALL
+           SELECT p.proname, 'f', pg_get_function_arguments(p.oid) FROM pg_proc p
+            WHERE p.pronamespace = 'audit'::regnamespace
+            ORDER BY 1, 2"""
+    ).fetchall()
+
+
+def test_an_object_built_on_the_old_views_stops_the_adoption_naming_it_and_changes_nothing(old_schema_db):
+    """The old guide taught building views on audit's views (vw_dashboard_monitoramento reads
+    vw_divergencias_abertas); a report view of the DBA's own on one of them keeps 000 from
+    replacing it. The take-over stops at once, names the migration and the dependent object
+    without suggesting DROP … CASCADE (which would destroy the DBA's view), and leaves audit
+    exactly as it was, the migration log included, until the DBA moves that view aside."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from divergencias.preparation import prepare_run
+
+    with psycopg.connect(old_schema_db, autocommit=True) as conn:
+        conn.execute(
+            "CREATE SCHEMA relatorios; CREATE VIEW relatorios.pendencias AS "
+            "SELECT idnfsexterno, dias_pendente FROM audit.vw_divergencias_abertas"
+        )
+        before = _audit_shape(conn)
+        with pytest.raises(AirflowFailException) as refused:
+            prepare_run({}, "scheduled", datetime(2026, 11, 28, 10, 0).astimezone(), "scheduled__teste")
+        message = str(refused.value)
+        assert "000_adocao_esquema_antigo.sql" in message
+        assert "relatorios.pendencias" in message and "audit.vw_divergencias_abertas" in message
+        assert "CASCADE" not in message
+        assert _audit_shape(conn) == before
+        conn.execute("DROP VIEW relatorios.pendencias")
+        assert apply_migrations(conn, progress=lambda _: None)
+        _check_interface(conn)

@@ -15,7 +15,7 @@ import psycopg
 
 from divergencias import __version__
 from divergencias.database import financial_db
-from divergencias.migrations import MigrationChanged, apply_migrations
+from divergencias.migrations import MigrationRefused, apply_migrations
 from divergencias.period import InvalidParams, resolve_period, validate_params
 from divergencias.settings import REQUIRED_SETTINGS, environment
 
@@ -75,7 +75,7 @@ def prepare_run(
         try:
             apply_migrations(conn)
             settings = read_required_settings(conn)
-        except (MigrationChanged, InvalidSettings) as error:
+        except (MigrationRefused, InvalidSettings) as error:
             _fail(error)
     try:
         period = resolve_period(params, run_type, run_moment, int(settings["dias_retroativos"]))
