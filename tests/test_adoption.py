@@ -392,3 +392,37 @@ def test_an_object_built_on_the_old_views_stops_the_adoption_naming_it_and_chang
         conn.execute("DROP VIEW relatorios.pendencias")
         assert apply_migrations(conn, progress=lambda _: None)
         _check_interface(conn)
+
+
+def test_grants_on_the_old_views_and_helpers_themselves_survive_the_adoption(old_schema_db):
+    """A DBA lets a monitoring login read the dashboard view alone (a view reads its tables
+    with its owner's rights), and lets only the notebooks' login call the old helpers. 000
+    and 009 replace those objects, which starts them with no grants, and 039 can only grant
+    what the tables' grants imply: each object keeps the grants it had, no more, no less."""
+    monitor, notebook = (f"{name}_{uuid.uuid4().hex[:8]}" for name in ("monitor", "notebook"))
+    helper = "audit.registrar_operacao(varchar, text, varchar, varchar, varchar, integer, text)"
+    with psycopg.connect(old_schema_db, autocommit=True) as admin:
+        for role in (monitor, notebook):
+            admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+            admin.execute(sql.SQL("GRANT USAGE ON SCHEMA audit TO {}").format(sql.Identifier(role)))
+        admin.execute(sql.SQL("GRANT SELECT ON audit.vw_dashboard_monitoramento TO {}").format(sql.Identifier(monitor)))
+        admin.execute(sql.SQL("REVOKE EXECUTE ON FUNCTION {} FROM PUBLIC").format(sql.SQL(helper)))
+        admin.execute(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(sql.SQL(helper), sql.Identifier(notebook)))
+        try:
+            apply_migrations(admin, progress=lambda _: None)
+            assert {
+                (role, view)
+                for role in (monitor, notebook)
+                for view in OLD_VIEWS
+                if admin.execute("SELECT has_table_privilege(%s, %s, 'SELECT')", (role, f"audit.{view}")).fetchone()[0]
+            } == {(monitor, "vw_dashboard_monitoramento")}
+            assert [
+                admin.execute("SELECT has_function_privilege(%s, %s, 'EXECUTE')", (role, helper)).fetchone()[0]
+                for role in (monitor, notebook)
+            ] == [False, True]
+            with psycopg.connect(old_schema_db, user=monitor) as conn:
+                assert conn.execute("SELECT count(*) FROM audit.vw_dashboard_monitoramento").fetchone() == (1,)
+        finally:
+            for role in (monitor, notebook):
+                admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+                admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))

@@ -23,6 +23,9 @@ from divergencias.settings import SQL_DIR
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = SQL_DIR / "migrations"
+# Around the pending migrations: the grants of audit's views and functions, kept and given back.
+SAVE_GRANTS = SQL_DIR / "migracao" / "guardar_concessoes.sql"
+RESTORE_GRANTS = SQL_DIR / "migracao" / "restaurar_concessoes.sql"
 # Arbitrary constant shared by every process that migrates this schema.
 MIGRATION_LOCK_KEY = 7_420_261_128
 
@@ -90,6 +93,8 @@ def apply_migrations(conn: psycopg.Connection, progress: Callable[[str], None] =
             recorded = dict(conn.execute("SELECT versao, checksum FROM audit.schema_migracoes").fetchall())
             _verify_applied(recorded, files)
             pending = [name for name in files if name not in recorded]
+            if pending:
+                conn.execute(SAVE_GRANTS.read_text(encoding="utf-8"))
             for name in pending:
                 text = files[name].read_text(encoding="utf-8")
                 progress(f"migration {name}")
@@ -100,6 +105,8 @@ def apply_migrations(conn: psycopg.Connection, progress: Callable[[str], None] =
                 conn.execute(
                     "INSERT INTO audit.schema_migracoes (versao, checksum) VALUES (%s, %s)", (name, checksum(text))
                 )
+            if pending:
+                conn.execute(RESTORE_GRANTS.read_text(encoding="utf-8"))
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
     return pending
