@@ -426,3 +426,30 @@ def test_grants_on_the_old_views_and_helpers_themselves_survive_the_adoption(old
             for role in (monitor, notebook):
                 admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
                 admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def test_an_old_divergence_of_a_rule_the_catalog_does_not_know_stays_open_for_a_person(old_schema_db):
+    """The old system may have recorded divergences of a rule this system does not have
+    (audit.regras_divergencia knows only the contract's). No run evaluates it, so it cannot
+    say the condition is gone: the row stays open, with the reason, for a person to decide,
+    and is never applied. A sale gone from the source is still a fact the run can state."""
+    with psycopg.connect(old_schema_db, autocommit=True) as conn:
+        add_sale(conn, "NF_REGRA_ANTIGA", valor_bonus="800.00", dta_processamento=datetime(2026, 11, 10, 9))
+        presente = _old_job_row(conn, "NF_REGRA_ANTIGA", "CHASSI_DUPLICADO", "chassi", "CHASSI_DUPLICADO")
+        sumida = _old_job_row(conn, "NF_REGRA_SUMIDA", "CHASSI_DUPLICADO", "chassi", "CHASSI_DUPLICADO")
+        apply_migrations(conn)
+        for _ in range(2):
+            run_session(conn, *LATER_PERIOD, modo="auto")
+        rows = dict(
+            (row[0], row[1:])
+            for row in conn.execute(
+                """SELECT id, status_processamento, dados_contextuais ->> 'motivo_resolucao',
+                          dados_contextuais ->> 'motivo_nao_avaliada'
+                     FROM audit.divergencias_processadas WHERE id = ANY(%s)""",
+                ([presente, sumida],),
+            )
+        )
+        status, resolucao, nao_avaliada = rows[presente]
+        assert (status, resolucao) == ("DETECTED", None)
+        assert "CHASSI_DUPLICADO" in nao_avaliada and "audit.regras_divergencia" in nao_avaliada
+        assert rows[sumida][:2] == ("RESOLVED", "venda não encontrada na origem (byd.bonus_view)")
