@@ -14,7 +14,7 @@ from psycopg import sql
 from devtools.sql_steps import run_session
 from divergencias.migrations import MigrationChanged, apply_migrations
 from tests import old_system
-from tests.helpers import add_sale, business_state
+from tests.helpers import add_sale, booked, business_state
 from tests.old_system import OLD_VIEWS
 
 PERIOD = {"data_inicio": str(old_system.MAIN_V2_PERIOD[0]), "data_fim": str(old_system.MAIN_V2_PERIOD[1])}
@@ -201,6 +201,18 @@ def test_months_of_old_rows_are_adopted_kept_and_collapsed(
                                  AND x.valor_sugerido = d.valor_sugerido)"""
         ).fetchall()
         assert held and all("decisão mantida" in motivo for *_, motivo in held)
+        # nor is any applied by a run: 'NaN' texts the old job kept as numeric NaN read as empty
+        overridden = conn.execute(
+            """SELECT count(*) FROM audit.divergencias_processadas d
+                 JOIN audit.divergencias_processadas x
+                   ON (x.idnfsexterno, x.tipo_divergencia, x.campo_afetado)
+                      = (d.idnfsexterno, d.tipo_divergencia, d.campo_afetado)
+                WHERE d.status_processamento = 'AUTO_APPLIED' AND d.processado_por = 'airflow:divergencias_diarias'
+                  AND x.status_processamento = 'REJECTED' AND x.valor_original IS NULL
+                  AND nullif(x.valor_anterior, 'NaN') IS NOT DISTINCT FROM d.valor_anterior
+                  AND x.valor_sugerido = d.valor_sugerido"""
+        ).fetchone()
+        assert overridden == (0,)
         assert _open_keys(conn) == fresh_result["open"] | {tuple(row[:3]) for row in held}
         gone = conn.execute(
             "SELECT count(*) FROM audit.divergencias_processadas WHERE dados_contextuais ->> 'motivo_resolucao' "
@@ -453,3 +465,53 @@ def test_an_old_divergence_of_a_rule_the_catalog_does_not_know_stays_open_for_a_
         assert (status, resolucao) == ("DETECTED", None)
         assert "CHASSI_DUPLICADO" in nao_avaliada and "audit.regras_divergencia" in nao_avaliada
         assert rows[sumida][:2] == ("RESOLVED", "venda não encontrada na origem (byd.bonus_view)")
+
+
+@pytest.mark.parametrize(
+    ("booked_text", "reference_text", "old_values"),
+    [("NaN", "2700.00", ("NaN", "2700.00")), ("1500.00", "NaN", ("1500.00", "NaN"))],
+    ids=["nan_booked", "nan_reference"],
+)
+def test_a_rejection_of_the_old_system_on_a_nan_field_holds(old_schema_db, booked_text, reference_text, old_values):
+    """pandas read a 'NaN' text as a number that is not a number and the old job kept it in
+    valor_anterior or valor_sugerido (numeric NaN fits numeric(15,2)); the contract reads 'NaN'
+    as empty (valor_anterior NULL, a suggestion from an empty reference 0.00). A controller
+    rejected that correction, the old job re-detected it the next morning with the same texts:
+    the first run must hold the rejection, not write the suggestion over it."""
+    with psycopg.connect(old_schema_db, autocommit=True) as conn:
+        add_sale(
+            conn,
+            "NF_NAN_REJEITADA",
+            valor_bonus=reference_text,
+            bonus_dpto=booked_text,
+            dta_processamento=datetime(2026, 11, 10, 9),
+        )
+        values = ("NF_NAN_REJEITADA", "TRADE_MARKETING_BONUS", "bonus_dpto", "Outubro", *old_values)
+        conn.execute(
+            """INSERT INTO audit.divergencias_processadas
+                   (idnfsexterno, tipo_divergencia, campo_afetado, competencia, valor_anterior, valor_sugerido,
+                    status_processamento, confidence_score, regras_aplicadas, detectado_em, processado_em,
+                    processado_por, motivo_rejeicao)
+               VALUES (%s, %s, %s, %s, %s::numeric, %s::numeric, 'REJECTED', 0.95, '{BONUS_DPTO_DIVERGENTE}',
+                       '2026-11-11 07:01:05', '2026-11-11 10:30:00', 'juliana.prado',
+                       'Valor lançado confere com a nota de crédito da BYD')""",
+            values,
+        )
+        (redetected,) = conn.execute(
+            """INSERT INTO audit.divergencias_processadas
+                   (idnfsexterno, tipo_divergencia, campo_afetado, competencia, valor_anterior, valor_sugerido,
+                    status_processamento, confidence_score, regras_aplicadas, detectado_em, dados_contextuais)
+               VALUES (%s, %s, %s, %s, %s::numeric, %s::numeric, 'DETECTED', 0.95, '{BONUS_DPTO_DIVERGENTE}',
+                       '2026-11-12 07:01:42', '{}')
+               RETURNING id""",
+            values,
+        ).fetchone()
+        apply_migrations(conn)
+        run_session(conn, *LATER_PERIOD, modo="auto")
+        assert booked(conn, "NF_NAN_REJEITADA")[0] == booked_text
+        status, motivo = conn.execute(
+            """SELECT status_processamento, dados_contextuais ->> 'motivo_nao_aplicada'
+                 FROM audit.divergencias_processadas WHERE id = %s""",
+            (redetected,),
+        ).fetchone()
+        assert status == "DETECTED" and "decisão mantida" in motivo
