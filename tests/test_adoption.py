@@ -515,3 +515,25 @@ def test_a_rejection_of_the_old_system_on_a_nan_field_holds(old_schema_db, booke
             (redetected,),
         ).fetchone()
         assert status == "DETECTED" and "decisão mantida" in motivo
+
+
+def test_a_setting_the_old_database_holds_in_another_form_stops_the_run_telling_the_dba_what_to_do(old_schema_db):
+    """configuracoes_sistema was the old system's own table: a DBA may have put a key there in
+    pt-BR form ('0,01') before the take-over, and 003 leaves a key that has rows alone. The
+    run refuses it before writing anything, naming the key and the value, and says how to
+    correct it: a new version of the key, since the old row is history."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from divergencias.preparation import prepare_run
+
+    with psycopg.connect(old_schema_db, autocommit=True) as conn:
+        conn.execute(
+            """INSERT INTO audit.configuracoes_sistema (chave, valor, tipo_valor, criado_por)
+               VALUES ('tolerancia_valor', '0,01', 'STRING', 'dba')"""
+        )
+        with pytest.raises(AirflowFailException) as refused:
+            prepare_run({}, "scheduled", datetime(2026, 11, 28, 10, 0).astimezone(), "scheduled__teste")
+        message = str(refused.value)
+        assert '"tolerancia_valor"' in message and "'0,01'" in message
+        assert "nova versão" in message and "ativo = true" in message
+        assert conn.execute("SELECT count(*) FROM audit.sessoes_processamento").fetchone() == (0,)

@@ -24,6 +24,14 @@ class InvalidSettings(ValueError):
     """A setting of audit.configuracoes_sistema a run needs is missing, inactive or malformed."""
 
 
+# How a DBA corrects any of them: settings are versioned, so the row found stays as history
+# (it may be the old system's own) and the active value is a newer version.
+SETTINGS_FIX = (
+    "Para corrigir, insira em audit.configuracoes_sistema uma nova versão de cada chave citada "
+    "(versao maior que a atual, ativo = true) com um valor na forma indicada; nada foi gravado."
+)
+
+
 def read_required_settings(conn: psycopg.Connection) -> dict[str, str]:
     """Every setting the run reads, validated by audit.configuracao_validada (the same check
     the SQL steps make); raises InvalidSettings naming each key that fails and its value."""
@@ -37,7 +45,7 @@ def read_required_settings(conn: psycopg.Connection) -> dict[str, str]:
             problems.append(error.diag.message_primary or str(error))
     problems.extend(_inconsistent_levels(values))
     if problems:
-        raise InvalidSettings("; ".join(problems))
+        raise InvalidSettings("; ".join(problems) + ". " + SETTINGS_FIX)
     return values
 
 
