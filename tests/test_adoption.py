@@ -14,7 +14,7 @@ from psycopg import sql
 from devtools.sql_steps import run_session
 from divergencias.migrations import MigrationChanged, apply_migrations
 from tests import old_system
-from tests.helpers import add_sale, business_state
+from tests.helpers import add_sale, booked, business_state
 from tests.old_system import OLD_VIEWS
 
 PERIOD = {"data_inicio": str(old_system.MAIN_V2_PERIOD[0]), "data_fim": str(old_system.MAIN_V2_PERIOD[1])}
@@ -201,6 +201,18 @@ def test_months_of_old_rows_are_adopted_kept_and_collapsed(
                                  AND x.valor_sugerido = d.valor_sugerido)"""
         ).fetchall()
         assert held and all("decisão mantida" in motivo for *_, motivo in held)
+        # nor is any applied by a run: 'NaN' texts the old job kept as numeric NaN read as empty
+        overridden = conn.execute(
+            """SELECT count(*) FROM audit.divergencias_processadas d
+                 JOIN audit.divergencias_processadas x
+                   ON (x.idnfsexterno, x.tipo_divergencia, x.campo_afetado)
+                      = (d.idnfsexterno, d.tipo_divergencia, d.campo_afetado)
+                WHERE d.status_processamento = 'AUTO_APPLIED' AND d.processado_por = 'airflow:divergencias_diarias'
+                  AND x.status_processamento = 'REJECTED' AND x.valor_original IS NULL
+                  AND nullif(x.valor_anterior, 'NaN') IS NOT DISTINCT FROM d.valor_anterior
+                  AND x.valor_sugerido = d.valor_sugerido"""
+        ).fetchone()
+        assert overridden == (0,)
         assert _open_keys(conn) == fresh_result["open"] | {tuple(row[:3]) for row in held}
         gone = conn.execute(
             "SELECT count(*) FROM audit.divergencias_processadas WHERE dados_contextuais ->> 'motivo_resolucao' "
@@ -349,3 +361,179 @@ def test_an_old_divergence_on_no_single_field_is_rechecked_by_its_sale_not_resol
         ).fetchall()
         assert len(por_campo) == 1
         assert status == "RESOLVED" and motivo.startswith("substituída") and str(por_campo[0][0]) in motivo
+
+
+def _audit_shape(conn: psycopg.Connection) -> list[tuple]:
+    """Every relation and function of audit with its columns or arguments: what a failed
+    adoption must leave exactly as it found."""
+    return conn.execute(
+        """SELECT c.relname, c.relkind::text, string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', '
+                                                     ORDER BY a.attnum)
+             FROM pg_class c LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+            WHERE c.relnamespace = 'audit'::regnamespace GROUP BY 1, 2
+           UNION ALL
+           SELECT p.proname, 'f', pg_get_function_arguments(p.oid) FROM pg_proc p
+            WHERE p.pronamespace = 'audit'::regnamespace
+            ORDER BY 1, 2"""
+    ).fetchall()
+
+
+def test_an_object_built_on_the_old_views_stops_the_adoption_naming_it_and_changes_nothing(old_schema_db):
+    """The old guide taught building views on audit's views (vw_dashboard_monitoramento reads
+    vw_divergencias_abertas); a report view of the DBA's own on one of them keeps 000 from
+    replacing it. The take-over stops at once, names the migration and the dependent object
+    without suggesting DROP … CASCADE (which would destroy the DBA's view), and leaves audit
+    exactly as it was, the migration log included, until the DBA moves that view aside."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from divergencias.preparation import prepare_run
+
+    with psycopg.connect(old_schema_db, autocommit=True) as conn:
+        conn.execute(
+            "CREATE SCHEMA relatorios; CREATE VIEW relatorios.pendencias AS "
+            "SELECT idnfsexterno, dias_pendente FROM audit.vw_divergencias_abertas"
+        )
+        before = _audit_shape(conn)
+        with pytest.raises(AirflowFailException) as refused:
+            prepare_run({}, "scheduled", datetime(2026, 11, 28, 10, 0).astimezone(), "scheduled__teste")
+        message = str(refused.value)
+        assert "000_adocao_esquema_antigo.sql" in message
+        assert "relatorios.pendencias" in message and "audit.vw_divergencias_abertas" in message
+        assert "CASCADE" not in message
+        assert _audit_shape(conn) == before
+        conn.execute("DROP VIEW relatorios.pendencias")
+        assert apply_migrations(conn, progress=lambda _: None)
+        _check_interface(conn)
+
+
+def test_grants_on_the_old_views_and_helpers_themselves_survive_the_adoption(old_schema_db):
+    """A DBA lets a monitoring login read the dashboard view alone (a view reads its tables
+    with its owner's rights), and lets only the notebooks' login call the old helpers. 000
+    and 009 replace those objects, which starts them with no grants, and 039 can only grant
+    what the tables' grants imply: each object keeps the grants it had, no more, no less."""
+    monitor, notebook = (f"{name}_{uuid.uuid4().hex[:8]}" for name in ("monitor", "notebook"))
+    helper = "audit.registrar_operacao(varchar, text, varchar, varchar, varchar, integer, text)"
+    with psycopg.connect(old_schema_db, autocommit=True) as admin:
+        for role in (monitor, notebook):
+            admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+            admin.execute(sql.SQL("GRANT USAGE ON SCHEMA audit TO {}").format(sql.Identifier(role)))
+        admin.execute(sql.SQL("GRANT SELECT ON audit.vw_dashboard_monitoramento TO {}").format(sql.Identifier(monitor)))
+        admin.execute(sql.SQL("REVOKE EXECUTE ON FUNCTION {} FROM PUBLIC").format(sql.SQL(helper)))
+        admin.execute(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(sql.SQL(helper), sql.Identifier(notebook)))
+        try:
+            apply_migrations(admin, progress=lambda _: None)
+            assert {
+                (role, view)
+                for role in (monitor, notebook)
+                for view in OLD_VIEWS
+                if admin.execute("SELECT has_table_privilege(%s, %s, 'SELECT')", (role, f"audit.{view}")).fetchone()[0]
+            } == {(monitor, "vw_dashboard_monitoramento")}
+            assert [
+                admin.execute("SELECT has_function_privilege(%s, %s, 'EXECUTE')", (role, helper)).fetchone()[0]
+                for role in (monitor, notebook)
+            ] == [False, True]
+            with psycopg.connect(old_schema_db, user=monitor) as conn:
+                assert conn.execute("SELECT count(*) FROM audit.vw_dashboard_monitoramento").fetchone() == (1,)
+        finally:
+            for role in (monitor, notebook):
+                admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+                admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def test_an_old_divergence_of_a_rule_the_catalog_does_not_know_stays_open_for_a_person(old_schema_db):
+    """The old system may have recorded divergences of a rule this system does not have
+    (audit.regras_divergencia knows only the contract's). No run evaluates it, so it cannot
+    say the condition is gone: the row stays open, with the reason, for a person to decide,
+    and is never applied. A sale gone from the source is still a fact the run can state."""
+    with psycopg.connect(old_schema_db, autocommit=True) as conn:
+        add_sale(conn, "NF_REGRA_ANTIGA", valor_bonus="800.00", dta_processamento=datetime(2026, 11, 10, 9))
+        presente = _old_job_row(conn, "NF_REGRA_ANTIGA", "CHASSI_DUPLICADO", "chassi", "CHASSI_DUPLICADO")
+        sumida = _old_job_row(conn, "NF_REGRA_SUMIDA", "CHASSI_DUPLICADO", "chassi", "CHASSI_DUPLICADO")
+        apply_migrations(conn)
+        for _ in range(2):
+            run_session(conn, *LATER_PERIOD, modo="auto")
+        rows = dict(
+            (row[0], row[1:])
+            for row in conn.execute(
+                """SELECT id, status_processamento, dados_contextuais ->> 'motivo_resolucao',
+                          dados_contextuais ->> 'motivo_nao_avaliada'
+                     FROM audit.divergencias_processadas WHERE id = ANY(%s)""",
+                ([presente, sumida],),
+            )
+        )
+        status, resolucao, nao_avaliada = rows[presente]
+        assert (status, resolucao) == ("DETECTED", None)
+        assert "CHASSI_DUPLICADO" in nao_avaliada and "audit.regras_divergencia" in nao_avaliada
+        assert rows[sumida][:2] == ("RESOLVED", "venda não encontrada na origem (byd.bonus_view)")
+
+
+@pytest.mark.parametrize(
+    ("booked_text", "reference_text", "old_values"),
+    [("NaN", "2700.00", ("NaN", "2700.00")), ("1500.00", "NaN", ("1500.00", "NaN"))],
+    ids=["nan_booked", "nan_reference"],
+)
+def test_a_rejection_of_the_old_system_on_a_nan_field_holds(old_schema_db, booked_text, reference_text, old_values):
+    """pandas read a 'NaN' text as a number that is not a number and the old job kept it in
+    valor_anterior or valor_sugerido (numeric NaN fits numeric(15,2)); the contract reads 'NaN'
+    as empty (valor_anterior NULL, a suggestion from an empty reference 0.00). A controller
+    rejected that correction, the old job re-detected it the next morning with the same texts:
+    the first run must hold the rejection, not write the suggestion over it."""
+    with psycopg.connect(old_schema_db, autocommit=True) as conn:
+        add_sale(
+            conn,
+            "NF_NAN_REJEITADA",
+            valor_bonus=reference_text,
+            bonus_dpto=booked_text,
+            dta_processamento=datetime(2026, 11, 10, 9),
+        )
+        values = ("NF_NAN_REJEITADA", "TRADE_MARKETING_BONUS", "bonus_dpto", "Outubro", *old_values)
+        conn.execute(
+            """INSERT INTO audit.divergencias_processadas
+                   (idnfsexterno, tipo_divergencia, campo_afetado, competencia, valor_anterior, valor_sugerido,
+                    status_processamento, confidence_score, regras_aplicadas, detectado_em, processado_em,
+                    processado_por, motivo_rejeicao)
+               VALUES (%s, %s, %s, %s, %s::numeric, %s::numeric, 'REJECTED', 0.95, '{BONUS_DPTO_DIVERGENTE}',
+                       '2026-11-11 07:01:05', '2026-11-11 10:30:00', 'juliana.prado',
+                       'Valor lançado confere com a nota de crédito da BYD')""",
+            values,
+        )
+        (redetected,) = conn.execute(
+            """INSERT INTO audit.divergencias_processadas
+                   (idnfsexterno, tipo_divergencia, campo_afetado, competencia, valor_anterior, valor_sugerido,
+                    status_processamento, confidence_score, regras_aplicadas, detectado_em, dados_contextuais)
+               VALUES (%s, %s, %s, %s, %s::numeric, %s::numeric, 'DETECTED', 0.95, '{BONUS_DPTO_DIVERGENTE}',
+                       '2026-11-12 07:01:42', '{}')
+               RETURNING id""",
+            values,
+        ).fetchone()
+        apply_migrations(conn)
+        run_session(conn, *LATER_PERIOD, modo="auto")
+        assert booked(conn, "NF_NAN_REJEITADA")[0] == booked_text
+        status, motivo = conn.execute(
+            """SELECT status_processamento, dados_contextuais ->> 'motivo_nao_aplicada'
+                 FROM audit.divergencias_processadas WHERE id = %s""",
+            (redetected,),
+        ).fetchone()
+        assert status == "DETECTED" and "decisão mantida" in motivo
+
+
+def test_a_setting_the_old_database_holds_in_another_form_stops_the_run_telling_the_dba_what_to_do(old_schema_db):
+    """configuracoes_sistema was the old system's own table: a DBA may have put a key there in
+    pt-BR form ('0,01') before the take-over, and 003 leaves a key that has rows alone. The
+    run refuses it before writing anything, naming the key and the value, and says how to
+    correct it: a new version of the key, since the old row is history."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from divergencias.preparation import prepare_run
+
+    with psycopg.connect(old_schema_db, autocommit=True) as conn:
+        conn.execute(
+            """INSERT INTO audit.configuracoes_sistema (chave, valor, tipo_valor, criado_por)
+               VALUES ('tolerancia_valor', '0,01', 'STRING', 'dba')"""
+        )
+        with pytest.raises(AirflowFailException) as refused:
+            prepare_run({}, "scheduled", datetime(2026, 11, 28, 10, 0).astimezone(), "scheduled__teste")
+        message = str(refused.value)
+        assert '"tolerancia_valor"' in message and "'0,01'" in message
+        assert "nova versão" in message and "ativo = true" in message
+        assert conn.execute("SELECT count(*) FROM audit.sessoes_processamento").fetchone() == (0,)

@@ -3,9 +3,10 @@
 Every file is idempotent on its own, and the applied ones are recorded in
 ``audit.schema_migracoes`` with their checksum so a file runs once. A recorded file that
 changed since stops everything: the database would no longer match the files. All pending
-files run in one transaction, so adopting an old system's schema happens whole or not at
-all. A session-level advisory lock makes concurrent DAG runs (a backfill starts several)
-apply them one at a time.
+files run in one transaction, with the migration log itself, so adopting an old system's
+schema happens whole or not at all: a failed take-over leaves ``audit`` as it found it. A
+session-level advisory lock makes concurrent DAG runs (a backfill starts several) apply them
+one at a time.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from divergencias.settings import SQL_DIR
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = SQL_DIR / "migrations"
+# Around the pending migrations: the grants of audit's views and functions, kept and given back.
+SAVE_GRANTS = SQL_DIR / "migracao" / "guardar_concessoes.sql"
+RESTORE_GRANTS = SQL_DIR / "migracao" / "restaurar_concessoes.sql"
 # Arbitrary constant shared by every process that migrates this schema.
 MIGRATION_LOCK_KEY = 7_420_261_128
 
@@ -34,8 +38,16 @@ CREATE TABLE audit.schema_migracoes (
 """
 
 
-class MigrationChanged(RuntimeError):
+class MigrationRefused(RuntimeError):
+    """The migrations cannot be applied as the database stands; retrying will not help."""
+
+
+class MigrationChanged(MigrationRefused):
     """A migration already applied to the database no longer matches its file."""
+
+
+class MigrationBlocked(MigrationRefused):
+    """Objects outside the migrations depend on one a migration must replace."""
 
 
 def checksum(text: str) -> str:
@@ -78,20 +90,39 @@ def apply_migrations(conn: psycopg.Connection, progress: Callable[[str], None] =
     try:
         with conn.transaction():
             _create_bookkeeping(conn)
-        recorded = dict(conn.execute("SELECT versao, checksum FROM audit.schema_migracoes").fetchall())
-        _verify_applied(recorded, files)
-        pending = [name for name in files if name not in recorded]
-        with conn.transaction():
+            recorded = dict(conn.execute("SELECT versao, checksum FROM audit.schema_migracoes").fetchall())
+            _verify_applied(recorded, files)
+            pending = [name for name in files if name not in recorded]
+            if pending:
+                conn.execute(SAVE_GRANTS.read_text(encoding="utf-8"))
             for name in pending:
                 text = files[name].read_text(encoding="utf-8")
                 progress(f"migration {name}")
-                conn.execute(text)
+                try:
+                    conn.execute(text)
+                except psycopg.errors.DependentObjectsStillExist as error:
+                    raise _blocked(name, error) from error
                 conn.execute(
                     "INSERT INTO audit.schema_migracoes (versao, checksum) VALUES (%s, %s)", (name, checksum(text))
                 )
+            if pending:
+                conn.execute(RESTORE_GRANTS.read_text(encoding="utf-8"))
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
     return pending
+
+
+def _blocked(name: str, error: psycopg.errors.DependentObjectsStillExist) -> MigrationBlocked:
+    """The DBA's own objects built on the old interface (a report view over
+    vw_divergencias_abertas, as the old guide built its dashboard) keep a migration from
+    replacing it. PostgreSQL's hint, DROP … CASCADE, would destroy them: the message says
+    instead which they are and that moving them aside and back is the DBA's call."""
+    return MigrationBlocked(
+        f"migração {name} não pode ser aplicada: {error.diag.message_primary} "
+        f"({error.diag.message_detail or 'dependências não informadas'}). Nenhuma migração foi aplicada e audit "
+        "ficou como estava. Guarde a definição desses objetos, remova-os, execute de novo e recrie-os depois "
+        "(as colunas antigas das visões de audit continuam com os mesmos nomes e na mesma ordem)."
+    )
 
 
 def migrate(dsn: str, progress: Callable[[str], None] = log.info) -> list[str]:

@@ -15,13 +15,21 @@ import psycopg
 
 from divergencias import __version__
 from divergencias.database import financial_db
-from divergencias.migrations import MigrationChanged, apply_migrations
+from divergencias.migrations import MigrationRefused, apply_migrations
 from divergencias.period import InvalidParams, resolve_period, validate_params
 from divergencias.settings import REQUIRED_SETTINGS, environment
 
 
 class InvalidSettings(ValueError):
     """A setting of audit.configuracoes_sistema a run needs is missing, inactive or malformed."""
+
+
+# How a DBA corrects any of them: settings are versioned, so the row found stays as history
+# (it may be the old system's own) and the active value is a newer version.
+SETTINGS_FIX = (
+    "Para corrigir, insira em audit.configuracoes_sistema uma nova versão de cada chave citada "
+    "(versao maior que a atual, ativo = true) com um valor na forma indicada; nada foi gravado."
+)
 
 
 def read_required_settings(conn: psycopg.Connection) -> dict[str, str]:
@@ -37,7 +45,7 @@ def read_required_settings(conn: psycopg.Connection) -> dict[str, str]:
             problems.append(error.diag.message_primary or str(error))
     problems.extend(_inconsistent_levels(values))
     if problems:
-        raise InvalidSettings("; ".join(problems))
+        raise InvalidSettings("; ".join(problems) + ". " + SETTINGS_FIX)
     return values
 
 
@@ -75,7 +83,7 @@ def prepare_run(
         try:
             apply_migrations(conn)
             settings = read_required_settings(conn)
-        except (MigrationChanged, InvalidSettings) as error:
+        except (MigrationRefused, InvalidSettings) as error:
             _fail(error)
     try:
         period = resolve_period(params, run_type, run_moment, int(settings["dias_retroativos"]))

@@ -15,7 +15,7 @@ from psycopg.rows import class_row
 
 from divergencias import settings
 from divergencias.database import financial_db, sql_file
-from divergencias.migrations import MigrationChanged, apply_migrations
+from divergencias.migrations import MigrationRefused, apply_migrations
 from divergencias.notifications import Mail, deliverable_recipients, render, send
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def check_request(params: dict, user: str | None) -> dict:
     with financial_db(autocommit=True) as conn:
         try:
             apply_migrations(conn)
-        except MigrationChanged as error:
+        except MigrationRefused as error:
             _reject(str(error))
     with financial_db() as conn, conn.cursor(row_factory=class_row(SessionToUndo)) as cur:
         session = cur.execute(sql_file("rollback/session_to_undo.sql"), {"sessao_id": sessao_id}).fetchone()

@@ -158,6 +158,8 @@ $$;
 -- Open divergences resolved by this run, each with why: the condition no longer holds, the
 -- sale is gone, or (a row judged by its sale, abertas_da_venda) its rule's divergences of
 -- that sale are now open field by field, which replace it rather than stand beside it.
+-- A rule the catalog does not have (the old system's own) is never evaluated, so no run can
+-- say its condition is gone: such a row is resolved only when its sale is gone.
 CREATE TEMP TABLE resolvidas ON COMMIT DROP AS
 SELECT d.id,
        CASE WHEN d.idnfsexterno IN (SELECT v.idnfsexterno FROM vendas_lidas v)
@@ -165,6 +167,8 @@ SELECT d.id,
             ELSE 'venda não encontrada na origem (byd.bonus_view)' END AS motivo
   FROM audit.divergencias_processadas d
  WHERE d.status_processamento = 'DETECTED'
+   AND (EXISTS (SELECT 1 FROM audit.regras_divergencia r WHERE r.codigo = d.tipo_divergencia)
+        OR NOT EXISTS (SELECT 1 FROM vendas_lidas v WHERE v.idnfsexterno = d.idnfsexterno))
    AND NOT EXISTS (SELECT 1 FROM candidatas c
                     WHERE c.idnfsexterno = d.idnfsexterno
                       AND c.tipo_divergencia = d.tipo_divergencia
@@ -194,6 +198,16 @@ UPDATE audit.divergencias_processadas d
   FROM resolvidas r CROSS JOIN operacao_deteccao od
  WHERE d.id = r.id
    AND d.status_processamento = 'DETECTED';
+
+-- Those rows stay open for a person to decide (never applied: apply_corrections reads only
+-- the catalog's correctable rules), saying why no run judges them.
+UPDATE audit.divergencias_processadas d
+   SET dados_contextuais = coalesce(d.dados_contextuais, '{}'::jsonb) || jsonb_build_object('motivo_nao_avaliada',
+           'regra ' || d.tipo_divergencia || ' fora do catálogo (audit.regras_divergencia): nenhuma execução '
+           || 'a avalia; fica aberta até uma pessoa decidir')
+ WHERE d.status_processamento = 'DETECTED'
+   AND NOT EXISTS (SELECT 1 FROM audit.regras_divergencia r WHERE r.codigo = d.tipo_divergencia)
+   AND NOT coalesce(d.dados_contextuais ? 'motivo_nao_avaliada', false);
 
 UPDATE audit.operacoes o
    SET registros_afetados = (SELECT count(*) FROM audit.divergencias_processadas d WHERE d.operacao_id = o.id)
