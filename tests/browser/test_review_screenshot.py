@@ -17,8 +17,10 @@ import psutil
 from tests.conftest import PROJECT_ROOT
 
 COMMAND = [sys.executable, "-m", "devtools.review_screenshot", "--output"]
-# Folders the tool may not write into do not include the virtualenv and git's own files.
-OUTSIDE_THE_PROJECT = {".venv", ".git"}
+# Folders the tool may not write into do not include the virtualenv and git's own files, nor
+# the state of a local stack `make run` left up (.pgdata, .airflow): its PostgreSQL writes
+# there on its own, checkpoints included, whatever the tool does.
+OUTSIDE_THE_PROJECT = {".venv", ".git", ".pgdata", ".airflow"}
 
 
 def project_files() -> dict[Path, int]:
