@@ -39,20 +39,11 @@ class LockWaitTimeout(RuntimeError):
     """A step waited longer than limite_espera_bloqueio_s for a lock someone else holds."""
 
 
-def _lock_timeout_in(error: BaseException) -> bool:
+def _database_error_in(error: BaseException | None, kind: type[psycopg.Error]) -> psycopg.Error | None:
+    """The database error of ``kind`` behind ``error`` (the operator wraps what psycopg raised)."""
     while error is not None:
-        if isinstance(error, psycopg.errors.LockNotAvailable):
-            return True
-        error = error.__cause__ or error.__context__
-    return False
-
-
-def _refusal_in(error: BaseException) -> str | None:
-    """The message of a refusal the step's SQL raised (object_in_use, e.g. a rollback of a
-    session still running): not transient, so no retry."""
-    while error is not None:
-        if isinstance(error, psycopg.errors.ObjectInUse):
-            return error.diag.message_primary or str(error)
+        if isinstance(error, kind):
+            return error
         error = error.__cause__ or error.__context__
     return None
 
@@ -105,12 +96,14 @@ class AuditedSQLOperator(SQLExecuteQueryOperator):
         except BaseException as error:
             if self.audited_step is not None:
                 record_failure(self.audited_step, self.parameters, error)
-            refusal = _refusal_in(error)
+            # object_in_use: a refusal the step's SQL raised (a rollback of a session still
+            # running), not transient, so no retry
+            refusal = _database_error_in(error, psycopg.errors.ObjectInUse)
             if refusal is not None:
                 from airflow.sdk.exceptions import AirflowFailException
 
-                raise AirflowFailException(f"{self.task_id}: {refusal}") from error
-            if _lock_timeout_in(error):
+                raise AirflowFailException(f"{self.task_id}: {refusal.diag.message_primary or refusal}") from error
+            if _database_error_in(error, psycopg.errors.LockNotAvailable) is not None:
                 raise LockWaitTimeout(
                     f"{self.task_id}: esperou mais que limite_espera_bloqueio_s (audit.configuracoes_sistema) por "
                     "um bloqueio, provavelmente uma transação aberta em byd.controladoria ou audit. Encerre-a; "
