@@ -96,26 +96,24 @@ SELECT u.divergencia_id, u.idnfsexterno, u.campo_afetado, u.valor_original, u.va
        END AS conflito
   FROM cadeias u;
 
+-- One ROLLBACK operation per operation undone. Corrections still applied but every one a
+-- conflict: nothing is undone, yet the attempt (who, when, why, its conflicts) is recorded as
+-- one ROLLBACK operation of 0 rows that undoes no operation (rollback_de NULL), so none becomes
+-- ROLLED_BACK. Nothing left applied at all (a session already undone, or one that corrected
+-- nothing) records nothing.
 CREATE TEMP TABLE operacoes_rollback ON COMMIT DROP AS
-SELECT operacao_id AS desfeita_id, count(*)::int AS registros,
+SELECT a.desfeita_id, a.registros,
        audit.iniciar_operacao('ROLLBACK', 'Rollback da sessão ' || %(sessao_id)s::text || ': ' || %(motivo)s,
                               %(usuario)s, 'MANUAL', 'byd.controladoria', NULL,
                               jsonb_build_object('sessao_id', %(sessao_id)s::int)) AS id
-  FROM desfazer
- WHERE conflito IS NULL
- GROUP BY operacao_id;
-
--- Corrections still applied but every one a conflict: nothing is undone, yet the attempt (who,
--- when, why, its conflicts) is recorded as one ROLLBACK operation of 0 rows that undoes no
--- operation (rollback_de NULL), so none becomes ROLLED_BACK. Nothing left applied at all (a
--- session already undone, or one that corrected nothing) records nothing.
-INSERT INTO operacoes_rollback (desfeita_id, registros, id)
-SELECT NULL, 0,
-       audit.iniciar_operacao('ROLLBACK', 'Rollback da sessão ' || %(sessao_id)s::text || ': ' || %(motivo)s,
-                              %(usuario)s, 'MANUAL', 'byd.controladoria', NULL,
-                              jsonb_build_object('sessao_id', %(sessao_id)s::int))
- WHERE EXISTS (SELECT 1 FROM desfazer)
-   AND NOT EXISTS (SELECT 1 FROM operacoes_rollback);
+  FROM (SELECT operacao_id AS desfeita_id, count(*)::int AS registros
+          FROM desfazer
+         WHERE conflito IS NULL
+         GROUP BY operacao_id
+        UNION ALL
+        SELECT NULL, 0
+         WHERE EXISTS (SELECT 1 FROM desfazer)
+           AND NOT EXISTS (SELECT 1 FROM desfazer WHERE conflito IS NULL)) AS a;
 
 UPDATE audit.operacoes o
    SET rollback_de = r.desfeita_id,
