@@ -2,7 +2,8 @@
 -- transaction. Keeps who may use each view and function of audit, because a migration that
 -- must replace one (000 and 009 drop the old views and helpers: their columns and parameter
 -- names cannot change in place) recreates it with no grants at all. restaurar_concessoes.sql
--- gives them back. Names are schema-qualified whatever the search_path, so they resolve again.
+-- gives them back. Names as regclass/regprocedure print them: they resolve again by to_regclass and
+-- to_regprocedure in the same session (schema-qualified unless audit is on its search_path).
 CREATE TEMP TABLE concessoes_anteriores ON COMMIT DROP AS
 SELECT 'TABLE' AS tipo, format('%I.%I', n.nspname, c.relname) AS objeto, a.grantee, a.privilege_type,
        a.is_grantable
@@ -12,11 +13,7 @@ SELECT 'TABLE' AS tipo, format('%I.%I', n.nspname, c.relname) AS objeto, a.grant
  WHERE c.relkind IN ('v', 'm')
    AND a.grantee <> c.relowner
 UNION ALL
-SELECT 'FUNCTION',
-       format('%I.%I(%s)', n.nspname, p.proname,
-              (SELECT string_agg(format_type(t.tipo, NULL), ', ' ORDER BY t.ordem)
-                 FROM unnest(p.proargtypes::oid[]) WITH ORDINALITY AS t(tipo, ordem))),
-       a.grantee, a.privilege_type, a.is_grantable
+SELECT 'FUNCTION', p.oid::regprocedure::text, a.grantee, a.privilege_type, a.is_grantable
   FROM pg_proc p
   JOIN pg_namespace n ON n.oid = p.pronamespace AND n.nspname = 'audit'
  CROSS JOIN LATERAL aclexplode(p.proacl) AS a
@@ -24,9 +21,7 @@ SELECT 'FUNCTION',
 
 -- Functions a DBA had closed to PUBLIC (a recreated function is open to PUBLIC again).
 CREATE TEMP TABLE funcoes_fechadas ON COMMIT DROP AS
-SELECT format('%I.%I(%s)', n.nspname, p.proname,
-              (SELECT string_agg(format_type(t.tipo, NULL), ', ' ORDER BY t.ordem)
-                 FROM unnest(p.proargtypes::oid[]) WITH ORDINALITY AS t(tipo, ordem))) AS objeto
+SELECT p.oid::regprocedure::text AS objeto
   FROM pg_proc p
   JOIN pg_namespace n ON n.oid = p.pronamespace AND n.nspname = 'audit'
  WHERE p.proacl IS NOT NULL
