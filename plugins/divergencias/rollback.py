@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
 
+import psycopg
 from psycopg.rows import class_row
 
 from divergencias import settings
@@ -67,16 +68,16 @@ def check_request(params: dict, user: str | None) -> dict:
             apply_migrations(conn)
         except MigrationRefused as error:
             _reject(str(error))
-    with financial_db() as conn, conn.cursor(row_factory=class_row(SessionToUndo)) as cur:
-        session = cur.execute(sql_file("rollback/session_to_undo.sql"), {"sessao_id": sessao_id}).fetchone()
+    try:
+        with financial_db() as conn, conn.cursor(row_factory=class_row(SessionToUndo)) as cur:
+            # The undo's own check, here first: a session still running may not have applied its
+            # corrections yet (undone now, they would be applied right after).
+            cur.execute("SELECT audit.verificar_sessao_parada(%s)", (sessao_id,))
+            session = cur.execute(sql_file("rollback/session_to_undo.sql"), {"sessao_id": sessao_id}).fetchone()
+    except psycopg.errors.ObjectInUse as refusal:
+        _reject(refusal.diag.message_primary or str(refusal))
     if session is None:
         _reject(f"sessao_id={sessao_id}: sessão não encontrada em audit.sessoes_processamento.")
-    if session.em_execucao:
-        # Its corrections may not be applied yet: undone now, they would be applied right after.
-        _reject(
-            f"sessao_id={sessao_id}: a sessão ainda está em execução (RUNNING); aguarde o fim da execução "
-            "e dispare o rollback de novo."
-        )
     if session.correcoes_aplicadas and not session.correcoes_registradas:
         _reject(
             f"sessao_id={sessao_id}: a sessão registra {session.correcoes_aplicadas} correção(ões), mas nenhuma "
