@@ -349,6 +349,24 @@ def record_scaling(path: Path, key: str, results: dict) -> dict[str, dict]:
     return history
 
 
+def small_data_work_target(phases: dict[str, dict], total: float, without: dict | None) -> dict:
+    """Issue 8's one target in seconds rather than a ratio. Its note says what the floors
+    alone take (detection parsing each money text once, the bare UPDATE and COPY): where
+    that is already above the limit, the machine, not the pipeline, decides the verdict."""
+    floors_seconds = phases["detect"]["parse_once_seconds"] + sum(
+        phases[p]["physical_seconds"] for p in ("apply", "export")
+    )
+    target = _target(
+        "100k sales, 15 days, 5k corrections: data work <= 0.4 s",
+        total,
+        TARGET_SMALL_DATA_WORK_S,
+        f"{phases['apply']['rows']:,} corrections; the floors alone: {floors_seconds:.2f} s",
+        unit="s",
+        without_audit_writes=without and without["total_seconds"],
+    )
+    return {**target, "floors_seconds": floors_seconds}
+
+
 def summarize_bound(repetitions: list[dict], phases: dict[str, dict], total_floor: float) -> dict | None:
     """Medians of the bound (``bench.bound``) and its ratios to the pipeline's floors; None
     when it was not measured (``--no-bound``)."""
@@ -449,16 +467,7 @@ def summarize(
     ]
     small = SCENARIOS["small"]
     if scenario == "small" and n_sales == small.sales:
-        targets.append(
-            _target(
-                "100k sales, 15 days, 5k corrections: data work <= 0.4 s",
-                total,
-                TARGET_SMALL_DATA_WORK_S,
-                f"{phases['apply']['rows']:,} corrections",
-                unit="s",
-                without_audit_writes=without and without["total_seconds"],
-            )
-        )
+        targets.append(small_data_work_target(phases, total, without))
     else:
         targets.append(
             _target(
