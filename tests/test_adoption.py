@@ -537,3 +537,35 @@ def test_a_setting_the_old_database_holds_in_another_form_stops_the_run_telling_
         assert '"tolerancia_valor"' in message and "'0,01'" in message
         assert "nova versão" in message and "ativo = true" in message
         assert conn.execute("SELECT count(*) FROM audit.sessoes_processamento").fetchone() == (0,)
+
+
+def _comments(conn: psycopg.Connection) -> dict[str, str]:
+    """The comments on audit's views, their columns and its functions, by object."""
+    return dict(
+        conn.execute(
+            """SELECT c.oid::regclass::text || coalesce('.' || a.attname, ''), d.description
+                 FROM pg_class c
+                 JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'audit'
+                 JOIN pg_description d ON d.classoid = 'pg_class'::regclass AND d.objoid = c.oid
+                 LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid AND d.objsubid > 0
+                WHERE c.relkind = 'v'
+               UNION ALL
+               SELECT p.oid::regprocedure::text, d.description
+                 FROM pg_proc p
+                 JOIN pg_namespace n ON n.oid = p.pronamespace AND n.nspname = 'audit'
+                 JOIN pg_description d ON d.classoid = 'pg_proc'::regclass AND d.objoid = p.oid"""
+        ).fetchall()
+    )
+
+
+def test_the_comments_on_the_old_views_and_helpers_survive_the_adoption(old_schema_db):
+    """The old DDL documents its views and helpers with COMMENT ON, and a DBA may have added
+    their own (here on a view's column). 000 and 009 replace those objects, which drops their
+    comments: each comes back, unless a migration documents the new object itself."""
+    with psycopg.connect(old_schema_db, autocommit=True) as admin:
+        admin.execute("COMMENT ON COLUMN audit.vw_divergencias_abertas.idnfsexterno IS 'Nota fiscal (chave da venda)'")
+        before = _comments(admin)
+        assert "audit.vw_divergencias_abertas" in before and "audit.vw_divergencias_abertas.idnfsexterno" in before
+        assert any(name.startswith("audit.registrar_operacao(") for name in before)
+        apply_migrations(admin, progress=lambda _: None)
+        assert before.items() <= _comments(admin).items()

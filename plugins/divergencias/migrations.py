@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 # Around the pending migrations: the grants of audit's views and functions, kept and given back.
-SAVE_GRANTS = SQL_DIR / "migracao" / "guardar_concessoes.sql"
-RESTORE_GRANTS = SQL_DIR / "migracao" / "restaurar_concessoes.sql"
+SAVE_GRANTS_AND_COMMENTS = SQL_DIR / "migracao" / "guardar_concessoes_e_comentarios.sql"
+RESTORE_GRANTS_AND_COMMENTS = SQL_DIR / "migracao" / "restaurar_concessoes_e_comentarios.sql"
 # Arbitrary constant shared by every process that migrates this schema.
 MIGRATION_LOCK_KEY = 7_420_261_128
 
@@ -94,7 +94,7 @@ def apply_migrations(conn: psycopg.Connection, progress: Callable[[str], None] =
             _verify_applied(recorded, files)
             pending = [name for name in files if name not in recorded]
             if pending:
-                conn.execute(SAVE_GRANTS.read_text(encoding="utf-8"))
+                conn.execute(SAVE_GRANTS_AND_COMMENTS.read_text(encoding="utf-8"))
             for name in pending:
                 text = files[name].read_text(encoding="utf-8")
                 progress(f"migration {name}")
@@ -106,7 +106,7 @@ def apply_migrations(conn: psycopg.Connection, progress: Callable[[str], None] =
                     "INSERT INTO audit.schema_migracoes (versao, checksum) VALUES (%s, %s)", (name, checksum(text))
                 )
             if pending:
-                conn.execute(RESTORE_GRANTS.read_text(encoding="utf-8"))
+                conn.execute(RESTORE_GRANTS_AND_COMMENTS.read_text(encoding="utf-8"))
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
     return pending
