@@ -11,10 +11,10 @@ from pathlib import Path
 
 from devtools.smtp_catcher import smtp_catcher
 from devtools.sql_steps import run_session
+from divergencias.settings import PROJECT_ROOT
 from tests.helpers import add_sale, divergences
 
 DAY = date(2026, 11, 10)
-README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def test_the_dashboard_counts_runs_today_not_approvals(conn):
@@ -72,7 +72,8 @@ def test_the_readme_smtp_connection_sends_through_a_starttls_server_on_the_old_p
     told disable_ssl, and every summary and failure email failed with an SSL error."""
     from divergencias import notifications
 
-    example = re.search(r"export AIRFLOW_CONN_SMTP_DEFAULT='(.*?)'", README.read_text(encoding="utf-8"), re.S)
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    example = re.search(r"export AIRFLOW_CONN_SMTP_DEFAULT='(.*?)'", readme, re.S)
     connection = json.loads(example.group(1))
     assert connection["port"] == 587
     with smtp_catcher(starttls=_self_signed(tmp_path)) as catcher:
