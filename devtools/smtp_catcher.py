@@ -10,6 +10,7 @@ import email
 import json
 import logging
 import socket
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -79,11 +80,21 @@ def _free_port(host: str) -> int:
 
 
 @contextmanager
-def smtp_catcher(folder: Path | None = None, host: str = "127.0.0.1") -> Iterator[SmtpCatcher]:
-    """Run the server for the duration of the block; ``folder`` keeps each message as .eml."""
+def smtp_catcher(
+    folder: Path | None = None, host: str = "127.0.0.1", starttls: ssl.SSLContext | None = None
+) -> Iterator[SmtpCatcher]:
+    """Run the server for the duration of the block; ``folder`` keeps each message as .eml.
+    With ``starttls`` it speaks as a submission port (587) does: plain SMTP that must be
+    upgraded with STARTTLS before anything else."""
     catcher = SmtpCatcher(host=host, port=_free_port(host), folder=folder)
     controller = Controller(
-        catcher, hostname=host, port=catcher.port, authenticator=catcher.authenticate, auth_require_tls=False
+        catcher,
+        hostname=host,
+        port=catcher.port,
+        authenticator=catcher.authenticate,
+        auth_require_tls=starttls is not None,
+        tls_context=starttls,
+        require_starttls=starttls is not None,
     )
     controller.start()
     try:
