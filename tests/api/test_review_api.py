@@ -65,6 +65,19 @@ def test_health_is_open_and_says_only_whether_the_database_answers(client, db):
     assert response.json() == {"status": "ok", "banco": "ok", "ultima_sessao": None}
 
 
+def test_health_reports_the_last_run_not_an_approval(client, as_user, db):
+    """A monitor polls health for the morning run's outcome. Each approval opens a session of
+    its own (MANUAL_APPROVAL), which would read COMPLETED after a run that failed."""
+    add_sale(db, "NF1", valor_bonus="1.234,50", bonus_dpto=" 1000 ")
+    one = detect(db)[("NF1", "bonus_dpto")]
+    (run,) = db.execute("SELECT max(id) FROM audit.sessoes_processamento").fetchone()
+    db.execute("UPDATE audit.sessoes_processamento SET status = 'FAILED' WHERE id = %s", (run,))
+    assert approve(client, as_user("controladora"), [one]).status_code == 200
+
+    last = client.get(f"{API}/health").json()["ultima_sessao"]
+    assert (last["id"], last["tipo_sessao"], last["status"]) == (run, "MANUAL_RUN", "FAILED")
+
+
 def test_every_route_but_health_needs_an_airflow_user(client, api_app, db):
     """The API, its docs and schema, and the page's static files: 401 without a user. The page
     itself ("/") sends the browser to the login instead (test below)."""

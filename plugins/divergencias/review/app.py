@@ -159,7 +159,7 @@ api = APIRouter(prefix="/api/v1", strict_content_type=True)
 REJECT_ONE = "/divergencias/{divergencia_id}/rejeitar"
 
 
-@api.get("/health", summary="Banco acessível e última sessão (aberto, sem login)")
+@api.get("/health", summary="Banco acessível e última execução (aberto, sem login)")
 def health() -> Response:
     result = queries.health()
     return respond(result, status.HTTP_200_OK if result["status"] == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE)
