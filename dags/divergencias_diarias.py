@@ -115,7 +115,7 @@ with DAG(
         session = session_params(ti)
         step_started(session["sessao_id"], "export_csv")
         path = report_path(settings.output_dir(), session["data_inicio"], session["data_fim"], session["sessao_id"])
-        with financial_db() as conn:
+        with financial_db(autocommit=True) as conn:
             export_session_report(conn, session["sessao_id"], path)
         return str(path)
 

@@ -244,3 +244,27 @@ def test_the_alert_of_a_mistyped_environment_names_it_as_typed(monkeypatch):
     assert environment_label() == "PRODUCAO"
     monkeypatch.delenv("AIRFLOW_VAR_ENVIRONMENT")
     assert environment_label() == "DEVELOPMENT"
+
+
+def test_an_export_whose_commit_fails_leaves_no_csv_behind(dag, conn, output_dir, monkeypatch):
+    """The CSV is written before the session records where it is; when that record's commit
+    fails (here a deferred check refuses it, as a lost connection or a full disk would at
+    commit), the file must not stay in the folder under the session's name, unrecorded."""
+    _sales(conn)
+    monkeypatch.delenv("AIRFLOW_VAR_NOTIFICATION_RECIPIENTS", raising=False)
+    conn.execute(
+        """CREATE FUNCTION public.recusa_no_commit() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN RAISE EXCEPTION 'recusado no COMMIT'; END $$"""
+    )
+    conn.execute(
+        """CREATE CONSTRAINT TRIGGER recusa_no_commit AFTER UPDATE OF arquivo_relatorio
+           ON audit.sessoes_processamento DEFERRABLE INITIALLY DEFERRED
+           FOR EACH ROW WHEN (NEW.arquivo_relatorio IS NOT NULL) EXECUTE FUNCTION public.recusa_no_commit()"""
+    )
+
+    run = dag.test(run_conf=PERIOD)
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["export_csv"] == "failed"
+    session = _session(conn)
+    assert session["status"] == "PARTIAL" and session["arquivo_relatorio"] is None
+    assert not output_dir.exists() or list(output_dir.iterdir()) == []

@@ -51,18 +51,23 @@ def write_report(conn: psycopg.Connection, sessao_id: int, path: ObjectStoragePa
 
 def export_session_report(conn: psycopg.Connection, sessao_id: int, path: ObjectStoragePath) -> int:
     """Write the report and record its location on the session (``arquivo_relatorio``: the
-    local path or URL every worker reads it back by), step done.
+    local path or URL every worker reads it back by), step done, committed here: ``conn``
+    must be in autocommit.
 
-    When this fails, no file is left under ``path`` either: the name is the session's, so a
-    file there is an earlier attempt's report, which step_started already unlinked from the
-    session (a cleared run may have detected and applied anew since), or this attempt's, never
-    recorded. Left in the folder, a controller would take it for the session's report."""
+    When this fails, its commit included, no file is left under ``path`` either: the name is
+    the session's, so a file there is an earlier attempt's report, which step_started already
+    unlinked from the session (a cleared run may have detected and applied anew since), or
+    this attempt's, never recorded. Left in the folder, a controller would take it for the
+    session's report."""
+    if not conn.autocommit:
+        raise ValueError("export_session_report commits the report's record itself: pass a connection in autocommit")
     try:
-        size = write_report(conn, sessao_id, path)
-        conn.execute(
-            "UPDATE audit.sessoes_processamento SET arquivo_relatorio = %s WHERE id = %s", (str(path), sessao_id)
-        )
-        conn.execute(sql_file("divergencias/mark_step_done.sql"), {"sessao_id": sessao_id, "etapa": "export_csv"})
+        with conn.transaction():
+            size = write_report(conn, sessao_id, path)
+            conn.execute(
+                "UPDATE audit.sessoes_processamento SET arquivo_relatorio = %s WHERE id = %s", (str(path), sessao_id)
+            )
+            conn.execute(sql_file("divergencias/mark_step_done.sql"), {"sessao_id": sessao_id, "etapa": "export_csv"})
     except BaseException:
         _remove_unrecorded_report(path)
         raise
