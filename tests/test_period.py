@@ -65,3 +65,27 @@ def test_the_task_sdk_run_type_enum_is_understood():
     assert resolve_period({}, DagRunType.SCHEDULED, SCHEDULED_FIRE, 31).tipo_sessao == "DAILY_AUTO"
     assert resolve_period({}, DagRunType.BACKFILL, SCHEDULED_FIRE, 31).tipo_sessao == "REPROCESSING"
     assert resolve_period({}, DagRunType.MANUAL, SCHEDULED_FIRE, 31).tipo_sessao == "MANUAL_RUN"
+
+
+def test_a_backfill_given_dates_is_refused_instead_of_widening_its_day():
+    """`airflow backfill create --dag-run-conf` hands the same conf to every day's run: with
+    dates, each REPROCESSING run processed the whole period instead of its own day."""
+    conf = {"data_inicio": "2026-01-01", "data_fim": "2026-11-27"}
+    with pytest.raises(InvalidParams, match="backfill.*data_inicio.*data_fim"):
+        resolve_period(conf, "backfill", SCHEDULED_FIRE, 31)
+    assert resolve_period({"modo": "manual"}, "backfill", SCHEDULED_FIRE, 31).modo == "manual"
+
+
+def test_a_backfill_given_dates_fails_before_touching_the_database(system_db, monkeypatch):
+    import psycopg
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from devtools.databases import airflow_connection_json
+    from divergencias.preparation import prepare_run
+
+    monkeypatch.setenv("AIRFLOW_CONN_FINANCIAL_DB", airflow_connection_json(system_db))
+    conf = {"data_inicio": "2026-11-01", "data_fim": "2026-11-03"}
+    with pytest.raises(AirflowFailException, match="data_inicio"):
+        prepare_run(conf, "backfill", SCHEDULED_FIRE, "backfill__2026-11-28T10:00:00+00:00")
+    with psycopg.connect(system_db) as c:
+        assert c.execute("SELECT to_regnamespace('audit')").fetchone()[0] is None

@@ -75,7 +75,7 @@ def prepare_run(
     """Everything open_session records about the run, as bound parameters; ``disparado_por``
     is the Airflow user who triggered it (None for the scheduler)."""
     try:
-        validate_params(params)
+        validate_params(params, run_type)
     except InvalidParams as error:
         _fail(error)
     ambiente = environment()
