@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,6 +50,10 @@ REQUIRED_SETTINGS = (
 )
 
 
+class InvalidVariable(ValueError):
+    """A Variable the run reads holds a value it cannot use; the message names it."""
+
+
 def _variable(key: str) -> str | None:
     from airflow.sdk import Variable
 
@@ -66,7 +71,7 @@ def environment_label() -> str:
 def environment() -> str:
     value = environment_label()
     if value not in ENVIRONMENTS:
-        raise ValueError(f"Variable {ENVIRONMENT_VARIABLE}={value!r}: use one of {', '.join(ENVIRONMENTS)}")
+        raise InvalidVariable(f"Variable {ENVIRONMENT_VARIABLE}={value!r} inválida: use {', '.join(ENVIRONMENTS)}")
     return value
 
 
@@ -78,7 +83,14 @@ def output_dir() -> ObjectStoragePath:
     """The CSV folder: a local path (relative: from the project folder) or an object-storage URL."""
     from divergencias.storage import location
 
-    return location(_variable(OUTPUT_DIR_VARIABLE) or DEFAULT_OUTPUT_DIR)
+    value = _variable(OUTPUT_DIR_VARIABLE) or DEFAULT_OUTPUT_DIR
+    try:
+        return location(value)
+    except ValueError as error:
+        raise InvalidVariable(
+            f"Variable {OUTPUT_DIR_VARIABLE}={value!r} inválida ({error}): use uma pasta local "
+            "ou uma URL como file:///pasta ou s3://conexao@bucket/prefixo"
+        ) from None
 
 
 def attachment_limit_bytes() -> int:
@@ -87,7 +99,12 @@ def attachment_limit_bytes() -> int:
     try:
         megabytes = float(value)
     except ValueError:
-        raise ValueError(f"Variable {ATTACHMENT_LIMIT_VARIABLE}={value!r}: use a number of megabytes") from None
+        megabytes = math.nan
+    # float() also reads 'nan' and 'inf', and a negative limit would never attach a CSV.
+    if not (math.isfinite(megabytes) and megabytes >= 0):
+        raise InvalidVariable(
+            f"Variable {ATTACHMENT_LIMIT_VARIABLE}={value!r} inválida: use um número de megabytes, 0 ou mais"
+        )
     return int(megabytes * 2**20)
 
 
@@ -95,5 +112,15 @@ def backup_retention_days() -> int:
     """How many days of audit backups divergencias_backup_auditoria keeps."""
     value = _variable(BACKUP_RETENTION_VARIABLE) or str(DEFAULT_BACKUP_RETENTION_DAYS)
     if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"Variable {BACKUP_RETENTION_VARIABLE}={value!r}: use a whole number of days, 1 or more")
+        raise InvalidVariable(
+            f"Variable {BACKUP_RETENTION_VARIABLE}={value!r} inválida: use um número inteiro de dias, 1 ou mais"
+        )
     return int(value)
+
+
+def check_daily_run_variables() -> str:
+    """Every Variable the daily run reads but the recipients (any text is a list, maybe empty),
+    checked before it writes anything; returns the environment."""
+    attachment_limit_bytes()
+    output_dir()
+    return environment()
