@@ -153,13 +153,16 @@ def test_a_retroactive_window_over_366_days_fails_the_scheduled_run_at_once_writ
         ("DIVERGENCIAS_ANEXO_MAX_MB", "inf"),
         ("DIVERGENCIAS_ANEXO_MAX_MB", "-1"),
         ("DIVERGENCIAS_OUTPUT_DIR", "sftp2://relatorios"),
+        ("NOTIFICATION_RECIPIENTS", "controladoria@teste.local gerente@teste.local"),
+        ("NOTIFICATION_RECIPIENTS", "controladoria@teste.local, controladoria"),
     ],
 )
 def test_a_malformed_variable_fails_the_run_at_once_naming_it(conn, monkeypatch, variable, value):
     """A Variable the run reads is checked by the first task, like the settings, and not
     retried: the same value fails the same way. The output folder and the attachment limit
     were first read after the corrections were committed ('nan' MB failed naming no Variable,
-    '-1' silently never attached the CSV), and a mistyped environment was retried twice."""
+    '-1' silently never attached the CSV), a mistyped environment was retried twice, and
+    recipients 'a@x b@x' went to a alone."""
     from airflow.sdk.exceptions import AirflowFailException
 
     from divergencias.preparation import prepare_run

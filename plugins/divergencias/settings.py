@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,7 +77,24 @@ def environment() -> str:
 
 
 def recipients() -> list[str]:
-    return [address.strip() for address in (_variable(RECIPIENTS_VARIABLE) or "").split(",") if address.strip()]
+    """The addresses of notification_recipients, separated by commas (contract §2) or by
+    semicolons, as Outlook writes a list: an item 'a; b' reached only a in the To header."""
+    value = _variable(RECIPIENTS_VARIABLE) or ""
+    items = [item.strip() for item in re.split("[,;]", value) if item.strip()]
+    malformed = [item for item in items if not _one_address(item)]
+    if malformed:
+        raise InvalidVariable(
+            f"Variable {RECIPIENTS_VARIABLE}={value!r} inválida: {', '.join(map(repr, malformed))} "
+            "não é um endereço de email; separe os endereços com vírgulas"
+        )
+    return items
+
+
+def _one_address(text: str) -> bool:
+    from email.headerregistry import HeaderRegistry
+
+    header = HeaderRegistry()("To", text)
+    return len(header.addresses) == 1 and not header.defects and "@" in header.addresses[0].addr_spec
 
 
 def output_dir() -> ObjectStoragePath:
@@ -119,8 +137,9 @@ def backup_retention_days() -> int:
 
 
 def check_daily_run_variables() -> str:
-    """Every Variable the daily run reads but the recipients (any text is a list, maybe empty),
-    checked before it writes anything; returns the environment."""
+    """Every Variable the daily run reads, checked before it writes anything; returns the
+    environment."""
+    recipients()
     attachment_limit_bytes()
     output_dir()
     return environment()
