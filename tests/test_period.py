@@ -25,6 +25,21 @@ def test_reference_day_uses_sao_paulo_time_not_utc():
     assert period.data_fim == date(2026, 11, 27) and period.tipo_sessao == "MANUAL_RUN"
 
 
+@pytest.mark.parametrize(
+    ("tick", "first", "last"),
+    [
+        # 07:00 in São Paulo is 10:00 UTC: the reference day crosses the month and the year
+        (datetime(2027, 1, 1, 10, 0, tzinfo=UTC), date(2026, 11, 30), date(2026, 12, 31)),
+        (datetime(2028, 3, 1, 10, 0, tzinfo=UTC), date(2028, 1, 29), date(2028, 2, 29)),
+        # 2018's summer time: the tick was 09:00 UTC, still the same São Paulo day
+        (datetime(2018, 12, 1, 9, 0, tzinfo=UTC), date(2018, 10, 30), date(2018, 11, 30)),
+    ],
+)
+def test_the_scheduled_reference_day_across_month_and_year_boundaries(tick, first, last):
+    period = resolve_period({}, "scheduled", tick, 31)
+    assert (period.data_inicio, period.data_fim) == (first, last)
+
+
 def test_manual_run_with_dates_is_exactly_those_dates():
     period = resolve_period(
         {"data_inicio": "2026-01-01", "data_fim": "2026-01-31", "modo": "manual"}, "manual", SCHEDULED_FIRE, 31
