@@ -148,6 +148,21 @@ def test_no_recipients_skips_the_email_with_a_warning(dag, conn, business_db, ou
     assert session["status"] == "COMPLETED" and not session["alertas_enviados"]
 
 
+def test_recipients_separated_by_semicolons_or_with_empty_items_all_get_the_summary(
+    dag, conn, business_db, smtp, output_dir, monkeypatch
+):
+    """Outlook writes a list as 'a; b': in the To header that kept only the first address,
+    and the second silently got nothing while the session named both as notified."""
+    add_sale(conn, "NF1", bonus_dpto="1")
+    recipients = " controladoria@teste.local; gerente@teste.local ,, ;auditoria@teste.local "
+    monkeypatch.setenv("AIRFLOW_VAR_NOTIFICATION_RECIPIENTS", recipients)
+    assert dag.test(run_conf={"data_inicio": "2026-11-10", "data_fim": "2026-11-10"}).state == "success"
+    expected = ["controladoria@teste.local", "gerente@teste.local", "auditoria@teste.local"]
+    (mail,) = smtp.mails
+    assert sorted(mail.recipients) == sorted(expected)
+    assert _session(business_db)["destinatarios_notificados"] == expected
+
+
 @pytest.mark.parametrize(
     "conf",
     [

@@ -144,6 +144,36 @@ def test_a_retroactive_window_over_366_days_fails_the_scheduled_run_at_once_writ
     assert booked(conn, "NF1") == ("4000.00", "0")
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("ENVIRONMENT", "producao"),
+        ("DIVERGENCIAS_ANEXO_MAX_MB", "dez"),
+        ("DIVERGENCIAS_ANEXO_MAX_MB", "nan"),
+        ("DIVERGENCIAS_ANEXO_MAX_MB", "inf"),
+        ("DIVERGENCIAS_ANEXO_MAX_MB", "-1"),
+        ("DIVERGENCIAS_OUTPUT_DIR", "sftp2://relatorios"),
+        ("NOTIFICATION_RECIPIENTS", "controladoria@teste.local gerente@teste.local"),
+        ("NOTIFICATION_RECIPIENTS", "controladoria@teste.local, controladoria"),
+    ],
+)
+def test_a_malformed_variable_fails_the_run_at_once_naming_it(conn, monkeypatch, variable, value):
+    """A Variable the run reads is checked by the first task, like the settings, and not
+    retried: the same value fails the same way. The output folder and the attachment limit
+    were first read after the corrections were committed ('nan' MB failed naming no Variable,
+    '-1' silently never attached the CSV), a mistyped environment was retried twice, and
+    recipients 'a@x b@x' went to a alone."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from divergencias.preparation import prepare_run
+
+    add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
+    monkeypatch.setenv(f"AIRFLOW_VAR_{variable}", value)
+    with pytest.raises(AirflowFailException, match=f"(?i){variable}.*{value}"):
+        prepare_run(ONE_DAY, "manual", datetime(2026, 11, 28, 10, 0).astimezone(), "manual__teste")
+    assert _sessions(conn) == [] and divergences(conn) == []
+
+
 def test_an_attention_level_above_the_critical_one_fails_the_run_at_once_writing_nothing(conn):
     """BAIXA below atencao, ATENÇÃO up to critico, CRÍTICO above (contract §6): with atencao
     above critico a queue between them was BAIXA and CRÍTICO at once, whatever the order."""

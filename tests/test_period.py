@@ -25,6 +25,21 @@ def test_reference_day_uses_sao_paulo_time_not_utc():
     assert period.data_fim == date(2026, 11, 27) and period.tipo_sessao == "MANUAL_RUN"
 
 
+@pytest.mark.parametrize(
+    ("tick", "first", "last"),
+    [
+        # 07:00 in São Paulo is 10:00 UTC: the reference day crosses the month and the year
+        (datetime(2027, 1, 1, 10, 0, tzinfo=UTC), date(2026, 11, 30), date(2026, 12, 31)),
+        (datetime(2028, 3, 1, 10, 0, tzinfo=UTC), date(2028, 1, 29), date(2028, 2, 29)),
+        # 2018's summer time: the tick was 09:00 UTC, still the same São Paulo day
+        (datetime(2018, 12, 1, 9, 0, tzinfo=UTC), date(2018, 10, 30), date(2018, 11, 30)),
+    ],
+)
+def test_the_scheduled_reference_day_across_month_and_year_boundaries(tick, first, last):
+    period = resolve_period({}, "scheduled", tick, 31)
+    assert (period.data_inicio, period.data_fim) == (first, last)
+
+
 def test_manual_run_with_dates_is_exactly_those_dates():
     period = resolve_period(
         {"data_inicio": "2026-01-01", "data_fim": "2026-01-31", "modo": "manual"}, "manual", SCHEDULED_FIRE, 31
@@ -65,3 +80,27 @@ def test_the_task_sdk_run_type_enum_is_understood():
     assert resolve_period({}, DagRunType.SCHEDULED, SCHEDULED_FIRE, 31).tipo_sessao == "DAILY_AUTO"
     assert resolve_period({}, DagRunType.BACKFILL, SCHEDULED_FIRE, 31).tipo_sessao == "REPROCESSING"
     assert resolve_period({}, DagRunType.MANUAL, SCHEDULED_FIRE, 31).tipo_sessao == "MANUAL_RUN"
+
+
+def test_a_backfill_given_dates_is_refused_instead_of_widening_its_day():
+    """`airflow backfill create --dag-run-conf` hands the same conf to every day's run: with
+    dates, each REPROCESSING run processed the whole period instead of its own day."""
+    conf = {"data_inicio": "2026-01-01", "data_fim": "2026-11-27"}
+    with pytest.raises(InvalidParams, match="backfill.*data_inicio.*data_fim"):
+        resolve_period(conf, "backfill", SCHEDULED_FIRE, 31)
+    assert resolve_period({"modo": "manual"}, "backfill", SCHEDULED_FIRE, 31).modo == "manual"
+
+
+def test_a_backfill_given_dates_fails_before_touching_the_database(system_db, monkeypatch):
+    import psycopg
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from devtools.databases import airflow_connection_json
+    from divergencias.preparation import prepare_run
+
+    monkeypatch.setenv("AIRFLOW_CONN_FINANCIAL_DB", airflow_connection_json(system_db))
+    conf = {"data_inicio": "2026-11-01", "data_fim": "2026-11-03"}
+    with pytest.raises(AirflowFailException, match="data_inicio"):
+        prepare_run(conf, "backfill", SCHEDULED_FIRE, "backfill__2026-11-28T10:00:00+00:00")
+    with psycopg.connect(system_db) as c:
+        assert c.execute("SELECT to_regnamespace('audit')").fetchone()[0] is None

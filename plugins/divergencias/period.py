@@ -52,8 +52,14 @@ def reference_day(run_moment: datetime) -> date:
     return run_moment.astimezone(ZoneInfo(LOCAL_TIMEZONE)).date() - timedelta(days=1)
 
 
-def validate_params(params: dict) -> tuple[date | None, date | None, str]:
-    """(data_inicio, data_fim, modo) of valid params; raises InvalidParams naming the params."""
+def session_type(run_type: object) -> str:
+    # The task SDK hands over an enum whose str() is its name, not its value.
+    return _SESSION_TYPE.get(getattr(run_type, "value", run_type), _MANUAL_SESSION_TYPE)
+
+
+def validate_params(params: dict, run_type: object) -> tuple[date | None, date | None, str]:
+    """(data_inicio, data_fim, modo) of valid params for this kind of run; raises
+    InvalidParams naming the params."""
     unknown = sorted(set(params) - set(PARAMS))
     if unknown:
         raise InvalidParams(f"Parâmetro(s) desconhecido(s): {', '.join(unknown)}. Use apenas: {', '.join(PARAMS)}.")
@@ -66,6 +72,14 @@ def validate_params(params: dict) -> tuple[date | None, date | None, str]:
         raise InvalidParams(
             "Informe data_inicio e data_fim juntos (ou nenhum dos dois): "
             f"recebido data_inicio={params.get('data_inicio')!r}, data_fim={params.get('data_fim')!r}."
+        )
+    if inicio is not None and session_type(run_type) == "REPROCESSING":
+        # `airflow backfill create --dag-run-conf` gives every day's run the same conf: with
+        # dates, each run would process the whole period instead of its own day (§3).
+        raise InvalidParams(
+            "Um backfill processa exatamente o seu dia de referência: não informe data_inicio e data_fim "
+            f"(recebido data_inicio={params.get('data_inicio')!r}, data_fim={params.get('data_fim')!r}). "
+            "Para processar um período, dispare uma execução manual com essas datas."
         )
     if inicio is not None and fim is not None:
         if fim < inicio:
@@ -81,9 +95,8 @@ def validate_params(params: dict) -> tuple[date | None, date | None, str]:
 
 def resolve_period(params: dict, run_type: str, run_moment: datetime, dias_retroativos: int) -> RunPeriod:
     """The run's period and session type; raises InvalidParams before anything is written."""
-    inicio, fim, modo = validate_params(params)
-    # The task SDK hands over an enum whose str() is its name, not its value.
-    tipo_sessao = _SESSION_TYPE.get(getattr(run_type, "value", run_type), _MANUAL_SESSION_TYPE)
+    inicio, fim, modo = validate_params(params, run_type)
+    tipo_sessao = session_type(run_type)
     if inicio is not None and fim is not None:
         return RunPeriod(inicio, fim, modo, tipo_sessao)
     day = reference_day(run_moment)

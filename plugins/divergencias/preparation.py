@@ -17,7 +17,7 @@ from divergencias import __version__
 from divergencias.database import financial_db
 from divergencias.migrations import MigrationRefused, apply_migrations
 from divergencias.period import InvalidParams, resolve_period, validate_params
-from divergencias.settings import REQUIRED_SETTINGS, environment
+from divergencias.settings import REQUIRED_SETTINGS, InvalidVariable, check_daily_run_variables
 
 
 class InvalidSettings(ValueError):
@@ -75,10 +75,10 @@ def prepare_run(
     """Everything open_session records about the run, as bound parameters; ``disparado_por``
     is the Airflow user who triggered it (None for the scheduler)."""
     try:
-        validate_params(params)
-    except InvalidParams as error:
+        validate_params(params, run_type)
+        ambiente = check_daily_run_variables()
+    except (InvalidParams, InvalidVariable) as error:
         _fail(error)
-    ambiente = environment()
     with financial_db(autocommit=True) as conn:
         try:
             apply_migrations(conn)

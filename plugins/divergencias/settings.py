@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,6 +51,10 @@ REQUIRED_SETTINGS = (
 )
 
 
+class InvalidVariable(ValueError):
+    """A Variable the run reads holds a value it cannot use; the message names it."""
+
+
 def _variable(key: str) -> str | None:
     from airflow.sdk import Variable
 
@@ -66,19 +72,43 @@ def environment_label() -> str:
 def environment() -> str:
     value = environment_label()
     if value not in ENVIRONMENTS:
-        raise ValueError(f"Variable {ENVIRONMENT_VARIABLE}={value!r}: use one of {', '.join(ENVIRONMENTS)}")
+        raise InvalidVariable(f"Variable {ENVIRONMENT_VARIABLE}={value!r} inválida: use {', '.join(ENVIRONMENTS)}")
     return value
 
 
 def recipients() -> list[str]:
-    return [address.strip() for address in (_variable(RECIPIENTS_VARIABLE) or "").split(",") if address.strip()]
+    """The addresses of notification_recipients, separated by commas (contract §2) or by
+    semicolons, as Outlook writes a list: an item 'a; b' reached only a in the To header."""
+    value = _variable(RECIPIENTS_VARIABLE) or ""
+    items = [item.strip() for item in re.split("[,;]", value) if item.strip()]
+    malformed = [item for item in items if not _one_address(item)]
+    if malformed:
+        raise InvalidVariable(
+            f"Variable {RECIPIENTS_VARIABLE}={value!r} inválida: {', '.join(map(repr, malformed))} "
+            "não é um endereço de email; separe os endereços com vírgulas"
+        )
+    return items
+
+
+def _one_address(text: str) -> bool:
+    from email.headerregistry import HeaderRegistry
+
+    header = HeaderRegistry()("To", text)
+    return len(header.addresses) == 1 and not header.defects and "@" in header.addresses[0].addr_spec
 
 
 def output_dir() -> ObjectStoragePath:
     """The CSV folder: a local path (relative: from the project folder) or an object-storage URL."""
     from divergencias.storage import location
 
-    return location(_variable(OUTPUT_DIR_VARIABLE) or DEFAULT_OUTPUT_DIR)
+    value = _variable(OUTPUT_DIR_VARIABLE) or DEFAULT_OUTPUT_DIR
+    try:
+        return location(value)
+    except ValueError as error:
+        raise InvalidVariable(
+            f"Variable {OUTPUT_DIR_VARIABLE}={value!r} inválida ({error}): use uma pasta local "
+            "ou uma URL como file:///pasta ou s3://conexao@bucket/prefixo"
+        ) from None
 
 
 def attachment_limit_bytes() -> int:
@@ -87,7 +117,12 @@ def attachment_limit_bytes() -> int:
     try:
         megabytes = float(value)
     except ValueError:
-        raise ValueError(f"Variable {ATTACHMENT_LIMIT_VARIABLE}={value!r}: use a number of megabytes") from None
+        megabytes = math.nan
+    # float() also reads 'nan' and 'inf', and a negative limit would never attach a CSV.
+    if not (math.isfinite(megabytes) and megabytes >= 0):
+        raise InvalidVariable(
+            f"Variable {ATTACHMENT_LIMIT_VARIABLE}={value!r} inválida: use um número de megabytes, 0 ou mais"
+        )
     return int(megabytes * 2**20)
 
 
@@ -95,5 +130,16 @@ def backup_retention_days() -> int:
     """How many days of audit backups divergencias_backup_auditoria keeps."""
     value = _variable(BACKUP_RETENTION_VARIABLE) or str(DEFAULT_BACKUP_RETENTION_DAYS)
     if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"Variable {BACKUP_RETENTION_VARIABLE}={value!r}: use a whole number of days, 1 or more")
+        raise InvalidVariable(
+            f"Variable {BACKUP_RETENTION_VARIABLE}={value!r} inválida: use um número inteiro de dias, 1 ou mais"
+        )
     return int(value)
+
+
+def check_daily_run_variables() -> str:
+    """Every Variable the daily run reads, checked before it writes anything; returns the
+    environment."""
+    recipients()
+    attachment_limit_bytes()
+    output_dir()
+    return environment()
