@@ -508,3 +508,58 @@ def test_a_decision_on_rows_a_run_refreshed_after_the_page_loaded_is_refused(api
     page.locator("#aprovar").click()
     expect(page.locator("#mensagem")).to_contain_text("Aprovadas e aplicadas: 1")
     assert booked(db, "NF1")[0] == "6000.00"
+
+
+# Markup a person could type in another system or in the page: shown as text, it runs nothing.
+MARKUP = '"><img src=x onerror="window.__xss=1"><script>window.__xss=1</script>'
+
+
+def test_text_from_the_source_and_from_controllers_is_shown_as_text(api_server, browser, db, passwords):
+    """Nota fiscal, booked text, revenda and chassi come from other systems, a comment or a
+    reason from a controller: in the list, the details, the history, the approvals and an
+    error message they show as typed, and no element or script of theirs reaches the page."""
+    add_sale(db, f"NF_DUPLA{MARKUP}", valor_bonus="60000.00", bonus_dpto="0", revenda=MARKUP)
+    add_sale(db, f"NF_TEXTO{MARKUP}", valor_bonus="100.00", bonus_dpto=f"1{MARKUP}", revenda=MARKUP)
+    add_sale(db, f"NF_REJEITAR{MARKUP}", valor_bonus="800.00", bonus_dpto="750.00")
+    db.execute("UPDATE byd.vendas SET chassi = %s", (MARKUP,))
+    run_session(db, DAY, DAY, modo="manual")
+    ids = {d["idnfsexterno"].removesuffix(MARKUP): d["id"] for d in divergences(db)}
+
+    page = browser.new_page()
+    log_in(page, api_server, "controladora", passwords["controladora"])
+    queue = page.locator("#tabela-divergencias tbody")
+    expect(queue.locator("tr")).to_have_count(3)
+    for kind, nf in (("aprovar", "NF_DUPLA"), ("rejeitar", "NF_REJEITAR")):
+        page.locator(f"tr[data-id='{ids[nf]}'] input.marcar").check()
+        page.locator("#motivo").fill(f"conferido {MARKUP}")
+        page.locator(f"#{kind}").click()
+        page.locator(
+            "#mensagem", has_text="aguardando segunda aprovação" if kind == "aprovar" else "Rejeitadas: 1"
+        ).wait_for()
+    # an error that repeats what was typed
+    page.locator("input[name=diferenca_minima]").fill(MARKUP)
+    page.get_by_role("button", name="Filtrar").click()
+    expect(page.locator("#mensagem.erro")).to_contain_text(f'valor inválido "{MARKUP}"')
+    page.locator("input[name=diferenca_minima]").fill("")
+    page.locator("select[name=status_processamento]").select_option("")
+    page.get_by_role("button", name="Filtrar").click()
+    expect(queue.locator("tr")).to_have_count(3)
+
+    expect(queue.locator(f"tr[data-id='{ids['NF_TEXTO']}'] td").nth(2)).to_have_text(f"NF_TEXTO{MARKUP}")
+    expect(queue.locator(f"tr[data-id='{ids['NF_TEXTO']}'] td").nth(5)).to_have_text(f"1{MARKUP}")
+    panel = page.locator("#detalhe")
+    page.locator(f"tr[data-id='{ids['NF_DUPLA']}'] button", has_text="Detalhes").click()
+    expect(page.locator("#detalhe-aprovacoes tbody td").nth(3)).to_have_text(f"conferido {MARKUP}")
+    page.locator("#fechar-detalhe").click()
+    page.locator(f"tr[data-id='{ids['NF_REJEITAR']}'] button", has_text="Detalhes").click()
+    expect(panel.locator("dd").nth(14)).to_have_text(f"conferido {MARKUP}")  # Motivo da rejeição
+    expect(page.locator("#detalhe-historico tbody")).to_contain_text(f"motivo da rejeição: conferido {MARKUP}")
+    page.locator("#fechar-detalhe").click()
+    page.get_by_role("tab", name="Execuções").click()
+    page.locator("#tabela-sessoes tbody tr").first.wait_for()
+
+    assert page.evaluate("window.__xss") is None
+    assert page.evaluate("document.querySelectorAll('img').length") == 0
+    assert page.evaluate("[...document.scripts].map((s) => s.getAttribute('src'))") == [
+        "/divergencias/static/divergencias.js"
+    ]
