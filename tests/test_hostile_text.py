@@ -23,7 +23,7 @@ def _failure_context() -> dict:
     ti = SimpleNamespace(
         dag_id="divergencias_diarias", task_id="detect_divergences", run_id="manual__x", log_url="http://log"
     )
-    return {"ti": ti, "exception": RuntimeError("falhou")}
+    return {"ti": ti, "exception": RuntimeError(f"falhou: valor {MARKUP}\n{FORGED_LINE}")}
 
 
 def test_a_line_break_in_the_environment_variable_neither_silences_the_alert_nor_adds_a_header(smtp, monkeypatch):
@@ -40,6 +40,11 @@ def test_a_line_break_in_the_environment_variable_neither_silences_the_alert_nor
         assert message["Subject"].startswith("[PRODUCTION BCC: INTRUSO@GOLPE.EXAMPLE] FALHA em divergencias_diarias")
         text = message.get_body(("plain",)).get_content()
         assert "(PRODUCTION BCC: INTRUSO@GOLPE.EXAMPLE)" in text.splitlines()[0]
+        # the error's own second line stays under it, not a line of the email's
+        error = text.splitlines()[5:7]
+        assert error == [f"Erro:     RuntimeError: falhou: valor {MARKUP}", f"          {FORGED_LINE}"]
+        html = message.get_body(("html",)).get_content()
+        assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
 def test_source_text_stays_on_its_line_in_the_summary_and_escaped_in_its_html(conn):
