@@ -41,14 +41,25 @@ def criticality(pending: int, attention_level: int, critical_level: int) -> str:
     return "CRÍTICO"
 
 
+def one_line(value: Any) -> Any:
+    """Text on one line: every line break str.splitlines() knows (the ones Python's email
+    refuses in a header, and the ones a mail reader breaks a plain-text body on) becomes a
+    space. Source text, a controller's reason or a Variable holding one could otherwise add a
+    header, or write lines of its own (a second link, a fake total) into a plain-text email."""
+    return " ".join(value.splitlines()) if isinstance(value, str) else value
+
+
 @cache
-def _templates() -> Environment:
+def _templates(plain_text: bool) -> Environment:
+    # HTML is escaped; plain text has no escaping, so there every printed value is one line
+    # (text meant to span lines is printed line by line by its template).
     env = Environment(
         loader=FileSystemLoader(settings.TEMPLATES_DIR),
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=one_line if plain_text else None,
     )
     env.filters["brl"] = brl
     env.filters["data_br"] = br_date
@@ -57,7 +68,7 @@ def _templates() -> Environment:
 
 
 def render(name: str, **context: Any) -> str:
-    return _templates().get_template(name).render(**context)
+    return _templates(name.endswith(".txt.j2")).get_template(name).render(**context)
 
 
 class Attachment(NamedTuple):
@@ -108,7 +119,7 @@ def deliverable_recipients(kind: str) -> list[str]:
 def build_message(mail: Mail, sender: str, to: list[str]) -> EmailMessage:
     """multipart/mixed: the text and HTML bodies as alternatives, then the CSV, if any."""
     message = EmailMessage()
-    message["Subject"] = mail.subject
+    message["Subject"] = one_line(mail.subject)
     message["From"] = sender
     message["To"] = ", ".join(to)
     message.set_content(mail.text)

@@ -5,9 +5,13 @@ pt-BR way without ever passing through a JS number."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from devtools.browser import log_in
 from devtools.sql_steps import run_session
@@ -508,3 +512,163 @@ def test_a_decision_on_rows_a_run_refreshed_after_the_page_loaded_is_refused(api
     page.locator("#aprovar").click()
     expect(page.locator("#mensagem")).to_contain_text("Aprovadas e aplicadas: 1")
     assert booked(db, "NF1")[0] == "6000.00"
+
+
+# Markup a person could type in another system or in the page: shown as text, it runs nothing.
+MARKUP = '"><img src=x onerror="window.__xss=1"><script>window.__xss=1</script>'
+
+
+def test_text_from_the_source_and_from_controllers_is_shown_as_text(api_server, browser, db, passwords):
+    """Nota fiscal, booked text, revenda and chassi come from other systems, a comment or a
+    reason from a controller: in the list, the details, the history, the approvals and an
+    error message they show as typed, and no element or script of theirs reaches the page."""
+    add_sale(db, f"NF_DUPLA{MARKUP}", valor_bonus="60000.00", bonus_dpto="0", revenda=MARKUP)
+    add_sale(db, f"NF_TEXTO{MARKUP}", valor_bonus="100.00", bonus_dpto=f"1{MARKUP}", revenda=MARKUP)
+    add_sale(db, f"NF_REJEITAR{MARKUP}", valor_bonus="800.00", bonus_dpto="750.00")
+    db.execute("UPDATE byd.vendas SET chassi = %s", (MARKUP,))
+    run_session(db, DAY, DAY, modo="manual")
+    ids = {d["idnfsexterno"].removesuffix(MARKUP): d["id"] for d in divergences(db)}
+
+    page = browser.new_page()
+    log_in(page, api_server, "controladora", passwords["controladora"])
+    queue = page.locator("#tabela-divergencias tbody")
+    expect(queue.locator("tr")).to_have_count(3)
+    for kind, nf in (("aprovar", "NF_DUPLA"), ("rejeitar", "NF_REJEITAR")):
+        page.locator(f"tr[data-id='{ids[nf]}'] input.marcar").check()
+        page.locator("#motivo").fill(f"conferido {MARKUP}")
+        page.locator(f"#{kind}").click()
+        page.locator(
+            "#mensagem", has_text="aguardando segunda aprovação" if kind == "aprovar" else "Rejeitadas: 1"
+        ).wait_for()
+    # an error that repeats what was typed
+    page.locator("input[name=diferenca_minima]").fill(MARKUP)
+    page.get_by_role("button", name="Filtrar").click()
+    expect(page.locator("#mensagem.erro")).to_contain_text(f'valor inválido "{MARKUP}"')
+    page.locator("input[name=diferenca_minima]").fill("")
+    page.locator("select[name=status_processamento]").select_option("")
+    page.get_by_role("button", name="Filtrar").click()
+    expect(queue.locator("tr")).to_have_count(3)
+
+    expect(queue.locator(f"tr[data-id='{ids['NF_TEXTO']}'] td").nth(2)).to_have_text(f"NF_TEXTO{MARKUP}")
+    expect(queue.locator(f"tr[data-id='{ids['NF_TEXTO']}'] td").nth(5)).to_have_text(f"1{MARKUP}")
+    panel = page.locator("#detalhe")
+    page.locator(f"tr[data-id='{ids['NF_DUPLA']}'] button", has_text="Detalhes").click()
+    expect(page.locator("#detalhe-aprovacoes tbody td").nth(3)).to_have_text(f"conferido {MARKUP}")
+    page.locator("#fechar-detalhe").click()
+    page.locator(f"tr[data-id='{ids['NF_REJEITAR']}'] button", has_text="Detalhes").click()
+    expect(panel.locator("dd").nth(14)).to_have_text(f"conferido {MARKUP}")  # Motivo da rejeição
+    expect(page.locator("#detalhe-historico tbody")).to_contain_text(f"motivo da rejeição: conferido {MARKUP}")
+    page.locator("#fechar-detalhe").click()
+    page.get_by_role("tab", name="Execuções").click()
+    page.locator("#tabela-sessoes tbody tr").first.wait_for()
+
+    assert page.evaluate("window.__xss") is None
+    assert page.evaluate("document.querySelectorAll('img').length") == 0
+    assert page.evaluate("[...document.scripts].map((s) => s.getAttribute('src'))") == [
+        "/divergencias/static/divergencias.js"
+    ]
+
+
+@contextmanager
+def another_origin() -> Iterator[Callable[[Page, str], None]]:
+    """A page server on another port of the same host: another origin but the same site, so
+    the browser still sends Airflow's SameSite=Lax cookie with what such a page sends. Yields
+    a function that opens a page of that origin with the given HTML."""
+    pages: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(pages[-1])
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def open_page(page: Page, html: str) -> None:
+        pages.append(f"<!doctype html><meta charset=utf-8>{html}".encode())
+        page.goto(f"http://127.0.0.1:{server.server_port}/pagina/{len(pages)}")
+
+    try:
+        yield open_page
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_a_page_of_another_origin_cannot_decide_for_a_logged_in_controller(api_server, browser, db, passwords):
+    """What a page elsewhere can make the browser send with the controller's cookie (a form as
+    text/plain or urlencoded, fetch no-cors with a text or untyped body, a DELETE, JSON with
+    CORS) approves, rejects, processes and rolls back nothing."""
+    add_sale(db, "NF_CORRIGIDA", valor_bonus="1000.00", bonus_dpto="900.00")
+    session = run_session(db, DAY, DAY, modo="auto")["sessao_id"]
+    add_sale(db, "NF_ABERTA", valor_bonus="800.00", bonus_dpto="750.00")
+    run_session(db, DAY, DAY, modo="manual")
+    (open_one,) = [d["id"] for d in divergences(db, "NF_ABERTA")]
+    before = [(d["id"], d["status_processamento"]) for d in divergences(db)]
+
+    page = browser.new_page()
+    log_in(page, api_server, "controladora", passwords["controladora"])
+    api = f"{api_server}/divergencias/api/v1"
+
+    # Forms: text/plain writes name=value, so JSON can be smuggled around the "=".
+    forms = {
+        "aprovar": ("text/plain", f"{api}/divergencias/aprovar", f'{{"ids":[{open_one}],"comentario":"x', '"}'),
+        "rejeitar": ("text/plain", f"{api}/divergencias/{open_one}/rejeitar", '{"motivo":"x', 'yz"}'),
+        "rejeitar?motivo": (
+            "application/x-www-form-urlencoded",
+            f"{api}/divergencias/{open_one}/rejeitar?motivo=fraude",
+            "motivo",
+            "fraude",
+        ),
+        "rollback": ("text/plain", f"{api}/sessoes/{session}/rollback", '{"motivo":"x', 'yz"}'),
+    }
+    with another_origin() as open_page:
+        for name, (enctype, action, field, value) in forms.items():
+            form = (
+                f'<form method="post" enctype="{enctype}" action="{action}"><input name=\'{field}\' value=\'{value}\'>'
+            )
+            with page.expect_response(lambda r: r.request.method == "POST" and r.url.startswith(api)) as answer:
+                open_page(page, f"{form}</form><script>document.forms[0].submit()</script>")
+            # 422, not 401: the cookie went along, and the body was refused for not being JSON
+            assert answer.value.status == 422, (name, answer.value.status)
+            assert "Content-Type: application/json" in answer.value.text(), name
+
+        open_page(page, "<p>outra página</p>")
+        results = page.evaluate(
+            """async ([api, id, session]) => {
+                const send = async (path, options) => {
+                  try { return (await fetch(api + path, { credentials: "include", ...options })).status; }
+                  catch (error) { return error.name; }
+                };
+                const body = (value) => JSON.stringify(value);
+                return [
+                  await send("/divergencias/aprovar", { method: "POST", mode: "no-cors", body: body({ ids: [id] }) }),
+                  await send("/divergencias/aprovar",
+                    { method: "POST", mode: "no-cors", body: new Blob([body({ ids: [id] })]) }),
+                  await send("/divergencias/processar",
+                    { method: "POST", mode: "no-cors", body: body({ modo: "auto" }) }),
+                  await send(`/sessoes/${session}/rollback`,
+                    { method: "POST", mode: "no-cors", body: new Blob([body({ motivo: "fraude" })]) }),
+                  await send(`/divergencias/${id}/rejeitar?motivo=fraude`, { method: "DELETE", mode: "no-cors" }),
+                  await send(`/divergencias/${id}/rejeitar?motivo=fraude`, { method: "DELETE" }),
+                  await send("/divergencias/aprovar", { method: "POST", headers: { "Content-Type": "application/json" },
+                    body: body({ ids: [id] }) }),
+                ];
+            }""",
+            [api, open_one, session],
+        )
+    # no-cors: sent, answer unreadable (0); a DELETE or JSON: refused by the browser (no CORS grant)
+    assert results == [0, 0, 0, 0, "TypeError", "TypeError", "TypeError"]
+
+    assert [(d["id"], d["status_processamento"]) for d in divergences(db)] == before
+    assert db.execute("SELECT count(*) FROM audit.aprovacoes").fetchone()[0] == 0
+    for dag_id in ("divergencias_diarias", "divergencias_rollback"):
+        runs = page.request.get(f"{api_server}/api/v2/dags/{dag_id}/dagRuns")
+        assert runs.status == 200 and runs.json()["total_entries"] == 0, dag_id
