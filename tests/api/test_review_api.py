@@ -1129,12 +1129,45 @@ def test_csv_and_excel_exports(client, as_user, db):
             assert cell.value is None if value is None else Decimal(str(cell.value)) == value
         for column in ("Detectado em", "Processado em"):
             assert row[header.index(column)].number_format == "dd/mm/yyyy hh:mm:ss"
-        detected_at = divergence["detectado_em"].replace(tzinfo=None)  # timestamp(0): to the nearest second
-        assert abs(row[header.index("Detectado em")].value - detected_at) <= timedelta(seconds=0.5)
+        # cut to the second, as the run's CSV writes it
+        assert row[header.index("Detectado em")].value == divergence["detectado_em"].replace(microsecond=0)
     assert (
         client.get(f"{API}/relatorios/divergencias/export", params={"formato": "pdf"}, headers=auditor).status_code
         == 422
     )
+
+
+def test_exports_write_times_as_the_run_csv_does_whatever_the_database_datestyle(
+    client, as_user, db, review_db, tmp_path
+):
+    """The run's CSV writes a time as YYYY-MM-DD HH:MI:SS, cut to the second. The exports
+    rounded it (23:59:59.7 became the next day's 00:00:00) and the CSV followed the server's
+    DateStyle ("11/11/2026 00:00:00" under 'SQL, DMY')."""
+    from divergencias.report import write_report
+
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    detect(db)
+    db.execute(
+        """UPDATE audit.divergencias_processadas
+              SET detectado_em = '2026-11-10 23:59:59.7', processado_em = '2026-11-30 08:15:00.5'"""
+    )
+    dbname = psycopg.conninfo.conninfo_to_dict(review_db)["dbname"]
+    db.execute(f"ALTER DATABASE \"{dbname}\" SET datestyle = 'SQL, DMY'")
+    (divergence,) = divergences(db)
+    with psycopg.connect(review_db) as conn:  # a new connection, in the database's DateStyle
+        write_report(conn, divergence["sessao_id"], tmp_path / "execucao.csv")
+    (run_row,) = csv.DictReader(io.StringIO((tmp_path / "execucao.csv").read_text(encoding="utf-8-sig")))
+    assert (run_row["detectado_em"], run_row["processado_em"]) == ("2026-11-10 23:59:59", "2026-11-30 08:15:00")
+
+    url, auditor = f"{API}/relatorios/divergencias/export", as_user("auditor")
+    response = client.get(url, params={"formato": "csv"}, headers=auditor)
+    (row,) = csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")))
+    assert (row["detectado_em"], row["processado_em"]) == (run_row["detectado_em"], run_row["processado_em"])
+    sheet = openpyxl.load_workbook(io.BytesIO(client.get(url, params={"formato": "excel"}, headers=auditor).content))
+    header = [c.value for c in sheet.active[1]]
+    (cells,) = sheet.active.iter_rows(min_row=2, values_only=True)
+    assert cells[header.index("Detectado em")] == datetime(2026, 11, 10, 23, 59, 59)
+    assert cells[header.index("Processado em")] == datetime(2026, 11, 30, 8, 15)
 
 
 def many_divergences(conn: psycopg.Connection, sales: int) -> int:

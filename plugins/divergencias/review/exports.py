@@ -109,6 +109,9 @@ def open_csv(filters: dict[str, Any], sort: str) -> Export:
     with unavailable_as_503(), ExitStack() as stack:
         conn = stack.enter_context(closing(connect_financial_db()))
         conn.read_only = True
+        # COPY writes times in the session's DateStyle, which the server may set to 'SQL, DMY':
+        # ISO, as the run's CSV writes them (to_char).
+        conn.execute("SELECT set_config('datestyle', 'ISO, YMD', false)")
         cursor = stack.enter_context(conn.cursor())
         copy = stack.enter_context(cursor.copy(copy_sql, filter_params(filters)))
         # Opened: from now on the response owns the connection. Closing it needs no round trip
