@@ -1137,6 +1137,47 @@ def test_csv_and_excel_exports(client, as_user, db):
     )
 
 
+def stored_cells(xlsx: bytes) -> dict[str, str | None]:
+    """Each numeric cell of the sheet by reference (H2), as the file holds it: the text of
+    its <v>, before any reader turns it into a float."""
+    import zipfile
+    from xml.etree import ElementTree
+
+    main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as archive:
+        root = ElementTree.fromstring(archive.read("xl/worksheets/sheet1.xml"))
+    return {c.get("r"): c.findtext(f"{main}v") for c in root.iter(f"{main}c") if c.get("t") == "n"}
+
+
+def test_excel_cells_hold_money_to_the_cent(client, as_user, db):
+    """openpyxl writes a Decimal as "%.16g" of its float: 81794322.29 was stored as
+    81794322.29000001, and so read by whatever opened the file other than Excel's own display."""
+    from openpyxl.utils import get_column_letter
+
+    add_sale(db, "NF1", valor_bonus="81794322.29", bonus_dpto="12345678901.23")
+    add_sale(db, "NF2", valor_bonus="0.30", bonus_dpto="0.1")
+    add_sale(db, "NF3", valor_bonus="9400325007361.38", bonus_dpto="571078398.18")
+    detect(db)
+    auditor = as_user("auditor")
+    listed = client.get(f"{API}/divergencias", params={"ordenar": "id"}, headers=auditor).json()["itens"]
+    response = client.get(
+        f"{API}/relatorios/divergencias/export", params={"formato": "excel", "ordenar": "id"}, headers=auditor
+    )
+    header = [c.value for c in openpyxl.load_workbook(io.BytesIO(response.content)).active[1]]
+    cells = stored_cells(response.content)
+    numbers = ("valor_anterior", "valor_sugerido", "valor_aplicado", "diferenca", "confidence_score")
+    columns = {
+        field: get_column_letter(header.index(label) + 1)
+        for field, label in zip(
+            numbers, ("Valor anterior", "Valor sugerido", "Valor aplicado", "Diferença", "Confiança"), strict=True
+        )
+    }
+    for line, divergence in enumerate(listed, start=2):
+        for field, column in columns.items():
+            assert cells[f"{column}{line}"] == divergence[field], (divergence["idnfsexterno"], field)
+    assert {"81794322.29", "12345678901.23", "0.30", "9400325007361.38", "571078398.18"} <= set(cells.values())
+
+
 def test_exports_write_times_as_the_run_csv_does_whatever_the_database_datestyle(
     client, as_user, db, review_db, tmp_path
 ):
