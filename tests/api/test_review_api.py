@@ -1567,6 +1567,17 @@ def test_validation_errors_name_the_field_in_portuguese(client, as_user, db):
     assert messages(client.get(listing, params={"diferenca_minima": "1,5"}, headers=user)) == [
         "diferenca_minima: informe um número decimal com ponto antes dos centavos (ex.: 1234.56)"
     ]
+    assert messages(client.get(listing, params={"diferenca_minima": "NaN"}, headers=user)) == [
+        "diferenca_minima: informe um número finito"
+    ]
+    assert messages(client.get(listing, params={"diferenca_minima": "0.001"}, headers=user)) == [
+        "diferenca_minima: no máximo 2 casas decimais"
+    ]
+    # a month that does not exist matched nothing and answered an empty list
+    for competencia in ("2026-13", "2026-00", "２０２６-１１"):
+        assert messages(client.get(listing, params={"competencia": competencia}, headers=user)) == [
+            "competencia: use o formato AAAA-MM (ex.: 2026-11)"
+        ], competencia
     assert messages(client.get(f"{API}/divergencias/abc", headers=user)) == [
         "divergencia_id: informe um número inteiro"
     ]
@@ -1585,6 +1596,9 @@ def test_out_of_range_numbers_and_nul_characters_are_refused_not_a_500(api_app, 
         ("GET", f"/divergencias?offset={2**63}", None),
         ("GET", f"/auditoria/operacoes?sessao_id={too_big}", None),
         ("GET", f"/auditoria/sessoes?offset={2**63}", None),
+        ("GET", "/divergencias?diferenca_minima=1e1000000", None),
+        ("GET", "/divergencias?diferenca_minima=1e-1000000", None),
+        ("GET", "/relatorios/divergencias/export?formato=csv&diferenca_minima=1e1000000", None),
         ("GET", "/divergencias?idnfsexterno=NF%00", None),
         ("GET", "/divergencias?tipo_divergencia=%00", None),
         ("GET", "/relatorios/divergencias/export?formato=csv&idnfsexterno=%00", None),

@@ -34,6 +34,9 @@ LONG_PERIOD_DAYS = 366
 # Anything beyond would reach the database and fail there as a bare 500.
 MAX_ID = 2**31 - 1
 MAX_OFFSET = 2**63 - 1
+# Amounts are numeric(15, 2), as the booked fields: an exponent such as 1e1000000 would fail
+# in the database too.
+MONEY_DIGITS, MONEY_PLACES = 15, 2
 NO_NUL = validation.NO_NUL
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000, pattern=NO_NUL)]
@@ -66,7 +69,7 @@ class RequestBody(BaseModel):
 
 class Approval(RequestBody):
     ids: Ids
-    valor: Annotated[Decimal | None, Field(ge=0, max_digits=15, decimal_places=2)] = None
+    valor: Annotated[Decimal | None, Field(ge=0, max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)] = None
     comentario: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=2000, pattern=NO_NUL)] = None
     vistos: Seen = None
 
@@ -127,11 +130,14 @@ def require_ordered_period(data_inicio: date | None, data_fim: date | None) -> N
 def divergence_filters(
     status_processamento: STATUSES | None = None,
     tipo_divergencia: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
-    competencia: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+    # [0-9]: \d would take any script's digits; a month that does not exist would match nothing
+    competencia: Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")] = None,
     idnfsexterno: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
     data_inicio: date | None = None,
     data_fim: date | None = None,
-    diferenca_minima: Annotated[Decimal | None, Query(ge=0)] = None,
+    diferenca_minima: Annotated[
+        Decimal | None, Query(ge=0, max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    ] = None,
 ) -> dict[str, Any]:
     """The list's and the exports' filters; data_inicio/data_fim bound the sale's
     dta_processamento (days inclusive), as a run's period does."""
