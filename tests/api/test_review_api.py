@@ -65,9 +65,11 @@ def test_health_is_open_and_says_only_whether_the_database_answers(client, db):
     assert response.json() == {"status": "ok", "banco": "ok", "ultima_sessao": None}
 
 
-def test_every_route_but_health_needs_an_airflow_user(client, api_app, db):
-    """The API, its docs and schema, and the page's static files: 401 without a user. The page
-    itself ("/") sends the browser to the login instead (test below)."""
+def test_every_route_but_health_needs_an_airflow_user(client, api_app, db, as_user):
+    """The API, its docs and schema, and the page's static files: 401 without a user, 403 for
+    a user without access to divergencias_diarias (a route that only asked for a login would
+    show the audit trail to anyone with an Airflow account). The page itself ("/") sends the
+    browser to the login instead (test below)."""
     from starlette.routing import Mount
 
     (plugin,) = [r.app for r in api_app.routes if isinstance(r, Mount) and r.path == "/divergencias"]
@@ -80,6 +82,8 @@ def test_every_route_but_health_needs_an_airflow_user(client, api_app, db):
         url = "/divergencias" + url.replace("{arquivo:path}", "divergencias.js")
         expected = 200 if path == "/api/v1/health" else 401
         assert client.request(method, url).status_code == expected, (method, path)
+        if path != "/api/v1/health":
+            assert client.request(method, url, headers=as_user("semacesso")).status_code == 403, (method, path)
     bad_token = {"Authorization": "Bearer not-a-jwt"}
     assert client.get(f"{API}/divergencias", headers=bad_token).status_code in (401, 403)
 
