@@ -1002,6 +1002,31 @@ def test_a_misspelled_field_is_refused_not_dropped(client, as_user, db):
     assert status_of(db, one) == "DETECTED" and _run_count() == runs_before
 
 
+def test_a_misspelled_filter_is_refused_not_ignored(client, as_user, db):
+    """?status=DETECTED (the audit list's name) for status_processamento was ignored: the list
+    answered the whole queue, and an export wrote every divergence, as if filtered."""
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    one = detect(db)[("NF1", "bonus_dpto")]
+    auditor = as_user("auditor")
+    assert approve(client, as_user("controladora"), [one]).status_code == 200
+    for path, params, unknown in (
+        ("/divergencias", {"status": "DETECTED"}, "status"),
+        ("/divergencias", {"status_processamento": "DETECTED", "idnfsexternos": "NF9"}, "idnfsexternos"),
+        ("/relatorios/divergencias/export", {"formato": "csv", "tipo": "VALIDACAO_VALOR"}, "tipo"),
+        ("/relatorios/divergencias/export", {"formato": "excel", "competência": "2026-11"}, "competência"),
+        (f"/divergencias/{one}", {"historico": "false"}, "historico"),
+        ("/auditoria/operacoes", {"status_operacao": "FAILED"}, "status_operacao"),
+        ("/auditoria/sessoes", {"tipo": "MANUAL_RUN"}, "tipo"),
+        ("/relatorios/metricas/performance", {"limite": "1"}, "limite"),
+        ("/metricas/resumo", {"desde": "2026-11-01"}, "desde"),
+    ):
+        response = client.get(API + path, params=params, headers=auditor)
+        assert response.status_code == 422, (path, params, response.status_code)
+        assert [item["msg"] for item in response.json()["detail"]] == [f"{unknown}: campo não reconhecido"], path
+    # without a login it is still a 401, whatever the query
+    assert client.get(f"{API}/divergencias", params={"status": "DETECTED"}).status_code == 401
+
+
 def test_rollback_route_triggers_the_rollback_dag(client, as_user, db):
     add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
     one = detect(db)[("NF1", "bonus_dpto")]
