@@ -230,6 +230,30 @@ def test_list_filters_sorting_and_paging(client, as_user, db):
         assert client.get(f"{API}/divergencias", params=params, headers=auditor).status_code == 422, params
 
 
+def test_every_order_pages_through_ties_without_repeating_or_skipping(client, as_user, db):
+    """One run detects every divergence at the same instant, with equal differences, sales and
+    months: each ordenar breaks ties by id, so the pages put together are the whole list once."""
+    from divergencias.review.queries import SORT_ORDERS
+
+    for sale in range(7):
+        add_sale(db, f"NF{sale}", valor_bonus="1000.00", bonus_dpto="900.00", trade="50", trade_mkt_dpto="0")
+    detect(db)
+    auditor = as_user("auditor")
+    total = client.get(f"{API}/divergencias", headers=auditor).json()["total"]
+    assert total >= 6
+    for ordenar in SORT_ORDERS:
+        pages = [
+            client.get(
+                f"{API}/divergencias", params={"ordenar": ordenar, "limit": 4, "offset": offset}, headers=auditor
+            ).json()
+            for offset in range(0, total + 4, 4)
+        ]
+        ids = [item["id"] for page in pages for item in page["itens"]]
+        whole = client.get(f"{API}/divergencias", params={"ordenar": ordenar, "limit": 1000}, headers=auditor).json()
+        assert ids == [item["id"] for item in whole["itens"]] and len(set(ids)) == total, ordenar
+        assert {page["total"] for page in pages} == {total}, ordenar
+
+
 def test_detail_with_rule_history_and_approvals(client, as_user, db):
     add_sale(db, "NF1", valor_bonus="1234.50", bonus_dpto="900.00")
     one = detect(db)[("NF1", "bonus_dpto")]
