@@ -78,9 +78,11 @@ def test_health_reports_the_last_run_not_an_approval(client, as_user, db):
     assert (last["id"], last["tipo_sessao"], last["status"]) == (run, "MANUAL_RUN", "FAILED")
 
 
-def test_every_route_but_health_needs_an_airflow_user(client, api_app, db):
-    """The API, its docs and schema, and the page's static files: 401 without a user. The page
-    itself ("/") sends the browser to the login instead (test below)."""
+def test_every_route_but_health_needs_an_airflow_user(client, api_app, db, as_user):
+    """The API, its docs and schema, and the page's static files: 401 without a user, 403 for
+    a user without access to divergencias_diarias (a route that only asked for a login would
+    show the audit trail to anyone with an Airflow account). The page itself ("/") sends the
+    browser to the login instead (test below)."""
     from starlette.routing import Mount
 
     (plugin,) = [r.app for r in api_app.routes if isinstance(r, Mount) and r.path == "/divergencias"]
@@ -93,6 +95,8 @@ def test_every_route_but_health_needs_an_airflow_user(client, api_app, db):
         url = "/divergencias" + url.replace("{arquivo:path}", "divergencias.js")
         expected = 200 if path == "/api/v1/health" else 401
         assert client.request(method, url).status_code == expected, (method, path)
+        if path != "/api/v1/health":
+            assert client.request(method, url, headers=as_user("semacesso")).status_code == 403, (method, path)
     bad_token = {"Authorization": "Bearer not-a-jwt"}
     assert client.get(f"{API}/divergencias", headers=bad_token).status_code in (401, 403)
 
@@ -237,6 +241,30 @@ def test_list_filters_sorting_and_paging(client, as_user, db):
         {"data_inicio": "ontem"},
     ):
         assert client.get(f"{API}/divergencias", params=params, headers=auditor).status_code == 422, params
+
+
+def test_every_order_pages_through_ties_without_repeating_or_skipping(client, as_user, db):
+    """One run detects every divergence at the same instant, with equal differences, sales and
+    months: each ordenar breaks ties by id, so the pages put together are the whole list once."""
+    from divergencias.review.queries import SORT_ORDERS
+
+    for sale in range(7):
+        add_sale(db, f"NF{sale}", valor_bonus="1000.00", bonus_dpto="900.00", trade="50", trade_mkt_dpto="0")
+    detect(db)
+    auditor = as_user("auditor")
+    total = client.get(f"{API}/divergencias", headers=auditor).json()["total"]
+    assert total >= 6
+    for ordenar in SORT_ORDERS:
+        pages = [
+            client.get(
+                f"{API}/divergencias", params={"ordenar": ordenar, "limit": 4, "offset": offset}, headers=auditor
+            ).json()
+            for offset in range(0, total + 4, 4)
+        ]
+        ids = [item["id"] for page in pages for item in page["itens"]]
+        whole = client.get(f"{API}/divergencias", params={"ordenar": ordenar, "limit": 1000}, headers=auditor).json()
+        assert ids == [item["id"] for item in whole["itens"]] and len(set(ids)) == total, ordenar
+        assert {page["total"] for page in pages} == {total}, ordenar
 
 
 def test_detail_with_rule_history_and_approvals(client, as_user, db):
@@ -1011,6 +1039,31 @@ def test_a_misspelled_field_is_refused_not_dropped(client, as_user, db):
     assert status_of(db, one) == "DETECTED" and _run_count() == runs_before
 
 
+def test_a_misspelled_filter_is_refused_not_ignored(client, as_user, db):
+    """?status=DETECTED (the audit list's name) for status_processamento was ignored: the list
+    answered the whole queue, and an export wrote every divergence, as if filtered."""
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    one = detect(db)[("NF1", "bonus_dpto")]
+    auditor = as_user("auditor")
+    assert approve(client, as_user("controladora"), [one]).status_code == 200
+    for path, params, unknown in (
+        ("/divergencias", {"status": "DETECTED"}, "status"),
+        ("/divergencias", {"status_processamento": "DETECTED", "idnfsexternos": "NF9"}, "idnfsexternos"),
+        ("/relatorios/divergencias/export", {"formato": "csv", "tipo": "VALIDACAO_VALOR"}, "tipo"),
+        ("/relatorios/divergencias/export", {"formato": "excel", "competência": "2026-11"}, "competência"),
+        (f"/divergencias/{one}", {"historico": "false"}, "historico"),
+        ("/auditoria/operacoes", {"status_operacao": "FAILED"}, "status_operacao"),
+        ("/auditoria/sessoes", {"tipo": "MANUAL_RUN"}, "tipo"),
+        ("/relatorios/metricas/performance", {"limite": "1"}, "limite"),
+        ("/metricas/resumo", {"desde": "2026-11-01"}, "desde"),
+    ):
+        response = client.get(API + path, params=params, headers=auditor)
+        assert response.status_code == 422, (path, params, response.status_code)
+        assert [item["msg"] for item in response.json()["detail"]] == [f"{unknown}: campo não reconhecido"], path
+    # without a login it is still a 401, whatever the query
+    assert client.get(f"{API}/divergencias", params={"status": "DETECTED"}).status_code == 401
+
+
 def test_rollback_route_triggers_the_rollback_dag(client, as_user, db):
     add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
     one = detect(db)[("NF1", "bonus_dpto")]
@@ -1142,12 +1195,86 @@ def test_csv_and_excel_exports(client, as_user, db):
             assert cell.value is None if value is None else Decimal(str(cell.value)) == value
         for column in ("Detectado em", "Processado em"):
             assert row[header.index(column)].number_format == "dd/mm/yyyy hh:mm:ss"
-        detected_at = divergence["detectado_em"].replace(tzinfo=None)  # timestamp(0): to the nearest second
-        assert abs(row[header.index("Detectado em")].value - detected_at) <= timedelta(seconds=0.5)
+        # cut to the second, as the run's CSV writes it
+        assert row[header.index("Detectado em")].value == divergence["detectado_em"].replace(microsecond=0)
     assert (
         client.get(f"{API}/relatorios/divergencias/export", params={"formato": "pdf"}, headers=auditor).status_code
         == 422
     )
+
+
+def stored_cells(xlsx: bytes) -> dict[str, str | None]:
+    """Each numeric cell of the sheet by reference (H2), as the file holds it: the text of
+    its <v>, before any reader turns it into a float."""
+    import zipfile
+    from xml.etree import ElementTree
+
+    main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as archive:
+        root = ElementTree.fromstring(archive.read("xl/worksheets/sheet1.xml"))
+    return {c.get("r"): c.findtext(f"{main}v") for c in root.iter(f"{main}c") if c.get("t") == "n"}
+
+
+def test_excel_cells_hold_money_to_the_cent(client, as_user, db):
+    """openpyxl writes a Decimal as "%.16g" of its float: 81794322.29 was stored as
+    81794322.29000001, and so read by whatever opened the file other than Excel's own display."""
+    from openpyxl.utils import get_column_letter
+
+    add_sale(db, "NF1", valor_bonus="81794322.29", bonus_dpto="12345678901.23")
+    add_sale(db, "NF2", valor_bonus="0.30", bonus_dpto="0.1")
+    add_sale(db, "NF3", valor_bonus="9400325007361.38", bonus_dpto="571078398.18")
+    detect(db)
+    auditor = as_user("auditor")
+    listed = client.get(f"{API}/divergencias", params={"ordenar": "id"}, headers=auditor).json()["itens"]
+    response = client.get(
+        f"{API}/relatorios/divergencias/export", params={"formato": "excel", "ordenar": "id"}, headers=auditor
+    )
+    header = [c.value for c in openpyxl.load_workbook(io.BytesIO(response.content)).active[1]]
+    cells = stored_cells(response.content)
+    numbers = ("valor_anterior", "valor_sugerido", "valor_aplicado", "diferenca", "confidence_score")
+    columns = {
+        field: get_column_letter(header.index(label) + 1)
+        for field, label in zip(
+            numbers, ("Valor anterior", "Valor sugerido", "Valor aplicado", "Diferença", "Confiança"), strict=True
+        )
+    }
+    for line, divergence in enumerate(listed, start=2):
+        for field, column in columns.items():
+            assert cells[f"{column}{line}"] == divergence[field], (divergence["idnfsexterno"], field)
+    assert {"81794322.29", "12345678901.23", "0.30", "9400325007361.38", "571078398.18"} <= set(cells.values())
+
+
+def test_exports_write_times_as_the_run_csv_does_whatever_the_database_datestyle(
+    client, as_user, db, review_db, tmp_path
+):
+    """The run's CSV writes a time as YYYY-MM-DD HH:MI:SS, cut to the second. The exports
+    rounded it (23:59:59.7 became the next day's 00:00:00) and the CSV followed the server's
+    DateStyle ("11/11/2026 00:00:00" under 'SQL, DMY')."""
+    from divergencias.report import write_report
+
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    detect(db)
+    db.execute(
+        """UPDATE audit.divergencias_processadas
+              SET detectado_em = '2026-11-10 23:59:59.7', processado_em = '2026-11-30 08:15:00.5'"""
+    )
+    dbname = psycopg.conninfo.conninfo_to_dict(review_db)["dbname"]
+    db.execute(f"ALTER DATABASE \"{dbname}\" SET datestyle = 'SQL, DMY'")
+    (divergence,) = divergences(db)
+    with psycopg.connect(review_db) as conn:  # a new connection, in the database's DateStyle
+        write_report(conn, divergence["sessao_id"], tmp_path / "execucao.csv")
+    (run_row,) = csv.DictReader(io.StringIO((tmp_path / "execucao.csv").read_text(encoding="utf-8-sig")))
+    assert (run_row["detectado_em"], run_row["processado_em"]) == ("2026-11-10 23:59:59", "2026-11-30 08:15:00")
+
+    url, auditor = f"{API}/relatorios/divergencias/export", as_user("auditor")
+    response = client.get(url, params={"formato": "csv"}, headers=auditor)
+    (row,) = csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")))
+    assert (row["detectado_em"], row["processado_em"]) == (run_row["detectado_em"], run_row["processado_em"])
+    sheet = openpyxl.load_workbook(io.BytesIO(client.get(url, params={"formato": "excel"}, headers=auditor).content))
+    header = [c.value for c in sheet.active[1]]
+    (cells,) = sheet.active.iter_rows(min_row=2, values_only=True)
+    assert cells[header.index("Detectado em")] == datetime(2026, 11, 10, 23, 59, 59)
+    assert cells[header.index("Processado em")] == datetime(2026, 11, 30, 8, 15)
 
 
 def many_divergences(conn: psycopg.Connection, sales: int) -> int:
@@ -1506,6 +1633,17 @@ def test_validation_errors_name_the_field_in_portuguese(client, as_user, db):
     assert messages(client.get(listing, params={"diferenca_minima": "1,5"}, headers=user)) == [
         "diferenca_minima: informe um número decimal com ponto antes dos centavos (ex.: 1234.56)"
     ]
+    assert messages(client.get(listing, params={"diferenca_minima": "NaN"}, headers=user)) == [
+        "diferenca_minima: informe um número finito"
+    ]
+    assert messages(client.get(listing, params={"diferenca_minima": "0.001"}, headers=user)) == [
+        "diferenca_minima: no máximo 2 casas decimais"
+    ]
+    # a month that does not exist matched nothing and answered an empty list
+    for competencia in ("2026-13", "2026-00", "２０２６-１１"):
+        assert messages(client.get(listing, params={"competencia": competencia}, headers=user)) == [
+            "competencia: use o formato AAAA-MM (ex.: 2026-11)"
+        ], competencia
     assert messages(client.get(f"{API}/divergencias/abc", headers=user)) == [
         "divergencia_id: informe um número inteiro"
     ]
@@ -1524,6 +1662,9 @@ def test_out_of_range_numbers_and_nul_characters_are_refused_not_a_500(api_app, 
         ("GET", f"/divergencias?offset={2**63}", None),
         ("GET", f"/auditoria/operacoes?sessao_id={too_big}", None),
         ("GET", f"/auditoria/sessoes?offset={2**63}", None),
+        ("GET", "/divergencias?diferenca_minima=1e1000000", None),
+        ("GET", "/divergencias?diferenca_minima=1e-1000000", None),
+        ("GET", "/relatorios/divergencias/export?formato=csv&diferenca_minima=1e1000000", None),
         ("GET", "/divergencias?idnfsexterno=NF%00", None),
         ("GET", "/divergencias?tipo_divergencia=%00", None),
         ("GET", "/relatorios/divergencias/export?formato=csv&idnfsexterno=%00", None),

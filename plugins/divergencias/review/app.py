@@ -15,9 +15,11 @@ from zoneinfo import ZoneInfo
 
 from airflow.api_fastapi.core_api.security import GetUserDep, bearer_scheme, get_user
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Request, status
+from fastapi.dependencies.utils import get_flat_dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -34,6 +36,9 @@ LONG_PERIOD_DAYS = 366
 # Anything beyond would reach the database and fail there as a bare 500.
 MAX_ID = 2**31 - 1
 MAX_OFFSET = 2**63 - 1
+# Amounts are numeric(15, 2), as the booked fields: an exponent such as 1e1000000 would fail
+# in the database too.
+MONEY_DIGITS, MONEY_PLACES = 15, 2
 NO_NUL = validation.NO_NUL
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000, pattern=NO_NUL)]
@@ -66,7 +71,7 @@ class RequestBody(BaseModel):
 
 class Approval(RequestBody):
     ids: Ids
-    valor: Annotated[Decimal | None, Field(ge=0, max_digits=15, decimal_places=2)] = None
+    valor: Annotated[Decimal | None, Field(ge=0, max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)] = None
     comentario: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=2000, pattern=NO_NUL)] = None
     vistos: Seen = None
 
@@ -127,11 +132,14 @@ def require_ordered_period(data_inicio: date | None, data_fim: date | None) -> N
 def divergence_filters(
     status_processamento: STATUSES | None = None,
     tipo_divergencia: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
-    competencia: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+    # [0-9]: \d would take any script's digits; a month that does not exist would match nothing
+    competencia: Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")] = None,
     idnfsexterno: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
     data_inicio: date | None = None,
     data_fim: date | None = None,
-    diferenca_minima: Annotated[Decimal | None, Query(ge=0)] = None,
+    diferenca_minima: Annotated[
+        Decimal | None, Query(ge=0, max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    ] = None,
 ) -> dict[str, Any]:
     """The list's and the exports' filters; data_inicio/data_fim bound the sale's
     dta_processamento (days inclusive), as a run's period does."""
@@ -147,6 +155,19 @@ def divergence_filters(
     }
 
 
+def known_query_only(request: Request) -> None:
+    """A query parameter the route does not take is refused, as a body refuses a field it
+    does not know: a misspelled filter (?status= for status_processamento) was ignored, and
+    the list or the export gave the whole queue as if filtered."""
+    route: APIRoute = request.scope["route"]
+    known = {param.alias for param in get_flat_dependant(route.dependant).query_params}
+    unknown = [name for name in dict.fromkeys(request.query_params) if name not in known]
+    if unknown:
+        raise RequestValidationError([{"type": "extra_forbidden", "loc": ("query", name)} for name in unknown])
+
+
+# Read access first, so a request without it is a 401 or 403 whatever its query.
+READ = [*access.READ, Depends(known_query_only)]
 Filters = Annotated[dict[str, Any], Depends(divergence_filters)]
 Sort = Annotated[Literal[tuple(queries.SORT_ORDERS)], Query()]  # type: ignore[valid-type]
 
@@ -165,17 +186,17 @@ def health() -> Response:
     return respond(result, status.HTTP_200_OK if result["status"] == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
-@api.get("/eu", dependencies=access.READ, summary="O usuário conectado e se ele pode decidir")
+@api.get("/eu", dependencies=READ, summary="O usuário conectado e se ele pode decidir")
 def me(user: GetUserDep) -> Response:
     return respond({"usuario": user.get_name(), "pode_editar": access.allowed(user, "PUT")})
 
 
-@api.get("/regras", dependencies=access.READ, summary="Catálogo de regras (audit.regras_divergencia)")
+@api.get("/regras", dependencies=READ, summary="Catálogo de regras (audit.regras_divergencia)")
 def rules() -> Response:
     return respond(queries.rules())
 
 
-@api.get("/divergencias", dependencies=access.READ, summary="Lista filtrada e paginada", description=TOKEN_DOC)
+@api.get("/divergencias", dependencies=READ, summary="Lista filtrada e paginada", description=TOKEN_DOC)
 def list_divergences(
     filters: Filters,
     ordenar: Sort = queries.DEFAULT_SORT,
@@ -206,7 +227,7 @@ def process(body: Processing, user: GetUserDep) -> Response:
 
 @api.get(
     "/divergencias/{divergencia_id}",
-    dependencies=access.READ,
+    dependencies=READ,
     summary="Uma divergência com histórico",
     description=TOKEN_DOC,
 )
@@ -258,7 +279,7 @@ def rollback(sessao_id: Annotated[int, Path(gt=0, le=MAX_ID)], body: Rejection, 
     return respond(runs.trigger(access.ROLLBACK_DAG_ID, conf, user.get_name()), status.HTTP_201_CREATED)
 
 
-@api.get("/auditoria/operacoes", dependencies=access.READ, summary="Operações de auditoria, paginadas")
+@api.get("/auditoria/operacoes", dependencies=READ, summary="Operações de auditoria, paginadas")
 def operations(
     tipo_operacao: Annotated[str | None, Query(max_length=50, pattern=NO_NUL)] = None,
     usuario: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
@@ -287,7 +308,7 @@ def operations(
     return respond(queries.paged("review/operacoes.sql", params))
 
 
-@api.get("/auditoria/sessoes", dependencies=access.READ, summary="Sessões (execuções e aprovações), paginadas")
+@api.get("/auditoria/sessoes", dependencies=READ, summary="Sessões (execuções e aprovações), paginadas")
 def sessions(
     status_sessao: Annotated[Literal["RUNNING", "COMPLETED", "PARTIAL", "FAILED"] | None, Query(alias="status")] = None,
     tipo_sessao: Annotated[str | None, Query(max_length=50, pattern=NO_NUL)] = None,
@@ -302,7 +323,7 @@ def sessions(
     return respond(page)
 
 
-@api.get("/relatorios/divergencias/export", dependencies=access.READ, summary="CSV ou Excel das divergências filtradas")
+@api.get("/relatorios/divergencias/export", dependencies=READ, summary="CSV ou Excel das divergências filtradas")
 def export(filters: Filters, formato: Literal["csv", "excel"] = "csv", ordenar: Sort = "id") -> Response:
     # The controller's day, not the server's: at 22:00 in São Paulo a UTC server is already tomorrow.
     stamp = datetime.now(ZoneInfo(settings.LOCAL_TIMEZONE)).date().isoformat()
@@ -318,17 +339,17 @@ def export(filters: Filters, formato: Literal["csv", "excel"] = "csv", ordenar: 
     return exports.ExportResponse(workbook, exports.XLSX_MEDIA_TYPE, f"divergencias_{stamp}.xlsx")
 
 
-@api.get("/metricas/resumo", dependencies=access.READ, summary="Resumo estável para painéis e BI")
+@api.get("/metricas/resumo", dependencies=READ, summary="Resumo estável para painéis e BI")
 def summary() -> Response:
     return respond({**queries.summary(), "versao": __version__})
 
 
-@api.get("/metricas/diarias", dependencies=access.READ, summary="Divergências por dia e regra")
+@api.get("/metricas/diarias", dependencies=READ, summary="Divergências por dia e regra")
 def daily(dias: Annotated[int, Query(ge=1, le=366)] = 30) -> Response:
     return respond(queries.daily(dias))
 
 
-@api.get("/relatorios/metricas/performance", dependencies=access.READ, summary="Duração e vazão das execuções")
+@api.get("/relatorios/metricas/performance", dependencies=READ, summary="Duração e vazão das execuções")
 def performance(limit: Annotated[int, Query(ge=1, le=365)] = 30) -> Response:
     return respond(queries.performance(limit))
 

@@ -109,6 +109,9 @@ def open_csv(filters: dict[str, Any], sort: str) -> Export:
     with unavailable_as_503(), ExitStack() as stack:
         conn = stack.enter_context(closing(connect_financial_db()))
         conn.read_only = True
+        # COPY writes times in the session's DateStyle, which the server may set to 'SQL, DMY':
+        # ISO, as the run's CSV writes them (to_char).
+        conn.execute("SELECT set_config('datestyle', 'ISO, YMD', false)")
         cursor = stack.enter_context(conn.cursor())
         copy = stack.enter_context(cursor.copy(copy_sql, filter_params(filters)))
         # Opened: from now on the response owns the connection. Closing it needs no round trip
@@ -174,11 +177,18 @@ def _write_workbook(cursor: psycopg.ServerCursor, output: IO[bytes]) -> None:
         # file): each one shows as U+FFFD, so the cell says something was there.
         if isinstance(value, str):
             value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
-        if number_format is None:
+        if isinstance(value, Decimal):
+            # openpyxl writes a Decimal as "%.16g" of its float (81794322.29 as 81794322.29000001):
+            # its own digits, marked as a number, are the amount to the cent for any reader.
+            formatted = WriteOnlyCell(sheet, format(value, "f"))
+            formatted.data_type = "n"
+        elif number_format is None:
             return value
+        else:
+            formatted = WriteOnlyCell(sheet, value)
         # Empty cells keep the format too, so a value typed in later shows as money or a date.
-        formatted = WriteOnlyCell(sheet, value)
-        formatted.number_format = number_format
+        if number_format is not None:
+            formatted.number_format = number_format
         return formatted
 
     try:
@@ -187,7 +197,6 @@ def _write_workbook(cursor: psycopg.ServerCursor, output: IO[bytes]) -> None:
             sheet.column_dimensions[get_column_letter(position)].width = max(12, len(HEADERS[column]) + 2)
         sheet.freeze_panes = "A2"
         sheet.append([HEADERS[column] for column in columns])
-        # Money stays Decimal up to openpyxl, which writes the nearest double, as Excel stores it.
         for row in cursor:
             sheet.append([cell(value, number_format) for value, number_format in zip(row, formats, strict=True)])
         workbook.save(output)

@@ -44,6 +44,7 @@ MESSAGES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "missing": lambda ctx: "obrigatório",
     "decimal_parsing": lambda ctx: DECIMAL,
     "decimal_type": lambda ctx: DECIMAL,
+    "finite_number": lambda ctx: "informe um número finito",
     "decimal_max_digits": lambda ctx: f"no máximo {ctx['max_digits']} dígitos",
     "decimal_max_places": lambda ctx: f"no máximo {ctx['decimal_places']} casas decimais",
     "decimal_whole_digits": lambda ctx: f"no máximo {ctx['whole_digits']} dígitos antes do ponto decimal",
