@@ -11,9 +11,9 @@ from datetime import date
 import psycopg
 import pytest
 
-from devtools.sql_steps import open_session, run_step
+from devtools.sql_steps import open_session, run_session, run_step
 from divergencias.settings import PROJECT_ROOT
-from tests.helpers import add_sale, add_throwaway_rule, divergences
+from tests.helpers import add_sale, add_throwaway_rule, booked, divergences
 
 CODES = ("TRADE_MARKETING_BONUS", "TRADE_MARKETING_TRADE", "PENDENTE_VERIFICACAO", "VALIDACAO_VALOR", "VALOR_INVALIDO")
 CATALOG_MIGRATION = PROJECT_ROOT / "include/sql/migrations/020_regras_divergencia.sql"
@@ -90,3 +90,57 @@ def test_a_catalog_row_cannot_use_a_threshold_the_detection_does_not_read(conn):
         match="regra LIMITE_ESTRANHO: limite limite_inexistente não está entre os parâmetros da detecção",
     ):
         run_step(conn, "detect_divergences", params)
+
+
+def _switch(conn: psycopg.Connection, ativo: bool, *codigos: str) -> None:
+    conn.execute("UPDATE audit.regras_divergencia SET ativo = %s WHERE codigo = ANY(%s)", (ativo, list(codigos)))
+
+
+def _state(conn: psycopg.Connection) -> dict[tuple[str, str, str], tuple]:
+    return {
+        (d["idnfsexterno"], d["tipo_divergencia"], d["campo_afetado"]): (
+            d["status_processamento"],
+            d["dados_contextuais"].get("motivo_resolucao"),
+            d["dados_contextuais"].get("motivo_nao_avaliada"),
+        )
+        for d in divergences(conn)
+    }
+
+
+def test_an_inactive_rule_leaves_its_open_divergences_open_unapplied_and_says_why(conn):
+    """A rule switched off is evaluated by no run: its open divergences used to be resolved
+    as "a condição não se verifica mais" while the source still broke the rule. They stay
+    open, are never applied (nor closed by a correction of their field) and say why; once
+    the rule is on again the next run judges them and the reason goes."""
+    dia = date(2026, 11, 10)
+    add_sale(conn, "NF_BONUS", valor_bonus="5000.00", bonus_dpto="4000.00")
+    add_sale(conn, "NF_NEGATIVO", valor_bonus="-50.00", bonus_dpto="-50.00")
+    add_sale(conn, "NF_TRADE", trade="1000.00", trade_mkt_dpto="-100.00")
+    run_session(conn, dia, dia, modo="manual")
+    bonus = ("NF_BONUS", "TRADE_MARKETING_BONUS", "bonus_dpto")
+    negativo = ("NF_NEGATIVO", "VALIDACAO_VALOR", "valor_bonus")
+    trade = ("NF_TRADE", "TRADE_MARKETING_TRADE", "trade_mkt_dpto")
+    trade_negativo = ("NF_TRADE", "VALIDACAO_VALOR", "trade_mkt_dpto")
+    assert {k: v[0] for k, v in _state(conn).items() if k in (bonus, negativo, trade, trade_negativo)} == dict.fromkeys(
+        (bonus, negativo, trade, trade_negativo), "DETECTED"
+    )
+
+    _switch(conn, False, "TRADE_MARKETING_BONUS", "VALIDACAO_VALOR")
+    for _ in range(2):
+        run_session(conn, dia, dia, modo="auto")
+    state = _state(conn)
+    for key in (bonus, negativo, trade_negativo):
+        status, resolucao, nao_avaliada = state[key]
+        assert (status, resolucao) == ("DETECTED", None), key
+        assert f"regra {key[1]} inativa" in nao_avaliada, nao_avaliada
+    assert state[trade][0] == "AUTO_APPLIED"
+    assert booked(conn, "NF_BONUS") == ("4000.00", "0")
+    assert booked(conn, "NF_TRADE") == ("5000.00", "1000.00")
+
+    _switch(conn, True, "TRADE_MARKETING_BONUS", "VALIDACAO_VALOR")
+    run_session(conn, dia, dia, modo="manual")
+    state = _state(conn)
+    assert state[bonus] == ("DETECTED", None, None)
+    assert state[negativo] == ("DETECTED", None, None)
+    assert state[trade_negativo] == ("RESOLVED", "a condição não se verifica mais na origem", None)
+    assert len(divergences(conn)) == len(state) == 5
