@@ -144,3 +144,21 @@ def test_an_inactive_rule_leaves_its_open_divergences_open_unapplied_and_says_wh
     assert state[negativo] == ("DETECTED", None, None)
     assert state[trade_negativo] == ("RESOLVED", "a condição não se verifica mais na origem", None)
     assert len(divergences(conn)) == len(state) == 5
+
+
+def test_an_approval_leaves_open_the_value_check_of_a_rule_switched_off(conn):
+    """A person's approval writes a valid amount and closes the value checks open on that
+    field, but not those of a rule switched off: no run or decision judges that rule."""
+    from divergencias.review import decisions
+
+    dia = date(2026, 11, 10)
+    add_sale(conn, "NF_TRADE", trade="1000.00", trade_mkt_dpto="-100.00")
+    run_session(conn, dia, dia, modo="manual")
+    _switch(conn, False, "VALIDACAO_VALOR")
+    run_session(conn, dia, dia, modo="manual")
+    (trade,) = [d for d in divergences(conn, "NF_TRADE") if d["tipo_divergencia"] == "TRADE_MARKETING_TRADE"]
+    decisions.approve([trade["id"]], None, None, "controladora")
+    state = _state(conn)
+    assert state[("NF_TRADE", "TRADE_MARKETING_TRADE", "trade_mkt_dpto")][0] == "APPROVED"
+    status, resolucao, nao_avaliada = state[("NF_TRADE", "VALIDACAO_VALOR", "trade_mkt_dpto")]
+    assert (status, resolucao) == ("DETECTED", None) and "inativa" in nao_avaliada
