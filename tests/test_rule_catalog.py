@@ -107,6 +107,22 @@ def _state(conn: psycopg.Connection) -> dict[tuple[str, str, str], tuple]:
     }
 
 
+def _the_email_says_which_rules_were_not_evaluated(conn: psycopg.Connection, sessao_id: int) -> None:
+    """Zero new divergences of a rule no run evaluated is not "none found": the per-rule table
+    says the rule is off, and a pending divergence of it says why it waits for a person."""
+    from divergencias.notifications import summary_mail
+
+    mail = summary_mail(conn, sessao_id, "http://airflow/run")
+    for body in (mail.text, mail.html):
+        for rotulo, ativa in (("Bônus contabilizado diferente do registrado", False), ("Valor ilegível", True)):
+            line = next(row for row in body.splitlines() if rotulo in row)
+            assert ("regra inativa: não avaliada" in line) is not ativa, line
+        pending = next(row for row in body.splitlines() if "NF_BONUS" in row)
+        if body is mail.html:
+            pending = body[body.index("NF_BONUS") : body.index("</tr>", body.index("NF_BONUS"))]
+        assert "regra TRADE_MARKETING_BONUS inativa" in pending, pending
+
+
 def test_an_inactive_rule_leaves_its_open_divergences_open_unapplied_and_says_why(conn):
     """A rule switched off is evaluated by no run: its open divergences used to be resolved
     as "a condição não se verifica mais" while the source still broke the rule. They stay
@@ -127,7 +143,7 @@ def test_an_inactive_rule_leaves_its_open_divergences_open_unapplied_and_says_wh
 
     _switch(conn, False, "TRADE_MARKETING_BONUS", "VALIDACAO_VALOR")
     for _ in range(2):
-        run_session(conn, dia, dia, modo="auto")
+        sessao_id = run_session(conn, dia, dia, modo="auto")["sessao_id"]
     state = _state(conn)
     for key in (bonus, negativo, trade_negativo):
         status, resolucao, nao_avaliada = state[key]
@@ -136,6 +152,7 @@ def test_an_inactive_rule_leaves_its_open_divergences_open_unapplied_and_says_wh
     assert state[trade][0] == "AUTO_APPLIED"
     assert booked(conn, "NF_BONUS") == ("4000.00", "0")
     assert booked(conn, "NF_TRADE") == ("5000.00", "1000.00")
+    _the_email_says_which_rules_were_not_evaluated(conn, sessao_id)
 
     _switch(conn, True, "TRADE_MARKETING_BONUS", "VALIDACAO_VALOR")
     run_session(conn, dia, dia, modo="manual")
