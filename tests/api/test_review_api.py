@@ -1615,3 +1615,21 @@ def test_a_paused_dag_is_not_triggered_as_if_it_would_run(client, as_user, db):
         assert response.status_code == 409, (dag_id, response.text)
         assert f"A DAG {dag_id} está pausada" in response.json()["detail"]
         assert client.post(url, json=body, headers=user).status_code == 201
+
+
+def test_metrics_summary_refuses_an_attention_level_above_the_critical_one(client, as_user, db):
+    """The daily run refuses pendentes_nivel_atencao > pendentes_nivel_critico at its first
+    task; the API compared them anyway and reported a criticality from contradictory levels
+    (30 pending with levels 40/20: BAIXA). Now a 503 naming both, as the run says it."""
+    auditor = as_user("auditor")
+    db.execute(
+        """INSERT INTO audit.configuracoes_sistema (chave, valor, tipo_valor, versao, ativo, criado_por)
+           SELECT chave, '40', tipo_valor, max(versao) + 1, true, 'teste'
+             FROM audit.configuracoes_sistema WHERE chave = 'pendentes_nivel_atencao' GROUP BY chave, tipo_valor"""
+    )
+    response = client.get(f"{API}/metricas/resumo", headers=auditor)
+    db.execute("DELETE FROM audit.configuracoes_sistema WHERE criado_por = 'teste'")
+    assert response.status_code == 503, response.text
+    detail = response.json()["detail"]
+    assert '"pendentes_nivel_atencao" (40) acima de "pendentes_nivel_critico" (20)' in detail, detail
+    assert client.get(f"{API}/metricas/resumo", headers=auditor).json()["criticidade"] == "BAIXA"
