@@ -28,8 +28,10 @@ SELECT now()::timestamp(0) AS gerado_em,
             WHEN p.total <= n.critico THEN 'ATENÇÃO'
             ELSE 'CRÍTICO' END AS criticidade,
        (SELECT coalesce(jsonb_object_agg(status_processamento, total), '{}') FROM por_status) AS por_status,
+       -- regra_ativa false: no run evaluates the rule (switched off); NULL: not in the catalog
        (SELECT coalesce(jsonb_agg(jsonb_build_object('tipo_divergencia', a.tipo_divergencia, 'regra', r.rotulo,
-                                                      'total', a.total, 'diferenca_total', a.diferenca_total::text)
+                                                      'regra_ativa', r.ativo, 'total', a.total,
+                                                      'diferenca_total', a.diferenca_total::text)
                                   ORDER BY a.total DESC, a.tipo_divergencia), '[]')
           FROM abertas a LEFT JOIN audit.regras_divergencia r ON r.codigo = a.tipo_divergencia) AS abertas_por_regra,
        (SELECT count(DISTINCT a.divergencia_id) FROM audit.aprovacoes a
