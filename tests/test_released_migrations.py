@@ -42,6 +42,7 @@ RELEASED = {
     "047_rollback_sessao_parada.sql": "39eb1050d411a95ee9b43e14dc04bea0a26f611227acc8a80f857cb9c8177c9c",
     "048_planilha_so_numero_simples.sql": "a29372956e3e8179dcff8b8edef515a4e83dbc004a739d583b73ce0079c81413",
     "049_decisao_antiga_sobre_nan.sql": "80c2b27c8c71b4befa4cd9247bd80f3ac1243a889ce5e9e7da57b3e6f85e0097",
+    "050_niveis_pendencias.sql": "f91d3bb38b535e8a983960e7918df1ada11b77b54a5ade5df27bf5a83fc886a7",
     "051_painel_execucoes_sem_aprovacoes.sql": "efe93a31bca24416a1aaf87becf9cc302abcbc55cd0e4a4b90e09d4b096b7fc1",
 }
 

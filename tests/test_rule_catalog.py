@@ -11,9 +11,9 @@ from datetime import date
 import psycopg
 import pytest
 
-from devtools.sql_steps import open_session, run_step
+from devtools.sql_steps import open_session, run_session, run_step
 from divergencias.settings import PROJECT_ROOT
-from tests.helpers import add_sale, add_throwaway_rule, divergences
+from tests.helpers import add_sale, add_throwaway_rule, booked, divergences
 
 CODES = ("TRADE_MARKETING_BONUS", "TRADE_MARKETING_TRADE", "PENDENTE_VERIFICACAO", "VALIDACAO_VALOR", "VALOR_INVALIDO")
 CATALOG_MIGRATION = PROJECT_ROOT / "include/sql/migrations/020_regras_divergencia.sql"
@@ -90,3 +90,92 @@ def test_a_catalog_row_cannot_use_a_threshold_the_detection_does_not_read(conn):
         match="regra LIMITE_ESTRANHO: limite limite_inexistente não está entre os parâmetros da detecção",
     ):
         run_step(conn, "detect_divergences", params)
+
+
+def _switch(conn: psycopg.Connection, ativo: bool, *codigos: str) -> None:
+    conn.execute("UPDATE audit.regras_divergencia SET ativo = %s WHERE codigo = ANY(%s)", (ativo, list(codigos)))
+
+
+def _state(conn: psycopg.Connection) -> dict[tuple[str, str, str], tuple]:
+    return {
+        (d["idnfsexterno"], d["tipo_divergencia"], d["campo_afetado"]): (
+            d["status_processamento"],
+            d["dados_contextuais"].get("motivo_resolucao"),
+            d["dados_contextuais"].get("motivo_nao_avaliada"),
+        )
+        for d in divergences(conn)
+    }
+
+
+def _the_email_says_which_rules_were_not_evaluated(conn: psycopg.Connection, sessao_id: int) -> None:
+    """Zero new divergences of a rule no run evaluated is not "none found": the per-rule table
+    says the rule is off, and a pending divergence of it says why it waits for a person."""
+    from divergencias.notifications import summary_mail
+
+    mail = summary_mail(conn, sessao_id, "http://airflow/run")
+    for body in (mail.text, mail.html):
+        for rotulo, ativa in (("Bônus contabilizado diferente do registrado", False), ("Valor ilegível", True)):
+            line = next(row for row in body.splitlines() if rotulo in row)
+            assert ("regra inativa: não avaliada" in line) is not ativa, line
+        pending = next(row for row in body.splitlines() if "NF_BONUS" in row)
+        if body is mail.html:
+            pending = body[body.index("NF_BONUS") : body.index("</tr>", body.index("NF_BONUS"))]
+        assert "regra TRADE_MARKETING_BONUS inativa" in pending, pending
+
+
+def test_an_inactive_rule_leaves_its_open_divergences_open_unapplied_and_says_why(conn):
+    """A rule switched off is evaluated by no run: its open divergences used to be resolved
+    as "a condição não se verifica mais" while the source still broke the rule. They stay
+    open, are never applied (nor closed by a correction of their field) and say why; once
+    the rule is on again the next run judges them and the reason goes."""
+    dia = date(2026, 11, 10)
+    add_sale(conn, "NF_BONUS", valor_bonus="5000.00", bonus_dpto="4000.00")
+    add_sale(conn, "NF_NEGATIVO", valor_bonus="-50.00", bonus_dpto="-50.00")
+    add_sale(conn, "NF_TRADE", trade="1000.00", trade_mkt_dpto="-100.00")
+    run_session(conn, dia, dia, modo="manual")
+    bonus = ("NF_BONUS", "TRADE_MARKETING_BONUS", "bonus_dpto")
+    negativo = ("NF_NEGATIVO", "VALIDACAO_VALOR", "valor_bonus")
+    trade = ("NF_TRADE", "TRADE_MARKETING_TRADE", "trade_mkt_dpto")
+    trade_negativo = ("NF_TRADE", "VALIDACAO_VALOR", "trade_mkt_dpto")
+    assert {k: v[0] for k, v in _state(conn).items() if k in (bonus, negativo, trade, trade_negativo)} == dict.fromkeys(
+        (bonus, negativo, trade, trade_negativo), "DETECTED"
+    )
+
+    _switch(conn, False, "TRADE_MARKETING_BONUS", "VALIDACAO_VALOR")
+    for _ in range(2):
+        sessao_id = run_session(conn, dia, dia, modo="auto")["sessao_id"]
+    state = _state(conn)
+    for key in (bonus, negativo, trade_negativo):
+        status, resolucao, nao_avaliada = state[key]
+        assert (status, resolucao) == ("DETECTED", None), key
+        assert f"regra {key[1]} inativa" in nao_avaliada, nao_avaliada
+    assert state[trade][0] == "AUTO_APPLIED"
+    assert booked(conn, "NF_BONUS") == ("4000.00", "0")
+    assert booked(conn, "NF_TRADE") == ("5000.00", "1000.00")
+    _the_email_says_which_rules_were_not_evaluated(conn, sessao_id)
+
+    _switch(conn, True, "TRADE_MARKETING_BONUS", "VALIDACAO_VALOR")
+    run_session(conn, dia, dia, modo="manual")
+    state = _state(conn)
+    assert state[bonus] == ("DETECTED", None, None)
+    assert state[negativo] == ("DETECTED", None, None)
+    assert state[trade_negativo] == ("RESOLVED", "a condição não se verifica mais na origem", None)
+    assert len(divergences(conn)) == len(state) == 5
+
+
+def test_an_approval_leaves_open_the_value_check_of_a_rule_switched_off(conn):
+    """A person's approval writes a valid amount and closes the value checks open on that
+    field, but not those of a rule switched off: no run or decision judges that rule."""
+    from divergencias.review import decisions
+
+    dia = date(2026, 11, 10)
+    add_sale(conn, "NF_TRADE", trade="1000.00", trade_mkt_dpto="-100.00")
+    run_session(conn, dia, dia, modo="manual")
+    _switch(conn, False, "VALIDACAO_VALOR")
+    run_session(conn, dia, dia, modo="manual")
+    (trade,) = [d for d in divergences(conn, "NF_TRADE") if d["tipo_divergencia"] == "TRADE_MARKETING_TRADE"]
+    decisions.approve([trade["id"]], None, None, "controladora")
+    state = _state(conn)
+    assert state[("NF_TRADE", "TRADE_MARKETING_TRADE", "trade_mkt_dpto")][0] == "APPROVED"
+    status, resolucao, nao_avaliada = state[("NF_TRADE", "VALIDACAO_VALOR", "trade_mkt_dpto")]
+    assert (status, resolucao) == ("DETECTED", None) and "inativa" in nao_avaliada

@@ -38,28 +38,31 @@ def read_required_settings(conn: psycopg.Connection) -> dict[str, str]:
     values: dict[str, str] = {}
     problems: list[str] = []
     for key in REQUIRED_SETTINGS:
-        try:
-            with conn.transaction():
-                (values[key],) = conn.execute("SELECT audit.configuracao_validada(%s)", (key,)).fetchone()
-        except psycopg.errors.InvalidParameterValue as error:
-            problems.append(error.diag.message_primary or str(error))
-    problems.extend(_inconsistent_levels(values))
+        row, problem = _checked(conn, "SELECT audit.configuracao_validada(%s)", (key,))
+        if problem:
+            problems.append(problem)
+        else:
+            (values[key],) = row
+    # Each level valid on its own can still contradict the other: audit.niveis_pendencias
+    # refuses atencao > critico for every reader of the levels (the email, the review API).
+    # Checked only when both are valid, so a key already reported is not reported twice.
+    if {"pendentes_nivel_atencao", "pendentes_nivel_critico"} <= values.keys():
+        _, problem = _checked(conn, "SELECT audit.niveis_pendencias()")
+        if problem:
+            problems.append(problem)
     if problems:
         raise InvalidSettings("; ".join(problems) + ". " + SETTINGS_FIX)
     return values
 
 
-def _inconsistent_levels(values: dict[str, str]) -> list[str]:
-    """Each key valid on its own can still contradict the other: criticality is BAIXA below
-    atencao, ATENÇÃO up to critico and CRÍTICO above, which needs atencao <= critico (equal
-    only skips ATENÇÃO). Compared as numbers: as text "9" > "10"."""
-    atencao, critico = values.get("pendentes_nivel_atencao"), values.get("pendentes_nivel_critico")
-    if atencao is None or critico is None or int(atencao) <= int(critico):
-        return []
-    return [
-        f'configurações inconsistentes em audit.configuracoes_sistema: "pendentes_nivel_atencao" ({atencao}) '
-        f'acima de "pendentes_nivel_critico" ({critico}); o nível de atenção deve ser no máximo o crítico'
-    ]
+def _checked(conn: psycopg.Connection, query: str, params: tuple = ()) -> tuple[tuple | None, str | None]:
+    """A query that validates settings, in its own subtransaction so a refusal leaves the
+    connection usable for the next: its row, or the refusal's message."""
+    try:
+        with conn.transaction():
+            return conn.execute(query, params).fetchone(), None
+    except psycopg.errors.InvalidParameterValue as error:
+        return None, error.diag.message_primary or str(error)
 
 
 def _fail(error: Exception) -> NoReturn:

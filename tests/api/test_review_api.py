@@ -1476,6 +1476,7 @@ def test_metrics_and_audit_lists(client, as_user, db):
         {
             "tipo_divergencia": "TRADE_MARKETING_BONUS",
             "regra": "Bônus contabilizado diferente do registrado",
+            "regra_ativa": True,
             "total": 1,
             "diferenca_total": "200.00",
         }
@@ -1769,3 +1770,39 @@ def test_a_paused_dag_is_not_triggered_as_if_it_would_run(client, as_user, db):
         assert response.status_code == 409, (dag_id, response.text)
         assert f"A DAG {dag_id} está pausada" in response.json()["detail"]
         assert client.post(url, json=body, headers=user).status_code == 201
+
+
+def test_a_rule_switched_off_is_marked_wherever_the_api_shows_the_catalog(client, as_user, db):
+    """With ativo = false a rule's open divergences wait for a person, unjudged: the catalog,
+    the detail and the dashboard say which rule is off, and the detail says why it waits."""
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    one = detect(db)[("NF1", "bonus_dpto")]
+    db.execute("UPDATE audit.regras_divergencia SET ativo = false WHERE codigo = 'TRADE_MARKETING_BONUS'")
+    detect(db)
+    auditor = as_user("auditor")
+
+    rules = {r["codigo"]: r["ativo"] for r in client.get(f"{API}/regras", headers=auditor).json()}
+    assert rules["TRADE_MARKETING_BONUS"] is False and rules["VALOR_INVALIDO"] is True
+    detail = client.get(f"{API}/divergencias/{one}", headers=auditor).json()
+    assert detail["status_processamento"] == "DETECTED" and detail["regra"]["ativo"] is False
+    assert "inativa" in detail["dados_contextuais"]["motivo_nao_avaliada"]
+    (bucket,) = client.get(f"{API}/metricas/resumo", headers=auditor).json()["abertas_por_regra"]
+    assert (bucket["tipo_divergencia"], bucket["regra_ativa"]) == ("TRADE_MARKETING_BONUS", False)
+
+
+def test_metrics_summary_refuses_an_attention_level_above_the_critical_one(client, as_user, db):
+    """The daily run refuses pendentes_nivel_atencao > pendentes_nivel_critico at its first
+    task; the API compared them anyway and reported a criticality from contradictory levels
+    (30 pending with levels 40/20: BAIXA). Now a 503 naming both, as the run says it."""
+    auditor = as_user("auditor")
+    db.execute(
+        """INSERT INTO audit.configuracoes_sistema (chave, valor, tipo_valor, versao, ativo, criado_por)
+           SELECT chave, '40', tipo_valor, max(versao) + 1, true, 'teste'
+             FROM audit.configuracoes_sistema WHERE chave = 'pendentes_nivel_atencao' GROUP BY chave, tipo_valor"""
+    )
+    response = client.get(f"{API}/metricas/resumo", headers=auditor)
+    db.execute("DELETE FROM audit.configuracoes_sistema WHERE criado_por = 'teste'")
+    assert response.status_code == 503, response.text
+    detail = response.json()["detail"]
+    assert '"pendentes_nivel_atencao" (40) acima de "pendentes_nivel_critico" (20)' in detail, detail
+    assert client.get(f"{API}/metricas/resumo", headers=auditor).json()["criticidade"] == "BAIXA"

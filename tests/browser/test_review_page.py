@@ -318,6 +318,29 @@ def test_details_show_the_reference_text_and_why_the_run_left_it(api_server, bro
     )
 
 
+def test_a_rule_switched_off_reads_as_such_in_the_filter_and_the_details(api_server, browser, db, passwords):
+    """A divergence of a rule with ativo = false waits for a person, unjudged: the rule filter
+    marks the rule inactive and the panel says why no run evaluates the divergence."""
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    run_session(db, DAY, DAY, modo="manual")
+    db.execute("UPDATE audit.regras_divergencia SET ativo = false WHERE codigo = 'TRADE_MARKETING_BONUS'")
+    run_session(db, DAY, DAY)
+    (one,) = [d["id"] for d in divergences(db)]
+    page = browser.new_page()
+    log_in(page, api_server, "auditor", passwords["auditor"])
+    options = page.locator("#filtro-regra option")
+    expect(options.filter(has_text="Bônus contabilizado diferente do registrado")).to_have_text(
+        "Bônus contabilizado diferente do registrado (inativa)"
+    )
+    expect(options.filter(has_text="Valor ilegível")).to_have_text("Valor ilegível")
+    page.get_by_role("button", name=f"Detalhes da divergência {one}").click()
+    panel = page.get_by_role("dialog", name=f"Divergência {one}")
+    expect(panel.locator("dt:has-text('Não avaliada pelas execuções') + dd")).to_contain_text(
+        "inativa em audit.regras_divergencia"
+    )
+    expect(panel.locator("dt:text-is('Regra') + dd")).to_contain_text("(regra inativa)")
+
+
 def test_a_failed_download_keeps_the_page_and_says_why(api_server, browser, db, passwords):
     """Baixar CSV / Excel: a file downloads and the page stays; an error answer used to
     replace the page with the API's bare JSON ({"detail":"Not authenticated"})."""

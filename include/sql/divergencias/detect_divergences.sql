@@ -155,10 +155,38 @@ BEGIN
 END
 $$;
 
+-- Open rows no run judges say why, for the person who must decide them (never applied:
+-- apply_corrections reads only the catalog's active correctable rules): a rule the catalog
+-- does not have (the old system's own) or one switched off (ativo = false). Once the rule is
+-- active again this run judges the row, so the reason is dropped here, before the row may be
+-- resolved below, rather than left to contradict what the run decided.
+WITH motivos AS (
+    SELECT d.id,
+           CASE WHEN r.codigo IS NULL
+                THEN 'regra ' || d.tipo_divergencia || ' fora do catálogo (audit.regras_divergencia): nenhuma '
+                     || 'execução a avalia; fica aberta até uma pessoa decidir'
+                WHEN NOT r.ativo
+                THEN 'regra ' || d.tipo_divergencia || ' inativa em audit.regras_divergencia (ativo = false): '
+                     || 'nenhuma execução a avalia nem a corrige enquanto estiver inativa; fica aberta até '
+                     || 'uma pessoa decidir ou a regra ser reativada'
+           END AS motivo
+      FROM audit.divergencias_processadas d
+      LEFT JOIN audit.regras_divergencia r ON r.codigo = d.tipo_divergencia
+     WHERE d.status_processamento = 'DETECTED'
+       AND (r.codigo IS NULL OR NOT r.ativo OR d.dados_contextuais ? 'motivo_nao_avaliada')
+)
+UPDATE audit.divergencias_processadas d
+   SET dados_contextuais = CASE WHEN m.motivo IS NULL THEN d.dados_contextuais - 'motivo_nao_avaliada'
+                                ELSE coalesce(d.dados_contextuais, '{}'::jsonb)
+                                     || jsonb_build_object('motivo_nao_avaliada', m.motivo) END
+  FROM motivos m
+ WHERE d.id = m.id
+   AND d.dados_contextuais ->> 'motivo_nao_avaliada' IS DISTINCT FROM m.motivo;
+
 -- Open divergences resolved by this run, each with why: the condition no longer holds, the
 -- sale is gone, or (a row judged by its sale, abertas_da_venda) its rule's divergences of
 -- that sale are now open field by field, which replace it rather than stand beside it.
--- A rule the catalog does not have (the old system's own) is never evaluated, so no run can
+-- A rule the catalog does not have, or has switched off, was not evaluated, so no run can
 -- say its condition is gone: such a row is resolved only when its sale is gone.
 CREATE TEMP TABLE resolvidas ON COMMIT DROP AS
 SELECT d.id,
@@ -167,7 +195,7 @@ SELECT d.id,
             ELSE 'venda não encontrada na origem (byd.bonus_view)' END AS motivo
   FROM audit.divergencias_processadas d
  WHERE d.status_processamento = 'DETECTED'
-   AND (EXISTS (SELECT 1 FROM audit.regras_divergencia r WHERE r.codigo = d.tipo_divergencia)
+   AND (EXISTS (SELECT 1 FROM audit.regras_divergencia r WHERE r.codigo = d.tipo_divergencia AND r.ativo)
         OR NOT EXISTS (SELECT 1 FROM vendas_lidas v WHERE v.idnfsexterno = d.idnfsexterno))
    AND NOT EXISTS (SELECT 1 FROM candidatas c
                     WHERE c.idnfsexterno = d.idnfsexterno
@@ -198,16 +226,6 @@ UPDATE audit.divergencias_processadas d
   FROM resolvidas r CROSS JOIN operacao_deteccao od
  WHERE d.id = r.id
    AND d.status_processamento = 'DETECTED';
-
--- Those rows stay open for a person to decide (never applied: apply_corrections reads only
--- the catalog's correctable rules), saying why no run judges them.
-UPDATE audit.divergencias_processadas d
-   SET dados_contextuais = coalesce(d.dados_contextuais, '{}'::jsonb) || jsonb_build_object('motivo_nao_avaliada',
-           'regra ' || d.tipo_divergencia || ' fora do catálogo (audit.regras_divergencia): nenhuma execução '
-           || 'a avalia; fica aberta até uma pessoa decidir')
- WHERE d.status_processamento = 'DETECTED'
-   AND NOT EXISTS (SELECT 1 FROM audit.regras_divergencia r WHERE r.codigo = d.tipo_divergencia)
-   AND NOT coalesce(d.dados_contextuais ? 'motivo_nao_avaliada', false);
 
 UPDATE audit.operacoes o
    SET registros_afetados = (SELECT count(*) FROM audit.divergencias_processadas d WHERE d.operacao_id = o.id)

@@ -1,5 +1,6 @@
 -- email_summary: the 20 pending divergences with the largest value difference (suggested
--- minus current; a value with no suggestion counts by its own size).
+-- minus current; a value with no suggestion counts by its own size). observacao: why it waits
+-- for a person, that no run evaluates its rule first, else why it was not applied.
 -- valor_anterior and valor_sugerido are numeric(15,2): a source amount with more decimals is
 -- shown as the source holds it (valor_original, the rule's reference), so an outlier of
 -- 100000.004 or a negative -0.004 does not read as R$ 100.000,00 or R$ 0,00. The exact
@@ -10,7 +11,8 @@ SELECT d.idnfsexterno, d.tipo_divergencia, coalesce(r.rotulo, d.tipo_divergencia
        d.valor_original, v.valor_anterior, v.valor_sugerido,
        abs(coalesce(v.valor_sugerido, 0) - coalesce(v.valor_anterior, 0)) AS diferenca,
        d.competencia, d.dados_contextuais ->> 'revenda' AS revenda,
-       d.dados_contextuais ->> 'motivo_nao_aplicada' AS motivo_nao_aplicada
+       coalesce(d.dados_contextuais ->> 'motivo_nao_avaliada', d.dados_contextuais ->> 'motivo_nao_aplicada')
+           AS observacao
   FROM audit.divergencias_processadas d
  CROSS JOIN LATERAL (
         SELECT CASE WHEN d.valor_anterior IS NULL OR round(l.atual, 2) = d.valor_anterior THEN l.atual

@@ -1,13 +1,13 @@
 -- metricas_resumo: the stable dashboard figures of GET metricas/resumo, one row.
 -- criticidade as in the summary email: BAIXA below pendentes_nivel_atencao, ATENÇÃO up to
 -- pendentes_nivel_critico, CRÍTICO above.
--- Both levels are read through configuracao_validada: a missing, inactive or invalid setting
--- raises (invalid_parameter_value, naming the key) instead of comparing with NULL and
--- reporting a wrong level. MATERIALIZED so both are read on every call: inlined into the
--- CASE, the second would be read only when the first comparison fails.
+-- Both levels are read through audit.niveis_pendencias: a missing, inactive or invalid
+-- setting, or an atencao above critico, raises (invalid_parameter_value, naming the keys)
+-- instead of reporting a level computed from NULL or from contradictory levels.
+-- MATERIALIZED so both are checked on every call: inlined into the CASE, the second would be
+-- read only when the first comparison fails.
 WITH niveis AS MATERIALIZED (
-    SELECT audit.configuracao_validada('pendentes_nivel_atencao')::integer AS atencao,
-           audit.configuracao_validada('pendentes_nivel_critico')::integer AS critico
+    SELECT n.atencao, n.critico FROM audit.niveis_pendencias() n
 ), abertas AS (
     SELECT d.tipo_divergencia, count(*) AS total,
            coalesce(sum(abs(d.valor_sugerido - audit.valor_atual_campo(d.valor_original))), 0) AS diferenca_total
@@ -28,8 +28,10 @@ SELECT now()::timestamp(0) AS gerado_em,
             WHEN p.total <= n.critico THEN 'ATENÇÃO'
             ELSE 'CRÍTICO' END AS criticidade,
        (SELECT coalesce(jsonb_object_agg(status_processamento, total), '{}') FROM por_status) AS por_status,
+       -- regra_ativa false: no run evaluates the rule (switched off); NULL: not in the catalog
        (SELECT coalesce(jsonb_agg(jsonb_build_object('tipo_divergencia', a.tipo_divergencia, 'regra', r.rotulo,
-                                                      'total', a.total, 'diferenca_total', a.diferenca_total::text)
+                                                      'regra_ativa', r.ativo, 'total', a.total,
+                                                      'diferenca_total', a.diferenca_total::text)
                                   ORDER BY a.total DESC, a.tipo_divergencia), '[]')
           FROM abertas a LEFT JOIN audit.regras_divergencia r ON r.codigo = a.tipo_divergencia) AS abertas_por_regra,
        (SELECT count(DISTINCT a.divergencia_id) FROM audit.aprovacoes a

@@ -325,8 +325,9 @@ async function openDetail(id, opener = null) {
       ["Diferença", brl(d.diferenca)], ["Competência", d.competencia], ["Confiança", decimal(d.confidence_score)],
       ["Venda processada em", dateTime(d.dta_processamento)], ["Detectada em", dateTime(d.detectado_em)],
       ["Processada por", d.processado_por], ["Motivo da rejeição", d.motivo_rejeicao],
+      ["Não avaliada pelas execuções", d.dados_contextuais?.motivo_nao_avaliada],
       ["Não aplicada automaticamente", d.dados_contextuais?.motivo_nao_aplicada],
-      ["Regra", d.regra?.descricao]];
+      ["Regra", d.regra && (d.regra.ativo ? d.regra.descricao : `${d.regra.descricao} (regra inativa)`)]];
     for (const [label, value] of pairs) fields.append(el("dt", label), el("dd", value ?? "—"));
     const history = $("#detalhe-historico tbody");
     history.replaceChildren(...d.historico.map((h) => row([dateTime(h.registrado_em),
@@ -497,7 +498,10 @@ async function start() {
   $("#usuario").textContent = `Conectado como ${me.usuario}` + (me.pode_editar ? "" : " (somente leitura)");
   for (const button of document.querySelectorAll("#aprovar, #rejeitar, #processar button")) button.disabled = !me.pode_editar;
   const select = $("#filtro-regra");
-  for (const rule of rules) select.append(el("option", rule.rotulo || rule.codigo, { value: rule.codigo }));
+  for (const rule of rules) {
+    const name = rule.rotulo || rule.codigo;
+    select.append(el("option", rule.ativo ? name : `${name} (inativa)`, { value: rule.codigo }));
+  }
   $("#filtros").addEventListener("submit", (event) => {
     event.preventDefault();
     state.offset = 0;
