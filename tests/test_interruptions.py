@@ -1,0 +1,101 @@
+"""Interrupted for real: a step's backend terminated between any two of its statements.
+Nothing is half-written, no operation is left PENDING, and the retry ends where one clean
+run would have."""
+
+from datetime import date
+from decimal import Decimal
+
+import psycopg
+import pytest
+from airflow.providers.common.sql.hooks.sql import DbApiHook
+
+from devtools.sql_steps import open_session, run_session, run_sql, run_step
+from divergencias.database import sql_file
+from tests.helpers import add_sale, booked, business_state, divergences
+
+DAY = date(2026, 11, 10)
+
+
+def _sales(conn: psycopg.Connection) -> None:
+    for i in range(1, 4):
+        add_sale(conn, f"NF{i}", valor_bonus=f"{i}000.00", bonus_dpto=f"{i}00.00", trade="50", trade_mkt_dpto="")
+    add_sale(conn, "NF_PEND", bonus_utilizado="PENDENTE VERIFICACAO")
+    add_sale(conn, "NF_NEG", valor_bonus="100.00", bonus_dpto="-5")
+
+
+def _everything(conn: psycopg.Connection) -> tuple:
+    """What an interrupted step must leave as it found: byd, the divergences, every
+    operation, session, history row and approval."""
+    return (
+        business_state(conn),
+        conn.execute("SELECT id, tipo_operacao, status, registros_afetados FROM audit.operacoes ORDER BY 1").fetchall(),
+        conn.execute(
+            """SELECT id, status, etapas_concluidas, divergencias_detectadas, correcoes_aplicadas
+                 FROM audit.sessoes_processamento ORDER BY id"""
+        ).fetchall(),
+        conn.execute("SELECT count(*) FROM audit.historico_divergencias").fetchone(),
+        conn.execute("SELECT count(*) FROM audit.aprovacoes").fetchone(),
+    )
+
+
+def _terminate_after_each_statement(conn: psycopg.Connection, dsn: str, text: str, params: dict) -> None:
+    """Run ``text`` as the DAG splits it on a connection of its own, once per statement,
+    and terminate that backend from ``conn`` right after the statement."""
+    statements = DbApiHook.split_sql_string(text, strip_semicolon=True)
+    before = _everything(conn)
+    for done in range(1, len(statements) + 1):
+        with psycopg.connect(dsn) as victim:
+            for statement in statements[:done]:
+                victim.execute(statement, params)
+            conn.execute("SELECT pg_terminate_backend(%s)", (victim.info.backend_pid,))
+            with pytest.raises(psycopg.OperationalError):
+                victim.commit()
+        assert _everything(conn) == before, f"terminated after statement {done} of {len(statements)}"
+
+
+def test_a_step_terminated_after_any_statement_leaves_nothing_and_its_retry_applies_once(
+    conn, business_db, make_business_db
+):
+    _sales(conn)
+    params = open_session(conn, DAY, DAY, dag_run_id="manual__interrompida")
+    for task_id in ("detect_divergences", "apply_corrections"):
+        _terminate_after_each_statement(conn, business_db, sql_file(f"divergencias/{task_id}.sql"), params)
+        run_step(conn, task_id, params)
+    run_step(conn, "close_session", params)
+    assert conn.execute("SELECT count(*) FROM audit.operacoes WHERE status <> 'SUCCESS'").fetchone() == (0,)
+    with psycopg.connect(make_business_db(), autocommit=True) as clean:
+        _sales(clean)
+        run_session(clean, DAY, DAY)
+        assert business_state(conn) == business_state(clean)
+
+    undo = {"sessao_id": params["sessao_id"], "motivo": "lançamento em duplicidade", "usuario": "airflow:teste"}
+    _terminate_after_each_statement(conn, business_db, sql_file("rollback/rollback_session.sql"), undo)
+    run_sql(conn, sql_file("rollback/rollback_session.sql"), undo)
+    assert booked(conn, "NF1") == ("100.00", "")
+    assert conn.execute("SELECT tipo_operacao, status FROM audit.operacoes ORDER BY id").fetchall() == [
+        ("DETECT", "SUCCESS"),
+        ("BULK_UPDATE", "ROLLED_BACK"),
+        ("ROLLBACK", "SUCCESS"),
+    ]
+
+
+def test_an_approval_terminated_after_any_statement_leaves_nothing(conn, business_db):
+    """The review API's transaction, statement by statement as decisions.approve runs it."""
+    _sales(conn)
+    run_session(conn, DAY, DAY, modo="manual")
+    (proposta,) = [d for d in divergences(conn, "NF1") if d["campo_afetado"] == "bonus_dpto"]
+    approval = {
+        "ids": [proposta["id"]],
+        "valores": [Decimal("1000.00")],
+        "aplicar": [True],
+        "usuario": "controladora",
+        "comentario": None,
+        "versao": "teste",
+    }
+    text = ";\n".join((sql_file("review/travar_divergencias.sql"), sql_file("review/aplicar_aprovacoes.sql")))
+    _terminate_after_each_statement(conn, business_db, text, approval)
+    run_sql(conn, text, approval)
+    assert booked(conn, "NF1")[0] == "1000.00"
+    assert conn.execute("SELECT status FROM audit.operacoes WHERE tipo_operacao = 'APPROVE'").fetchall() == [
+        ("SUCCESS",)
+    ]
