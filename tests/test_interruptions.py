@@ -2,6 +2,11 @@
 Nothing is half-written, no operation is left PENDING, and the retry ends where one clean
 run would have."""
 
+import multiprocessing
+import multiprocessing.synchronize
+import os
+import signal
+import time
 from datetime import date
 from decimal import Decimal
 
@@ -99,3 +104,105 @@ def test_an_approval_terminated_after_any_statement_leaves_nothing(conn, busines
     assert conn.execute("SELECT status FROM audit.operacoes WHERE tipo_operacao = 'APPROVE'").fetchall() == [
         ("SUCCESS",)
     ]
+
+
+# --- a worker that dies or freezes mid-step ------------------------------------------------
+
+
+def _apply_up_to_the_row_locks(dsn: str, params: dict, locked: "multiprocessing.synchronize.Event") -> None:
+    """A worker's apply_corrections up to the statement that locks the booked rows; then it
+    freezes, as a worker whose host hangs or loses its network: the socket stays open."""
+    statements = DbApiHook.split_sql_string(sql_file("divergencias/apply_corrections.sql"), strip_semicolon=True)
+    upto = next(i for i, statement in enumerate(statements) if "FOR UPDATE" in statement)
+    conn = psycopg.connect(dsn)
+    for statement in statements[: upto + 1]:
+        conn.execute(statement, params)
+    locked.set()
+    time.sleep(600)
+
+
+def _apply_corrections(dsn: str, params: dict) -> None:
+    with psycopg.connect(dsn) as conn:
+        run_step(conn, "apply_corrections", params)
+
+
+def _backend_gone(conn: psycopg.Connection, pids: list[int], within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,)).fetchone() == (0,):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _backends_of_others(conn: psycopg.Connection, *, waiting: bool) -> list[int]:
+    return [
+        pid
+        for (pid,) in conn.execute(
+            """SELECT pid FROM pg_stat_activity
+                WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+                  AND (NOT %s OR wait_event_type = 'Lock')""",
+            (waiting,),
+        ).fetchall()
+    ]
+
+
+def test_a_worker_frozen_mid_apply_does_not_hold_its_locks_past_the_setting(conn, business_db, make_business_db):
+    """Its transaction holds the writer lock and the booked rows: without a limit the server
+    keeps them until TCP gives up (hours), and every retry, run, decision and controller's edit
+    of those sales waits behind a worker that will never commit."""
+    _sales(conn)
+    conn.execute(
+        """INSERT INTO audit.configuracoes_sistema (chave, valor, tipo_valor, versao, ativo, criado_por)
+           SELECT chave, '2', tipo_valor, versao + 1, true, 'teste' FROM audit.configuracoes_sistema
+            WHERE chave = 'limite_espera_bloqueio_s' ORDER BY versao DESC LIMIT 1"""
+    )
+    params = open_session(conn, DAY, DAY, dag_run_id="manual__congelada")
+    run_step(conn, "detect_divergences", params)
+    spawn = multiprocessing.get_context("spawn")
+    locked = spawn.Event()
+    worker = spawn.Process(target=_apply_up_to_the_row_locks, args=(business_db, params, locked))
+    worker.start()
+    try:
+        assert locked.wait(30)
+        os.kill(worker.pid, signal.SIGSTOP)
+        frozen = _backends_of_others(conn, waiting=False)
+        assert _backend_gone(conn, frozen, within=10), "the frozen worker's transaction still holds its locks"
+        run_step(conn, "apply_corrections", params)
+    finally:
+        worker.kill()
+        worker.join()
+    run_step(conn, "close_session", params)
+    with psycopg.connect(make_business_db(), autocommit=True) as clean:
+        _sales(clean)
+        run_session(clean, DAY, DAY)
+        assert business_state(conn) == business_state(clean)
+
+
+def test_a_worker_killed_while_apply_waits_for_a_person_leaves_no_step_behind(conn, business_db):
+    """SIGKILL (out of memory, a worker restarted) while apply waits for a controller's open
+    transaction: the server noticed nothing and kept the dead step waiting, and holding the
+    writer lock, for limite_espera_bloqueio_s (300 s), so the retry and every decision of the
+    review API waited behind it."""
+    _sales(conn)
+    params = open_session(conn, DAY, DAY, dag_run_id="manual__morta")
+    run_step(conn, "detect_divergences", params)
+    with psycopg.connect(business_db) as person:
+        person.execute("SELECT * FROM byd.controladoria WHERE idnfsexterno = 'NF2' FOR UPDATE")
+        worker = multiprocessing.get_context("spawn").Process(target=_apply_corrections, args=(business_db, params))
+        worker.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not (waiting := _backends_of_others(conn, waiting=True)) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert waiting, "apply_corrections never waited for the person's row"
+        finally:
+            worker.kill()
+            worker.join()
+        assert _backend_gone(conn, waiting, within=10), "the killed worker's step is still waiting, holding locks"
+        person.rollback()
+    run_step(conn, "apply_corrections", params)
+    assert booked(conn, "NF2") == ("2000.00", "50.00")
+    assert conn.execute(
+        "SELECT tipo_operacao, status, registros_afetados FROM audit.operacoes ORDER BY id"
+    ).fetchall() == [("DETECT", "SUCCESS", 9), ("BULK_UPDATE", "SUCCESS", 7)]

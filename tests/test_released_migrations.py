@@ -43,6 +43,7 @@ RELEASED = {
     "048_planilha_so_numero_simples.sql": "a29372956e3e8179dcff8b8edef515a4e83dbc004a739d583b73ce0079c81413",
     "049_decisao_antiga_sobre_nan.sql": "80c2b27c8c71b4befa4cd9247bd80f3ac1243a889ce5e9e7da57b3e6f85e0097",
     "051_painel_execucoes_sem_aprovacoes.sql": "efe93a31bca24416a1aaf87becf9cc302abcbc55cd0e4a4b90e09d4b096b7fc1",
+    "055_etapa_sem_cliente.sql": "8cc71bb990b60849514bb3d07d1b7dda9dff749d2f6b2f8f8289a581eec556a8",
 }
 
 
