@@ -1,6 +1,7 @@
-"""Interrupted for real: a step's backend terminated between any two of its statements.
-Nothing is half-written, no operation is left PENDING, and the retry ends where one clean
-run would have."""
+"""Interrupted for real: a step's backend terminated between any two of its statements, a
+worker killed while its statement waits, a worker frozen in the middle of its transaction.
+Nothing is half-written, no operation is left PENDING, nobody waits behind a dead step's
+locks, and the retry ends where one clean run would have."""
 
 import multiprocessing
 import multiprocessing.synchronize
