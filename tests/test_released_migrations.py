@@ -44,6 +44,7 @@ RELEASED = {
     "049_decisao_antiga_sobre_nan.sql": "80c2b27c8c71b4befa4cd9247bd80f3ac1243a889ce5e9e7da57b3e6f85e0097",
     "050_niveis_pendencias.sql": "f91d3bb38b535e8a983960e7918df1ada11b77b54a5ade5df27bf5a83fc886a7",
     "051_painel_execucoes_sem_aprovacoes.sql": "efe93a31bca24416a1aaf87becf9cc302abcbc55cd0e4a4b90e09d4b096b7fc1",
+    "055_etapa_sem_cliente.sql": "8cc71bb990b60849514bb3d07d1b7dda9dff749d2f6b2f8f8289a581eec556a8",
 }
 
 
