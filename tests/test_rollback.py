@@ -451,7 +451,19 @@ def test_a_rollback_that_undid_nothing_is_recorded_with_who_why_and_its_conflict
         0,
         None,
         {"sessao_id": sessao_id},
-        {"motivo": "teste", "conflitos": 1},
+        {
+            "motivo": "teste",
+            "conflitos": 1,
+            "campos_em_conflito": [
+                {
+                    "divergencia_id": divergences(conn, "NF1")[0]["id"],
+                    "idnfsexterno": "NF1",
+                    "campo": "bonus_dpto",
+                    "valor_escrito": "5000.00",
+                    "motivo": "campo alterado depois da correção: valor atual preservado",
+                }
+            ],
+        },
         True,
     )
     assert conn.execute(attempt).fetchall() == [recorded]

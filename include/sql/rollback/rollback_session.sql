@@ -119,8 +119,17 @@ UPDATE audit.operacoes o
    SET rollback_de = r.desfeita_id,
        registros_afetados = r.registros,
        metadata = jsonb_build_object('motivo', %(motivo)s::text,
-                                     'conflitos', (SELECT count(*) FROM desfazer WHERE conflito IS NOT NULL))
-  FROM operacoes_rollback r
+                                     'conflitos', c.total,
+                                     'campos_em_conflito', c.campos)
+  FROM (SELECT count(*) AS total,
+               -- Which fields were left alone and why, on every operation of the attempt: the
+               -- email lists at most 100, and an auditor reads the tables, not the email.
+               coalesce(jsonb_agg(jsonb_build_object('divergencia_id', divergencia_id, 'idnfsexterno', idnfsexterno,
+                                                     'campo', campo_afetado, 'valor_escrito', valor_escrito,
+                                                     'motivo', conflito)
+                                  ORDER BY divergencia_id), '[]'::jsonb) AS campos
+          FROM desfazer WHERE conflito IS NOT NULL) AS c,
+       operacoes_rollback r
  WHERE o.id = r.id;
 
 -- The write, with its before/after record on each ROLLBACK operation.
