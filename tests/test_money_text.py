@@ -48,6 +48,13 @@ CASES = [
     ("\xa0", True, None, False),
     ("\xa0NaN\xa0", True, None, False),
     ("1\xa0234,56", False, None, True),
+    # more digits than numeric holds with room for a difference (057): unreadable, not an error
+    ("9" * 131071, False, Decimal("9" * 131071), False),
+    ("9" * 131072, False, None, True),
+    ("-R$ 1" + ".000" * 43691 + ",5", False, None, True),
+    ("0," + "0" * 16382 + "1", False, Decimal("0." + "0" * 16382 + "1"), False),
+    ("0," + "0" * 16383 + "1", False, None, True),
+    ("1." + "0" * 16384, False, None, True),
 ]
 
 
