@@ -87,6 +87,22 @@ def run_session_at(dsn: str, start_at: float, data_inicio: date, data_fim: date)
         return run_session(conn, data_inicio, data_fim)["sessao_id"]
 
 
+def flag_every_sale(conn: psycopg.Connection) -> None:
+    """Replace the demo view with one whose apontamento is 'Revisar Divergência!' on every
+    sale, as a business's view may be: the money texts alone then decide what fires (the
+    demo view's own reading is not under test)."""
+    conn.execute("DROP VIEW IF EXISTS byd.bonus_view")
+    conn.execute(
+        """CREATE VIEW byd.bonus_view AS
+           SELECT v.idnfsexterno, v.dta_processamento, v.data_final_venda, NULL::text AS competencia,
+                  v.des_modelo, v.chassi, v.revenda, i.bonus_utilizado,
+                  'Revisar Divergência!'::text AS apontamento, i.valor_bonus, i.trade, c.bonus_dpto, c.trade_mkt_dpto
+             FROM byd.vendas v
+             LEFT JOIN byd.incentivos i ON i.idnfsexterno = v.idnfsexterno
+             LEFT JOIN byd.controladoria c ON c.idnfsexterno = v.idnfsexterno"""
+    )
+
+
 def add_throwaway_rule(conn: psycopg.Connection) -> None:
     """A sixth rule added to the catalog as a migration would: BONUS_ALTO_NAO_UTILIZADO, a
     valor_bonus above 7,000 on a sale whose bonus_utilizado is 'NAO'; not correctable."""

@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal
 import pytest
 
 from devtools.sql_steps import run_session
-from tests.helpers import add_sale, booked, business_state, divergences
+from tests.helpers import add_sale, booked, business_state, divergences, flag_every_sale
 
 DAY = date(2026, 11, 10)
 TOLERANCIA = Decimal("0.01")
@@ -270,21 +270,6 @@ def _sales() -> dict[str, dict]:
     return sales
 
 
-def _flagged_view(conn) -> None:
-    """apontamento 'Revisar Divergência!' on every sale, so the oracle's comparison is what
-    decides (the demo view's own reading is not under test)."""
-    conn.execute("DROP VIEW byd.bonus_view")
-    conn.execute(
-        """CREATE VIEW byd.bonus_view AS
-           SELECT v.idnfsexterno, v.dta_processamento, v.data_final_venda, NULL::text AS competencia,
-                  v.des_modelo, v.chassi, v.revenda, i.bonus_utilizado,
-                  'Revisar Divergência!'::text AS apontamento, i.valor_bonus, i.trade, c.bonus_dpto, c.trade_mkt_dpto
-             FROM byd.vendas v
-             LEFT JOIN byd.incentivos i ON i.idnfsexterno = v.idnfsexterno
-             LEFT JOIN byd.controladoria c ON c.idnfsexterno = v.idnfsexterno"""
-    )
-
-
 def _recorded(conn, sale: str) -> dict:
     return {
         (d["tipo_divergencia"], d["campo_afetado"]): (
@@ -303,7 +288,7 @@ def _booked(conn, sale: str) -> dict:
 
 
 def test_a_run_records_what_the_contract_says_for_hostile_money_text(conn):
-    _flagged_view(conn)
+    flag_every_sale(conn)
     sales = _sales()
     for key, sale in sales.items():
         add_sale(conn, key, **sale)

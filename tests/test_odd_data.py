@@ -8,7 +8,7 @@ import pytest
 
 from devtools.sql_steps import run_session
 from divergencias.period import InvalidParams, resolve_period
-from tests.helpers import add_sale, booked, by_key, divergences
+from tests.helpers import add_sale, booked, by_key, divergences, flag_every_sale
 
 DAY = date(2026, 11, 10)
 NOW = datetime(2026, 11, 28, 10, 0)
@@ -148,15 +148,7 @@ def test_a_source_with_case_insensitive_columns_is_read_byte_for_byte(conn):
     for table, column in (("incentivos", "valor_bonus"), ("incentivos", "trade"), ("controladoria", "bonus_dpto")):
         conn.execute(f"ALTER TABLE byd.{table} ALTER COLUMN {column} TYPE text COLLATE byd.sem_caixa")
     # the business's view, flagging every sale (the demo view's own reading uses LIKE)
-    conn.execute(
-        """CREATE VIEW byd.bonus_view AS
-           SELECT v.idnfsexterno, v.dta_processamento, v.data_final_venda, NULL::text AS competencia,
-                  v.des_modelo, v.chassi, v.revenda, i.bonus_utilizado,
-                  'Revisar Divergência!'::text AS apontamento, i.valor_bonus, i.trade, c.bonus_dpto, c.trade_mkt_dpto
-             FROM byd.vendas v
-             LEFT JOIN byd.incentivos i ON i.idnfsexterno = v.idnfsexterno
-             LEFT JOIN byd.controladoria c ON c.idnfsexterno = v.idnfsexterno"""
-    )
+    flag_every_sale(conn)
     add_sale(conn, "NF_CAIXA", valor_bonus="R$ 5,00", bonus_dpto="r$ 5,00", trade="NAN")
     add_sale(conn, "NF_LEGIVEL", valor_bonus="R$ 5.000,00", bonus_dpto="4.000,00")
     assert conn.execute(
