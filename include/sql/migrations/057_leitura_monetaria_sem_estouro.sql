@@ -2,7 +2,8 @@
 -- numeric takes at most 131072 digits before the point and 16383 after; one source cell
 -- beyond that (a pasted column, a runaway formula) made the parser's cast raise "value
 -- overflows numeric format", and every detection over the period failed until someone
--- edited the source. Such a text is now read as unreadable (VALOR_INVALIDO, raw text kept).
+-- edited the source. Such a text is now read as unreadable (a divergence of the unreadable-
+-- value rule, raw text kept).
 -- The bound before the point is one digit short of numeric's, so that the difference of two
 -- amounts, which the trade-marketing rules compute, fits too. Only texts longer than 16383
 -- bytes are counted, so the common case pays one length check and stays one inlinable
