@@ -152,9 +152,9 @@ def test_memory_flat_compares_the_same_measurement_at_both_sizes():
 
 
 def test_small_target_says_what_its_floors_alone_take():
-    """An absolute limit depends on the machine: 0.4 s was below the floors' own sum here
-    (parse-once detection 0.38 s, bare UPDATE 0.06 s, bare COPY 0.01 s), which the verdict
-    alone would not tell."""
+    """An absolute limit depends on the machine: 0.4 s was at or below the floors' own sum
+    here (one run: parse-once detection 0.38 s, bare UPDATE 0.06 s, bare COPY 0.01 s), which
+    the verdict alone would not tell."""
     phases = {
         "detect": {"parse_once_seconds": 0.376, "physical_seconds": 0.277},
         "apply": {"physical_seconds": 0.061, "rows": 4862},
