@@ -32,6 +32,8 @@ def test_the_dashboard_counts_runs_today_not_approvals(conn):
     sessions = conn.execute("SELECT tipo_sessao FROM audit.sessoes_processamento ORDER BY id").fetchall()
     assert sessions == [("MANUAL_RUN",), ("MANUAL_APPROVAL",), ("MANUAL_APPROVAL",)]
     assert conn.execute("SELECT execucoes_hoje FROM audit.vw_dashboard_monitoramento").fetchone() == (1,)
+    # the README's "last runs" read the same single definition of a run
+    assert conn.execute("SELECT tipo_sessao FROM audit.vw_execucoes").fetchall() == [("MANUAL_RUN",)]
     assert [d["valor_aplicado"] for d in divergences(conn)] == [Decimal("5000.00"), Decimal("3000.00")]
 
 

@@ -7,7 +7,6 @@ SELECT s.id, s.tipo_sessao, s.status, s.inicio_processamento, s.fim_processament
              / nullif(extract(epoch FROM s.fim_processamento - s.inicio_processamento), 0)::numeric, 1)
            AS registros_por_segundo,
        s.divergencias_detectadas, s.correcoes_aplicadas
-  FROM audit.sessoes_processamento s
- WHERE s.tipo_sessao <> 'MANUAL_APPROVAL'
+  FROM audit.vw_execucoes s
  ORDER BY s.id DESC
  LIMIT %(limit)s

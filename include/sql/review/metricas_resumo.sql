@@ -40,8 +40,7 @@ SELECT now()::timestamp(0) AS gerado_em,
        (SELECT to_jsonb(u) FROM (
             SELECT s.id, s.tipo_sessao, s.status, s.inicio_processamento, s.fim_processamento, s.data_inicio,
                    s.data_fim, s.divergencias_detectadas, s.correcoes_aplicadas, s.correcoes_pendentes
-              FROM audit.sessoes_processamento s
-             WHERE s.tipo_sessao <> 'MANUAL_APPROVAL'
+              FROM audit.vw_execucoes s
              ORDER BY s.id DESC LIMIT 1) AS u) AS ultima_execucao
   FROM pendentes p
  CROSS JOIN niveis n

@@ -1,7 +1,6 @@
--- saude: the pipeline's last session and its status, for the open health check. Approvals
--- open sessions of their own (MANUAL_APPROVAL), which say nothing of how the runs went.
+-- saude: the pipeline's last run and its status, for the open health check (an approval's
+-- session says nothing of how the runs went: audit.vw_execucoes leaves it out).
 SELECT s.id, s.tipo_sessao, s.status, s.inicio_processamento, s.fim_processamento
-  FROM audit.sessoes_processamento s
- WHERE s.tipo_sessao <> 'MANUAL_APPROVAL'
+  FROM audit.vw_execucoes s
  ORDER BY s.id DESC
  LIMIT 1
