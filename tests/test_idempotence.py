@@ -277,3 +277,39 @@ def test_two_texts_are_the_same_amount_only_when_they_read_exactly_alike(conn):
         (a, b, conn.execute("SELECT audit.mesmo_valor_monetario(%s, %s)", (a, b)).fetchone()[0]) for a, b, _ in pairs
     ]
     assert found == pairs
+
+
+def test_settings_changed_between_runs_judge_the_open_queue_again(conn):
+    """An operator adds a new version of a setting between two mornings: the next run judges
+    what is open with it, both ways."""
+
+    def setting(key: str, value: str) -> None:
+        conn.execute(
+            """INSERT INTO audit.configuracoes_sistema (chave, valor, tipo_valor, versao, ativo, criado_por)
+               SELECT chave, %(valor)s, tipo_valor, max(versao) + 1, true, 'operador'
+                 FROM audit.configuracoes_sistema WHERE chave = %(chave)s GROUP BY chave, tipo_valor""",
+            {"chave": key, "valor": value},
+        )
+
+    add_sale(conn, "NF_CENTS", valor_bonus="5000.00", bonus_dpto="4999.50")
+    add_sale(conn, "NF_BIG", valor_bonus="150000.00", bonus_dpto="150000.00")
+    add_sale(conn, "NF_TM", valor_bonus="5000.00", bonus_dpto="4000.00")
+    run_session(conn, DAY, DAY, modo="manual")
+
+    setting("tolerancia_valor", "1.00")
+    setting("limite_outlier", "200000")
+    setting("limite_auto_aplicacao", "0.96")
+    run_session(conn, DAY, DAY)
+    assert {d["status_processamento"] for d in divergences(conn, "NF_CENTS") + divergences(conn, "NF_BIG")} == {
+        "RESOLVED"
+    }
+    (held,) = divergences(conn, "NF_TM")
+    assert held["status_processamento"] == "DETECTED"
+    assert "confiança abaixo" in held["dados_contextuais"]["motivo_nao_aplicada"]
+
+    setting("limite_auto_aplicacao", "0.95")
+    run_session(conn, DAY, DAY)
+    (applied,) = divergences(conn, "NF_TM")
+    assert applied["status_processamento"] == "AUTO_APPLIED"
+    assert "motivo_nao_aplicada" not in applied["dados_contextuais"]
+    assert booked(conn, "NF_TM")[0] == "5000.00"
