@@ -3,7 +3,8 @@
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from devtools.sql_steps import run_session
+from devtools.sql_steps import run_session, run_sql
+from divergencias.database import sql_file
 from tests.helpers import add_sale, booked, divergences
 
 DAY = date(2026, 11, 10)
@@ -216,3 +217,99 @@ def test_a_value_a_person_approved_stands_on_a_numeric_column_and_when_typed_aga
     assert booked(conn, "NF_NUM")[0] == Decimal("4500.000")
     assert booked(conn, "NF_TXT")[1] == "4.500,00"
     assert [d["status_processamento"] for d in divergences(conn)] == ["APPROVED", "APPROVED"]
+
+
+def test_a_decision_holds_while_the_amounts_stay_the_same_however_the_source_writes_them(conn):
+    """A rejection, a rollback and an approval each hold for amounts, not for how the source
+    spells them: the commercial side re-exporting '5000.00' as '5000' or a person re-typing
+    '4000.00' as '4.000,00' used to reopen the decision and auto-apply the rule's suggestion
+    over it the next morning."""
+    from divergencias.review import decisions
+
+    add_sale(conn, "NF_REJ", valor_bonus="5000.00", bonus_dpto="4000.00")
+    add_sale(conn, "NF_APR", valor_bonus="5000.00", bonus_dpto="4000.00")
+    add_sale(conn, "NF_NEG", valor_bonus="-100.00", bonus_dpto="-100.00")
+    run_session(conn, DAY, DAY, modo="manual")
+    rejected = [d["id"] for d in divergences(conn) if d["idnfsexterno"] in ("NF_REJ", "NF_NEG")]
+    decisions.reject(rejected, "acordo com a montadora", "controladora")
+    (approved,) = divergences(conn, "NF_APR")
+    decisions.approve([approved["id"]], Decimal("4500.00"), "acordo com a montadora", "controladora")
+    add_sale(conn, "NF_RB", valor_bonus="5000.00", bonus_dpto="4000.00", trade="R$ 100,00")
+    undone = run_session(conn, DAY, DAY)["sessao_id"]
+    run_sql(conn, sql_file("rollback/rollback_session.sql"), {"sessao_id": undone, "motivo": "errada", "usuario": "u"})
+    assert booked(conn, "NF_RB") == ("4000.00", "0")
+
+    conn.execute("UPDATE byd.incentivos SET valor_bonus = '5000' WHERE idnfsexterno IN ('NF_REJ', 'NF_APR')")
+    conn.execute("UPDATE byd.incentivos SET valor_bonus = '-100.0' WHERE idnfsexterno = 'NF_NEG'")
+    conn.execute("UPDATE byd.incentivos SET valor_bonus = '5.000,00', trade = '100' WHERE idnfsexterno = 'NF_RB'")
+    conn.execute("UPDATE byd.controladoria SET bonus_dpto = '4.000,00' WHERE idnfsexterno = 'NF_REJ'")
+    conn.execute("UPDATE byd.controladoria SET bonus_dpto = ' -100 ' WHERE idnfsexterno = 'NF_NEG'")
+    run_session(conn, DAY, DAY)
+
+    assert [booked(conn, nf)[0] for nf in ("NF_REJ", "NF_APR", "NF_NEG", "NF_RB")] == [
+        "4.000,00",
+        "4500.00",
+        " -100 ",
+        "4000.00",
+    ]
+    assert {d["status_processamento"] for d in divergences(conn)} == {"REJECTED", "APPROVED", "ROLLED_BACK"}
+
+    # a different amount is a new divergence, applied as any other
+    conn.execute("UPDATE byd.incentivos SET valor_bonus = '5000.01' WHERE idnfsexterno = 'NF_REJ'")
+    run_session(conn, DAY, DAY)
+    assert booked(conn, "NF_REJ")[0] == "5000.01"
+
+
+def test_two_texts_are_the_same_amount_only_when_they_read_exactly_alike(conn):
+    pairs = [
+        ("5000.00", "5000", True),
+        ("4000.00", "R$ 4.000,00", True),
+        ("", None, True),
+        ("NaN", " null ", True),
+        ("abc", "abc", True),
+        ("5000.005", "5000.00", False),
+        ("1.234", "1.234,00", False),
+        ("0", None, False),
+        ("abc", "ABC", False),
+        ("abc", None, False),
+    ]
+    found = [
+        (a, b, conn.execute("SELECT audit.mesmo_valor_monetario(%s, %s)", (a, b)).fetchone()[0]) for a, b, _ in pairs
+    ]
+    assert found == pairs
+
+
+def test_settings_changed_between_runs_judge_the_open_queue_again(conn):
+    """An operator adds a new version of a setting between two mornings: the next run judges
+    what is open with it, both ways."""
+
+    def setting(key: str, value: str) -> None:
+        conn.execute(
+            """INSERT INTO audit.configuracoes_sistema (chave, valor, tipo_valor, versao, ativo, criado_por)
+               SELECT chave, %(valor)s, tipo_valor, max(versao) + 1, true, 'operador'
+                 FROM audit.configuracoes_sistema WHERE chave = %(chave)s GROUP BY chave, tipo_valor""",
+            {"chave": key, "valor": value},
+        )
+
+    add_sale(conn, "NF_CENTS", valor_bonus="5000.00", bonus_dpto="4999.50")
+    add_sale(conn, "NF_BIG", valor_bonus="150000.00", bonus_dpto="150000.00")
+    add_sale(conn, "NF_TM", valor_bonus="5000.00", bonus_dpto="4000.00")
+    run_session(conn, DAY, DAY, modo="manual")
+
+    setting("tolerancia_valor", "1.00")
+    setting("limite_outlier", "200000")
+    setting("limite_auto_aplicacao", "0.96")
+    run_session(conn, DAY, DAY)
+    assert {d["status_processamento"] for d in divergences(conn, "NF_CENTS") + divergences(conn, "NF_BIG")} == {
+        "RESOLVED"
+    }
+    (held,) = divergences(conn, "NF_TM")
+    assert held["status_processamento"] == "DETECTED"
+    assert "confiança abaixo" in held["dados_contextuais"]["motivo_nao_aplicada"]
+
+    setting("limite_auto_aplicacao", "0.95")
+    run_session(conn, DAY, DAY)
+    (applied,) = divergences(conn, "NF_TM")
+    assert applied["status_processamento"] == "AUTO_APPLIED"
+    assert "motivo_nao_aplicada" not in applied["dados_contextuais"]
+    assert booked(conn, "NF_TM")[0] == "5000.00"

@@ -114,8 +114,8 @@ UPDATE audit.divergencias_processadas d
 
 -- New divergences, of the period only: a sale outside it is read just to re-check the
 -- divergences still open on it. Not reopened: one already open, or one a person REJECTED or a rollback
--- undid while the source texts stay the same (audit.decisao_mantida: compared as text,
--- never as rounded numbers). No ON CONFLICT: runs take turns (iniciar_etapa above) and
+-- undid while the source amounts stay the same (audit.decisao_mantida: equal texts, or the
+-- same exact amount however written, never rounded). No ON CONFLICT: runs take turns (iniciar_etapa above) and
 -- nothing else records DETECTED rows, so a duplicate can only mean a bug, and
 -- uq_divergencias_abertas then fails the step rather than hiding it.
 INSERT INTO audit.divergencias_processadas
