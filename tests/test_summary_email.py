@@ -78,3 +78,14 @@ def test_counts_agree_with_their_words_in_portuguese(conn):
     words = ("1 venda analisada", "1 divergência nova", "1 corrigida automaticamente", "0 pendentes de análise")
     for body in (mail.text, mail.html.replace("<strong>", "").replace("</strong>", "")):
         assert [w for w in words if w not in body] == []
+
+
+def test_an_amount_too_long_for_python_s_default_precision_is_listed_not_a_crash(conn):
+    """The largest pending list reads an amount the column cannot hold from the source text
+    (10^13 and more); brl formatted it in Python's default 28-digit context, which raised
+    InvalidOperation from 29 digits on: one pasted cell killed the morning summary."""
+    huge = "1" + "0" * 39 + ".50"
+    add_sale(conn, "NF_ENORME", valor_bonus=huge, bonus_dpto=huge)
+    mail = summary_mail(conn, run_session(conn, DAY, DAY)["sessao_id"], "http://airflow")
+    grouped = "R$\xa01" + ".000" * 13 + ",50"
+    assert f"atual {grouped}" in mail.text and grouped in mail.html
