@@ -10,6 +10,7 @@ that refuses is a failure.
 from __future__ import annotations
 
 import logging
+import smtplib
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -136,7 +137,9 @@ def build_message(mail: Mail, sender: str, to: list[str]) -> EmailMessage:
     return message
 
 
-def send(mail: Mail, to: list[str]) -> None:
+def send(mail: Mail, to: list[str]) -> list[str]:
+    """Send ``mail``; return the recipients the server accepted. One it refused while taking
+    the others is logged, not raised: the mail went out, and a retry would resend it."""
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
     with SmtpHook(smtp_conn_id=settings.SMTP_CONN_ID) as hook:
@@ -148,12 +151,17 @@ def send(mail: Mail, to: list[str]) -> None:
         # reads attachments only from local file paths. The hook still connects, negotiates
         # TLS and logs in (get_conn, from the connection); its connected smtplib client, the
         # only private name used here, sends our message.
-        hook._smtp_client.send_message(message)
-    log.info("email %r sent to %s", mail.subject, ", ".join(to))
+        refused = hook._smtp_client.send_message(message)
+    accepted = [address for address in to if address not in refused]
+    log.info("email %r sent to %s", mail.subject, ", ".join(accepted))
+    for address, (code, reply) in refused.items():
+        log.warning("email %r: the server refused recipient %s (%d %s)", mail.subject, address, code, reply)
+    return accepted
 
 
-def summary_mail(conn: psycopg.Connection, sessao_id: int, run_url: str) -> Mail:
-    """The morning summary of one session, built from the audit tables."""
+def summary_mail(conn: psycopg.Connection, sessao_id: int, run_url: str, attach: bool = True) -> Mail:
+    """The morning summary of one session, built from the audit tables; ``attach=False``: the
+    CSV is linked as too large to attach (the mail server said so)."""
     params = {"sessao_id": sessao_id}
     with conn.cursor(row_factory=dict_row) as cur:
         session = cur.execute(sql_file("divergencias/session_summary.sql"), params).fetchone()
@@ -162,7 +170,7 @@ def summary_mail(conn: psycopg.Connection, sessao_id: int, run_url: str) -> Mail
     if session is None:
         raise LookupError(f"sessão {sessao_id} não encontrada em audit.sessoes_processamento")
     report = storage.location(session["arquivo_relatorio"]) if session["arquivo_relatorio"] else None
-    attachment = report_attachment(report)
+    attachment = report_attachment(report) if attach else None
     context = {
         "sessao": session,
         "tipo_sessao": session_type_label(session["tipo_sessao"]),
@@ -225,10 +233,19 @@ def send_summary(sessao_id: int, run_url: str) -> list[str]:
             raise AirflowSkipException(f"sessão {sessao_id}: detecção ou correções não concluídas, resumo não enviado")
         to = deliverable_recipients("summary email")
         mail = summary_mail(conn, sessao_id, run_url) if to else None
+        linked = summary_mail(conn, sessao_id, run_url, attach=False) if mail and mail.attachment else None
     if mail is None:
         _record_notification(sessao_id, to)
         return to
-    send(mail, to)
+    try:
+        to = send(mail, to)
+    except smtplib.SMTPResponseException as refused:
+        # 552: the message is over the server's size (RFC 1870), which the attachment limit,
+        # counted on the CSV before base64, cannot foresee. The summary still goes out.
+        if refused.smtp_code != 552 or linked is None:
+            raise
+        log.warning("the mail server refused the summary with its CSV as too large (%s): sent without it", refused)
+        to = send(linked, to)
     error: Exception | None = None
     for pause in RECORD_PAUSES_S:
         time.sleep(pause)
