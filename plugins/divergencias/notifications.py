@@ -233,7 +233,6 @@ def send_summary(sessao_id: int, run_url: str) -> list[str]:
             raise AirflowSkipException(f"sessão {sessao_id}: detecção ou correções não concluídas, resumo não enviado")
         to = deliverable_recipients("summary email")
         mail = summary_mail(conn, sessao_id, run_url) if to else None
-        linked = summary_mail(conn, sessao_id, run_url, attach=False) if mail and mail.attachment else None
     if mail is None:
         _record_notification(sessao_id, to)
         return to
@@ -242,10 +241,12 @@ def send_summary(sessao_id: int, run_url: str) -> list[str]:
     except smtplib.SMTPResponseException as refused:
         # 552: the message is over the server's size (RFC 1870), which the attachment limit,
         # counted on the CSV before base64, cannot foresee. The summary still goes out.
-        if refused.smtp_code != 552 or linked is None:
+        if refused.smtp_code != 552 or mail.attachment is None:
             raise
         log.warning("the mail server refused the summary with its CSV as too large (%s): sent without it", refused)
-        to = send(linked, to)
+        with financial_db() as conn:
+            mail = summary_mail(conn, sessao_id, run_url, attach=False)
+        to = send(mail, to)
     error: Exception | None = None
     for pause in RECORD_PAUSES_S:
         time.sleep(pause)
