@@ -124,13 +124,11 @@ with DAG(
         """Emails the pt-BR summary with the CSV attached, also when the CSV failed (PARTIAL);
         skipped when the data work did not commit (the failure email covers it), or with a
         warning when there are no recipients or no SMTP connection."""
-        from divergencias.database import financial_db
         from divergencias.notifications import send_summary
 
         sessao_id = session_params(ti)["sessao_id"]
         step_started(sessao_id, "email_summary")
-        with financial_db() as conn:
-            return send_summary(conn, sessao_id, run_url(dag_run.dag_id, dag_run.run_id))
+        return send_summary(sessao_id, run_url(dag_run.dag_id, dag_run.run_id))
 
     @task
     def fail_if_a_step_failed() -> None:

@@ -81,11 +81,15 @@ def _free_port(host: str) -> int:
 
 @contextmanager
 def smtp_catcher(
-    folder: Path | None = None, host: str = "127.0.0.1", starttls: ssl.SSLContext | None = None
+    folder: Path | None = None,
+    host: str = "127.0.0.1",
+    starttls: ssl.SSLContext | None = None,
+    size_limit: int = 32 * 2**20,
 ) -> Iterator[SmtpCatcher]:
     """Run the server for the duration of the block; ``folder`` keeps each message as .eml.
     With ``starttls`` it speaks as a submission port (587) does: plain SMTP that must be
-    upgraded with STARTTLS before anything else."""
+    upgraded with STARTTLS before anything else. ``size_limit``: the largest message in bytes
+    it takes (advertised as SIZE; a larger one is refused with 552, as a real server does)."""
     catcher = SmtpCatcher(host=host, port=_free_port(host), folder=folder)
     controller = Controller(
         catcher,
@@ -95,6 +99,7 @@ def smtp_catcher(
         auth_require_tls=starttls is not None,
         tls_context=starttls,
         require_starttls=starttls is not None,
+        data_size_limit=size_limit,
     )
     controller.start()
     try:

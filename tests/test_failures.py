@@ -6,7 +6,7 @@ import json
 import socket
 import threading
 import time
-from datetime import date
+from datetime import date, timedelta
 
 import psycopg
 
@@ -268,3 +268,74 @@ def test_an_export_whose_commit_fails_leaves_no_csv_behind(dag, conn, output_dir
     session = _session(conn)
     assert session["status"] == "PARTIAL" and session["arquivo_relatorio"] is None
     assert not output_dir.exists() or list(output_dir.iterdir()) == []
+
+
+def test_a_summary_the_server_accepted_is_not_sent_again_when_its_record_fails(
+    dag, conn, business_db, smtp, output_dir, caplog
+):
+    """The mail server accepted the summary, then recording it on the session failed (here the
+    connection recording it was cut while it waited for a lock): Airflow retried email_summary,
+    which sent the same summary again. A controller got it twice, or once per retry."""
+    _sales(conn)
+    email = dag.get_task("email_summary")
+    email.retries, email.retry_delay, email.retry_exponential_backoff = 1, timedelta(0), 0
+    holder = psycopg.connect(business_db)
+    done = threading.Event()
+    accept = smtp.handle_DATA
+
+    async def accept_then_cut_the_record(server, session, envelope):  # noqa: ANN001, ANN202
+        if not smtp.mails:
+            holder.execute("SELECT 1 FROM audit.sessoes_processamento FOR UPDATE")
+            threading.Thread(
+                target=_kill_the_backend_waiting_for, args=(holder, business_db, done), daemon=True
+            ).start()
+        return await accept(server, session, envelope)
+
+    smtp.handle_DATA = accept_then_cut_the_record  # aiosmtpd reads the hooks per connection
+    run = dag.test(run_conf=PERIOD)
+    assert done.wait(10)
+    holder.close()
+
+    summaries = [m.message["Subject"] for m in smtp.mails if "FALHA" not in m.message["Subject"]]
+    assert summaries == ["[DEVELOPMENT] Divergências 10/11/2026 a 10/11/2026: 11 novas, 10 corrigidas, 1 pendente"]
+    session = _session(conn)
+    assert session["alertas_enviados"] and session["destinatarios_notificados"] == ["controladoria@teste.local"]
+    assert run.state == "success" and session["status"] == "COMPLETED"
+    assert "summary sent but not recorded on session" in caplog.text  # the record did fail once
+
+
+def test_a_summary_sent_but_never_recorded_fails_the_task_without_a_retry_that_resends_it(
+    dag, conn, business_db, smtp, output_dir, monkeypatch
+):
+    """Recording keeps failing (someone holds the session's row past limite_espera_bloqueio_s
+    on every attempt): the task fails for good, and its failure email says the summary went out."""
+    from divergencias import notifications
+
+    monkeypatch.setattr(notifications, "RECORD_PAUSES_S", (0, 0.1))
+    conn.execute("UPDATE audit.configuracoes_sistema SET valor = '1' WHERE chave = 'limite_espera_bloqueio_s'")
+    _sales(conn)
+    email = dag.get_task("email_summary")
+    email.retries, email.retry_delay, email.retry_exponential_backoff = 1, timedelta(0), 0
+    holder = psycopg.connect(business_db)
+    accept = smtp.handle_DATA
+
+    async def hold_the_session_until_the_alert(server, session, envelope):  # noqa: ANN001, ANN202
+        if not smtp.mails:
+            holder.execute("SELECT 1 FROM audit.sessoes_processamento FOR UPDATE")
+        else:
+            holder.rollback()  # the alert: close_session, next, must get the row
+        return await accept(server, session, envelope)
+
+    smtp.handle_DATA = hold_the_session_until_the_alert
+    run = dag.test(run_conf=PERIOD)
+    holder.close()
+
+    summary, alert = (m.message for m in smtp.mails)
+    assert summary["Subject"].endswith(": 11 novas, 10 corrigidas, 1 pendente")
+    assert "FALHA em divergencias_diarias.email_summary" in alert["Subject"]
+    text = alert.get_body(("plain",)).get_content()
+    assert "resumo da sessão 1 enviado a controladoria@teste.local, mas não registrado na sessão" in text
+    email_ti = next(ti for ti in run.get_task_instances() if ti.task_id == "email_summary")
+    assert (email_ti.state, email_ti.try_number) == ("failed", 1)
+    session = _session(conn)
+    assert session["status"] == "PARTIAL" and not session["alertas_enviados"]

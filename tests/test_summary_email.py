@@ -4,8 +4,11 @@ from datetime import date
 
 import pytest
 
+from devtools.smtp_catcher import smtp_catcher
 from devtools.sql_steps import run_session
-from divergencias.notifications import summary_mail
+from divergencias import storage
+from divergencias.notifications import send_summary, summary_mail
+from divergencias.report import export_session_report
 from tests.helpers import add_sale, add_throwaway_rule
 
 DAY = date(2026, 11, 10)
@@ -78,3 +81,66 @@ def test_counts_agree_with_their_words_in_portuguese(conn):
     words = ("1 venda analisada", "1 divergência nova", "1 corrigida automaticamente", "0 pendentes de análise")
     for body in (mail.text, mail.html.replace("<strong>", "").replace("</strong>", "")):
         assert [w for w in words if w not in body] == []
+
+
+def test_an_amount_too_long_for_python_s_default_precision_is_listed_not_a_crash(conn):
+    """The largest pending list reads an amount the column cannot hold from the source text
+    (10^13 and more); brl formatted it in Python's default 28-digit context, which raised
+    InvalidOperation from 29 digits on: one pasted cell killed the morning summary."""
+    huge = "1" + "0" * 39 + ".50"
+    add_sale(conn, "NF_ENORME", valor_bonus=huge, bonus_dpto=huge)
+    mail = summary_mail(conn, run_session(conn, DAY, DAY)["sessao_id"], "http://airflow")
+    grouped = "R$\xa01" + ".000" * 13 + ",50"
+    assert f"atual {grouped}" in mail.text and grouped in mail.html
+
+
+def test_a_summary_too_large_for_the_mail_server_goes_out_without_its_csv(conn, tmp_path, monkeypatch):
+    """divergencias_anexo_max_mb counts the CSV's bytes, the server the message's: base64 makes
+    an attached CSV a third larger. A CSV under the limit but over the server's size made the
+    server refuse the summary (552) on every retry: the controllers got no summary at all."""
+    for i in range(300):
+        add_sale(conn, f"NF{i:04d}", bonus_utilizado="PENDENTE VERIFICACAO")
+    sessao_id = run_session(conn, DAY, DAY)["sessao_id"]
+    report = tmp_path / "relatorios" / "divergencias.csv"
+    report.parent.mkdir()
+    export_session_report(conn, sessao_id, storage.location(str(report)))
+    limit = report.stat().st_size  # the CSV alone fits; base64-encoded with the bodies, it does not
+
+    with smtp_catcher(size_limit=limit) as server:
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", server.airflow_connection_json())
+        monkeypatch.setenv("AIRFLOW_VAR_NOTIFICATION_RECIPIENTS", "controladoria@teste.local")
+        assert send_summary(sessao_id, "http://airflow") == ["controladoria@teste.local"]
+
+    (mail,) = server.mails
+    assert mail.message["Subject"].endswith(": 300 novas, 0 corrigidas, 300 pendentes")
+    assert list(mail.message.iter_attachments()) == []
+    text = mail.message.get_body(("plain",)).get_content()
+    assert f"Relatório completo (grande demais para anexar): {report}" in text
+    assert conn.execute(
+        "SELECT alertas_enviados, destinatarios_notificados FROM audit.sessoes_processamento WHERE id = %s",
+        (sessao_id,),
+    ).fetchone() == (True, ["controladoria@teste.local"])
+
+
+def test_a_recipient_the_server_refuses_is_not_recorded_as_notified(conn, smtp, monkeypatch, caplog):
+    """The server took the summary for one recipient and refused the other (550 at RCPT):
+    smtplib says so only in its return value, which was dropped. The session listed both as
+    notified and the log said it was sent to both; the second never got it and nobody knew."""
+    monkeypatch.setenv("AIRFLOW_VAR_NOTIFICATION_RECIPIENTS", "controladoria@teste.local,gerente@inexistente.local")
+
+    async def refuse_the_unknown(server, session, envelope, address, rcpt_options):  # noqa: ANN001, ANN202
+        if address.endswith("@inexistente.local"):
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    smtp.handle_RCPT = refuse_the_unknown  # aiosmtpd reads the hooks per connection
+    add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
+    sessao_id = run_session(conn, DAY, DAY)["sessao_id"]
+    assert send_summary(sessao_id, "http://airflow") == ["controladoria@teste.local"]
+
+    assert [mail.recipients for mail in smtp.mails] == [["controladoria@teste.local"]]
+    assert conn.execute(
+        "SELECT destinatarios_notificados FROM audit.sessoes_processamento WHERE id = %s", (sessao_id,)
+    ).fetchone() == (["controladoria@teste.local"],)
+    assert "gerente@inexistente.local" in caplog.text and "refused" in caplog.text

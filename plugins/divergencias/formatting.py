@@ -7,7 +7,7 @@ and by the review API (session types), so the email and the page say the same.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from babel.dates import format_date
 from babel.numbers import format_currency
@@ -40,7 +40,12 @@ def brl(value: Decimal | int | None) -> str:
     """
     if value is None:
         return EMPTY
-    return format_currency(Decimal(value), "BRL", locale=LOCALE, decimal_quantization=False)
+    amount = Decimal(value)
+    # babel rounds in the current decimal context, 28 digits by default: an amount with more
+    # digits (the summary lists source amounts up to numeric's own size) raised InvalidOperation.
+    with localcontext() as context:
+        context.prec = max(context.prec, len(amount.as_tuple().digits), amount.adjusted() + 1) + 2
+        return format_currency(amount, "BRL", locale=LOCALE, decimal_quantization=False)
 
 
 def br_date(value: date | None) -> str:

@@ -10,6 +10,8 @@ that refuses is a failure.
 from __future__ import annotations
 
 import logging
+import smtplib
+import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from functools import cache
@@ -21,7 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from psycopg.rows import dict_row
 
 from divergencias import settings, storage
-from divergencias.database import sql_file
+from divergencias.database import financial_db, sql_file
 from divergencias.formatting import br_date, brl, plural, session_type_label
 
 if TYPE_CHECKING:
@@ -135,7 +137,9 @@ def build_message(mail: Mail, sender: str, to: list[str]) -> EmailMessage:
     return message
 
 
-def send(mail: Mail, to: list[str]) -> None:
+def send(mail: Mail, to: list[str]) -> list[str]:
+    """Send ``mail``; return the recipients the server accepted. One it refused while taking
+    the others is logged, not raised: the mail went out, and a retry would resend it."""
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
     with SmtpHook(smtp_conn_id=settings.SMTP_CONN_ID) as hook:
@@ -147,12 +151,17 @@ def send(mail: Mail, to: list[str]) -> None:
         # reads attachments only from local file paths. The hook still connects, negotiates
         # TLS and logs in (get_conn, from the connection); its connected smtplib client, the
         # only private name used here, sends our message.
-        hook._smtp_client.send_message(message)
-    log.info("email %r sent to %s", mail.subject, ", ".join(to))
+        refused = hook._smtp_client.send_message(message)
+    accepted = [address for address in to if address not in refused]
+    log.info("email %r sent to %s", mail.subject, ", ".join(accepted))
+    for address, (code, reply) in refused.items():
+        log.warning("email %r: the server refused recipient %s (%d %s)", mail.subject, address, code, reply)
+    return accepted
 
 
-def summary_mail(conn: psycopg.Connection, sessao_id: int, run_url: str) -> Mail:
-    """The morning summary of one session, built from the audit tables."""
+def summary_mail(conn: psycopg.Connection, sessao_id: int, run_url: str, attach: bool = True) -> Mail:
+    """The morning summary of one session, built from the audit tables; ``attach=False``: the
+    CSV is linked as too large to attach (the mail server said so)."""
     params = {"sessao_id": sessao_id}
     with conn.cursor(row_factory=dict_row) as cur:
         session = cur.execute(sql_file("divergencias/session_summary.sql"), params).fetchone()
@@ -161,7 +170,7 @@ def summary_mail(conn: psycopg.Connection, sessao_id: int, run_url: str) -> Mail
     if session is None:
         raise LookupError(f"sessão {sessao_id} não encontrada em audit.sessoes_processamento")
     report = storage.location(session["arquivo_relatorio"]) if session["arquivo_relatorio"] else None
-    attachment = report_attachment(report)
+    attachment = report_attachment(report) if attach else None
     context = {
         "sessao": session,
         "tipo_sessao": session_type_label(session["tipo_sessao"]),
@@ -196,27 +205,76 @@ def summary_mail(conn: psycopg.Connection, sessao_id: int, run_url: str) -> Mail
     )
 
 
-def send_summary(conn: psycopg.Connection, sessao_id: int, run_url: str) -> list[str]:
+# Pauses before each attempt to record a summary that was sent: long enough to ride out a
+# dropped connection or a restarting server, short next to the task's timeout.
+RECORD_PAUSES_S = (0, 2, 10, 30)
+
+
+def send_summary(sessao_id: int, run_url: str) -> list[str]:
     """Send the summary (or skip it); record on the session who was notified. Runs after the
     CSV whatever became of it: a session whose data work did not commit gets the failure
-    email instead, so this one is skipped."""
-    (data_work_done,) = conn.execute(
-        "SELECT etapas_concluidas @> ARRAY['detect_divergences', 'apply_corrections'] "
-        "FROM audit.sessoes_processamento WHERE id = %s",
-        (sessao_id,),
-    ).fetchone()
-    if not data_work_done:
-        from airflow.sdk.exceptions import AirflowSkipException
+    email instead, so this one is skipped.
 
-        raise AirflowSkipException(f"sessão {sessao_id}: detecção ou correções não concluídas, resumo não enviado")
-    to = deliverable_recipients("summary email")
-    if to:
-        send(summary_mail(conn, sessao_id, run_url), to)
-    conn.execute(
-        sql_file("divergencias/record_notification.sql"),
-        {"sessao_id": sessao_id, "destinatarios": to or None, "enviado": bool(to)},
-    )
-    return to
+    Once the mail server has accepted the summary, nothing may make Airflow retry the task: a
+    retry sends it again. So no database connection is held while mailing (a connection lost
+    meanwhile would fail the record), the record is retried here, and if it still fails the
+    task fails for good, saying the summary went out (AirflowFailException: no retry). Only a
+    worker killed between the two steps still gets the summary resent: a lost summary is the
+    worse of the two."""
+    with financial_db() as conn:
+        (data_work_done,) = conn.execute(
+            "SELECT etapas_concluidas @> ARRAY['detect_divergences', 'apply_corrections'] "
+            "FROM audit.sessoes_processamento WHERE id = %s",
+            (sessao_id,),
+        ).fetchone()
+        if not data_work_done:
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            raise AirflowSkipException(f"sessão {sessao_id}: detecção ou correções não concluídas, resumo não enviado")
+        to = deliverable_recipients("summary email")
+        mail = summary_mail(conn, sessao_id, run_url) if to else None
+    if mail is None:
+        _record_notification(sessao_id, to)
+        return to
+    try:
+        to = send(mail, to)
+    except smtplib.SMTPResponseException as refused:
+        # 552: the message is over the server's size (RFC 1870), which the attachment limit,
+        # counted on the CSV before base64, cannot foresee. The summary still goes out.
+        if refused.smtp_code != 552 or mail.attachment is None:
+            raise
+        log.warning("the mail server refused the summary with its CSV as too large (%s): sent without it", refused)
+        with financial_db() as conn:
+            mail = summary_mail(conn, sessao_id, run_url, attach=False)
+        to = send(mail, to)
+    error: Exception | None = None
+    for pause in RECORD_PAUSES_S:
+        time.sleep(pause)
+        try:
+            _record_notification(sessao_id, to)
+            return to
+        except psycopg.OperationalError as lost:
+            error = lost
+            log.warning("summary sent but not recorded on session %d yet: %s", sessao_id, lost)
+        except Exception as unexpected:
+            error = unexpected
+            break
+    from airflow.sdk.exceptions import AirflowFailException
+
+    raise AirflowFailException(
+        f"resumo da sessão {sessao_id} enviado a {', '.join(to)}, mas não registrado na sessão "
+        f"(não será reenviado): {type(error).__name__}: {error}"
+    ) from error
+
+
+def _record_notification(sessao_id: int, to: list[str]) -> None:
+    with financial_db() as conn:
+        # lock_timeout: someone holding the session's row fails this attempt instead of hanging it.
+        conn.execute("SELECT audit.iniciar_etapa()")
+        conn.execute(
+            sql_file("divergencias/record_notification.sql"),
+            {"sessao_id": sessao_id, "destinatarios": to or None, "enviado": bool(to)},
+        )
 
 
 def failure_mail(
