@@ -57,6 +57,24 @@ def test_backfill_run_is_exactly_its_reference_day():
 
 
 @pytest.mark.parametrize(
+    ("dias_retroativos", "params"),
+    [
+        # more days than the calendar has back to year 1: the 366-day guard came too late
+        (1_000_000, {}),
+        (1_000_000, {"permitir_periodo_longo": True}),
+        # more days than a timedelta holds
+        (10**10, {"permitir_periodo_longo": True}),
+    ],
+)
+def test_a_dias_retroativos_past_year_one_is_refused_naming_the_setting(dias_retroativos, params):
+    """Its form (digits only) lets any count through: the run failed with a bare
+    OverflowError ('date value out of range'), retried twice, and its alert named neither
+    the setting nor the fix."""
+    with pytest.raises(InvalidParams, match="dias_retroativos"):
+        resolve_period(params, "scheduled", SCHEDULED_FIRE, dias_retroativos)
+
+
+@pytest.mark.parametrize(
     ("params", "named"),
     [
         ({"data_inicio": "2026-01-01"}, ("data_inicio", "data_fim")),
