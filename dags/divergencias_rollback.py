@@ -31,7 +31,11 @@ with DAG(
     default_args=task_defaults(execution_timeout=timedelta(minutes=30)),
     params={
         "sessao_id": Param(
-            type="integer", minimum=1, title="Sessão", description="Número da sessão (audit.sessoes_processamento.id)."
+            type="integer",
+            minimum=1,
+            maximum=settings.MAX_ID,
+            title="Sessão",
+            description="Número da sessão (audit.sessoes_processamento.id).",
         ),
         "motivo": Param(type="string", minLength=3, title="Motivo", description="Por que as correções são desfeitas."),
     },

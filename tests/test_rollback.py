@@ -87,6 +87,16 @@ def test_rollback_params_are_required(rollback_dag):
         rollback_dag.test(run_conf={"sessao_id": "um", "motivo": "x"})
 
 
+def test_a_session_id_beyond_the_id_column_is_refused_in_the_trigger_form(rollback_dag):
+    """audit ids are integer columns: 3000000000 (a typo) passed the form, and the run failed
+    at its first task with PostgreSQL's "function audit.verificar_sessao_parada(bigint) does
+    not exist", retried twice, instead of telling the user the number is wrong."""
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    with pytest.raises(ParamValidationError, match="sessao_id"):
+        rollback_dag.test(run_conf={"sessao_id": 3_000_000_000, "motivo": "teste"})
+
+
 def test_finished_operations_are_append_only(conn):
     _apply_some(conn)
     for statement in (
