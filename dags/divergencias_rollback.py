@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import DAG, Param, task
 
 from divergencias import settings
@@ -23,7 +22,9 @@ with DAG(
     description="Desfaz as correções aplicadas por uma sessão de divergencias_diarias",
     doc_md=__doc__,
     schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz=settings.LOCAL_TIMEZONE),
+    # No start_date: the trigger form takes a logical date, and for a run dated before the
+    # start_date Airflow creates no task and marks the run successful: an undo dated on the
+    # day of the session it undoes would report success having undone nothing.
     catchup=False,
     max_active_runs=1,
     template_searchpath=[str(settings.SQL_DIR)],
@@ -31,7 +32,11 @@ with DAG(
     default_args=task_defaults(execution_timeout=timedelta(minutes=30)),
     params={
         "sessao_id": Param(
-            type="integer", minimum=1, title="Sessão", description="Número da sessão (audit.sessoes_processamento.id)."
+            type="integer",
+            minimum=1,
+            maximum=settings.MAX_ID,
+            title="Sessão",
+            description="Número da sessão (audit.sessoes_processamento.id).",
         ),
         "motivo": Param(type="string", minLength=3, title="Motivo", description="Por que as correções são desfeitas."),
     },

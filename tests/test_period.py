@@ -57,6 +57,24 @@ def test_backfill_run_is_exactly_its_reference_day():
 
 
 @pytest.mark.parametrize(
+    ("dias_retroativos", "params"),
+    [
+        # more days than the calendar has back to year 1: the 366-day guard came too late
+        (1_000_000, {}),
+        (1_000_000, {"permitir_periodo_longo": True}),
+        # more days than a timedelta holds
+        (10**10, {"permitir_periodo_longo": True}),
+    ],
+)
+def test_a_dias_retroativos_past_year_one_is_refused_naming_the_setting(dias_retroativos, params):
+    """Its form (digits only) lets any count through: the run failed with a bare
+    OverflowError ('date value out of range'), retried twice, and its alert named neither
+    the setting nor the fix."""
+    with pytest.raises(InvalidParams, match="dias_retroativos"):
+        resolve_period(params, "scheduled", SCHEDULED_FIRE, dias_retroativos)
+
+
+@pytest.mark.parametrize(
     ("params", "named"),
     [
         ({"data_inicio": "2026-01-01"}, ("data_inicio", "data_fim")),
@@ -104,3 +122,20 @@ def test_a_backfill_given_dates_fails_before_touching_the_database(system_db, mo
         prepare_run(conf, "backfill", SCHEDULED_FIRE, "backfill__2026-11-28T10:00:00+00:00")
     with psycopg.connect(system_db) as c:
         assert c.execute("SELECT to_regnamespace('audit')").fetchone()[0] is None
+
+
+def test_a_run_that_comes_back_as_another_kind_or_mode_is_refused_before_reopening_its_session(conn):
+    """A backfill's --reprocess-behavior turns the day's run into a backfill run with the
+    backfill's conf, under the same run id: open_session reopened the old session, so a
+    reprocessing in modo manual ran in the session's modo auto (tests/test_scheduler.py)."""
+    from devtools.sql_steps import open_session
+    from divergencias.preparation import check_session_of_the_run
+
+    run_id = "scheduled__2026-11-28T10:00:00+00:00"
+    opened = open_session(conn, date(2026, 10, 27), date(2026, 11, 27), "auto", "DAILY_AUTO", run_id)
+    conn.commit()
+    # cleared as it was, it reopens its session
+    check_session_of_the_run(conn, run_id, resolve_period({}, "scheduled", SCHEDULED_FIRE, 31))
+    for conf, run_type in (({"modo": "manual"}, "scheduled"), ({}, "backfill")):
+        with pytest.raises(InvalidParams, match=f"sessão {opened['sessao_id']} .DAILY_AUTO, modo auto"):
+            check_session_of_the_run(conn, run_id, resolve_period(conf, run_type, SCHEDULED_FIRE, 31))

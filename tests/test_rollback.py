@@ -87,6 +87,32 @@ def test_rollback_params_are_required(rollback_dag):
         rollback_dag.test(run_conf={"sessao_id": "um", "motivo": "x"})
 
 
+def test_a_session_id_beyond_the_id_column_is_refused_in_the_trigger_form(rollback_dag):
+    """audit ids are integer columns: 3000000000 (a typo) passed the form, and the run failed
+    at its first task with PostgreSQL's "function audit.verificar_sessao_parada(bigint) does
+    not exist", retried twice, instead of telling the user the number is wrong."""
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    with pytest.raises(ParamValidationError, match="sessao_id"):
+        rollback_dag.test(run_conf={"sessao_id": 3_000_000_000, "motivo": "teste"})
+
+
+def test_a_rollback_run_dated_in_the_past_undoes_the_session(rollback_dag, conn, smtp):
+    """The trigger form takes a logical date; an auditor may date the undo on the day of the
+    session it undoes. Before the DAG's start_date Airflow creates no task and marks the run
+    successful: the rollback reported success and undid nothing."""
+    import pendulum
+
+    sessao_id = _apply_some(conn)
+    run = rollback_dag.test(
+        logical_date=pendulum.datetime(2025, 12, 10, 7, tz="America/Sao_Paulo"),
+        run_conf={"sessao_id": sessao_id, "motivo": "sessão de dezembro"},
+    )
+    assert run.state == "success"
+    assert {ti.task_id: ti.state for ti in run.get_task_instances()}["rollback_session"] == "success"
+    assert booked(conn, "NF_NAN") == ("NaN", " 1,00 ")
+
+
 def test_finished_operations_are_append_only(conn):
     _apply_some(conn)
     for statement in (

@@ -1,6 +1,6 @@
 """The five detection rules and the auto-apply conditions, on the DAG's own SQL files."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -129,6 +129,36 @@ def test_period_bounds_are_local_midnight_to_midnight(conn):
         "SELECT total_registros_analisados FROM audit.sessoes_processamento WHERE id = %s", (params["sessao_id"],)
     ).fetchone()[0]
     assert analysed == 2
+
+
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [
+        (date(2026, 12, 31), date(2026, 12, 31)),  # the year ends inside the period's last day
+        (date(2028, 2, 29), date(2028, 2, 29)),  # leap day
+        # São Paulo had no 00:00 on 2018-11-04 (summer time began): the bounds are wall time
+        (date(2018, 11, 4), date(2018, 11, 4)),
+        # summer time ended at 2019-02-17 00:00: 23:00-23:59 of the 16th happened twice
+        (date(2019, 2, 16), date(2019, 2, 16)),
+    ],
+)
+def test_period_bounds_are_wall_time_to_the_microsecond(conn, first, last):
+    """dta_processamento is timestamp without time zone: a sale is in the period from the
+    first day's 00:00 to the last one's 23:59:59.999999, whatever the zone's history."""
+    start = datetime.combine(first, datetime.min.time())
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time())
+    tick = timedelta(microseconds=1)
+    for name, moment in (
+        ("IN_START", start),
+        ("IN_END", end - tick),
+        ("OUT_BEFORE", start - tick),
+        ("OUT_AFTER", end),
+        ("IN_HALF_PAST", start + timedelta(minutes=30)),
+    ):
+        add_sale(conn, name, bonus_dpto="1", dta_processamento=moment, data_final_venda=None)
+    run_session(conn, first, last)
+    recorded = {d["idnfsexterno"]: d["competencia"] for d in divergences(conn)}
+    assert recorded == dict.fromkeys(("IN_START", "IN_END", "IN_HALF_PAST"), f"{first:%Y-%m}")
 
 
 def test_competencia_is_year_month_and_the_source_month_name_is_kept(conn):

@@ -103,7 +103,15 @@ def resolve_period(params: dict, run_type: str, run_moment: datetime, dias_retro
     if tipo_sessao == "REPROCESSING":
         # A backfill reprocesses exactly its own day: its neighbours have their own runs.
         return RunPeriod(day, day, modo, tipo_sessao)
-    inicio = day - timedelta(days=dias_retroativos)
+    try:
+        inicio = day - timedelta(days=dias_retroativos)
+    except OverflowError:
+        # The setting's form is digits only, so any count passes it; before year 1 there is
+        # no date to start from.
+        raise InvalidParams(
+            f"Configuração dias_retroativos={dias_retroativos} leva o início do período para antes do ano 1: "
+            "corrija dias_retroativos em audit.configuracoes_sistema."
+        ) from None
     days = dias_retroativos + 1
     # The same guard as for explicit dates: a dias_retroativos typed wrong (3100 for 31) would
     # otherwise make every daily run record and auto-correct sales from years back.

@@ -14,9 +14,9 @@ from typing import NoReturn
 import psycopg
 
 from divergencias import __version__
-from divergencias.database import financial_db
+from divergencias.database import financial_db, sql_file
 from divergencias.migrations import MigrationRefused, apply_migrations
-from divergencias.period import InvalidParams, resolve_period, validate_params
+from divergencias.period import InvalidParams, RunPeriod, resolve_period, validate_params
 from divergencias.settings import REQUIRED_SETTINGS, InvalidVariable, check_daily_run_variables
 
 
@@ -65,6 +65,24 @@ def _checked(conn: psycopg.Connection, query: str, params: tuple = ()) -> tuple[
         return None, error.diag.message_primary or str(error)
 
 
+def check_session_of_the_run(conn: psycopg.Connection, dag_run_id: str, period: RunPeriod) -> None:
+    """A cleared run reopens its own session, keeping that session's type, period and mode.
+    Raises InvalidParams when the run came back as another kind of run or mode (a backfill's
+    --reprocess-behavior turns the day's run into a backfill run with the backfill's conf):
+    reopened, the session would process its old period in its old mode."""
+    row = conn.execute(sql_file("divergencias/session_of_the_run.sql"), {"dag_run_id": dag_run_id}).fetchone()
+    if row is None:
+        return
+    sessao_id, tipo_sessao, modo, data_inicio, data_fim = row
+    if (tipo_sessao, modo) != (period.tipo_sessao, period.modo):
+        raise InvalidParams(
+            f"A execução {dag_run_id} já tem a sessão {sessao_id} ({tipo_sessao}, modo {modo}, "
+            f"{data_inicio} a {data_fim}) e foi disparada de novo como {period.tipo_sessao}, modo {period.modo}: "
+            "reaberta, a sessão processaria o período e o modo dela. Nada foi gravado. Para reprocessar "
+            "com outro modo ou período, dispare uma execução manual com data_inicio, data_fim e modo."
+        )
+
+
 def _fail(error: Exception) -> NoReturn:
     from airflow.sdk.exceptions import AirflowFailException
 
@@ -88,10 +106,11 @@ def prepare_run(
             settings = read_required_settings(conn)
         except (MigrationRefused, InvalidSettings) as error:
             _fail(error)
-    try:
-        period = resolve_period(params, run_type, run_moment, int(settings["dias_retroativos"]))
-    except InvalidParams as error:
-        _fail(error)
+        try:
+            period = resolve_period(params, run_type, run_moment, int(settings["dias_retroativos"]))
+            check_session_of_the_run(conn, dag_run_id, period)
+        except InvalidParams as error:
+            _fail(error)
     return {
         **period.as_xcom(),
         "dag_run_id": dag_run_id,

@@ -30,6 +30,9 @@ DEFAULT_ENVIRONMENT = "DEVELOPMENT"
 DEFAULT_OUTPUT_DIR = "Datasets"
 
 LOCAL_TIMEZONE = "America/Sao_Paulo"
+# audit's ids (sessions, divergences) are PostgreSQL integer columns: a larger number a user
+# types must be refused where it is typed, not reach a query as a bigint.
+MAX_ID = 2**31 - 1
 # Who the audit trail names for what the pipeline does on its own; handed to every SQL
 # step as the bound parameter ``usuario``.
 PIPELINE_USER = "airflow:divergencias_diarias"

@@ -34,7 +34,7 @@ MAX_PAGE = 1000
 LONG_PERIOD_DAYS = 366
 # Ids are PostgreSQL integers and offsets bigints; text cannot hold a NUL character (NO_NUL).
 # Anything beyond would reach the database and fail there as a bare 500.
-MAX_ID = 2**31 - 1
+MAX_ID = settings.MAX_ID
 MAX_OFFSET = 2**63 - 1
 # Amounts are numeric(15, 2), as the booked fields: an exponent such as 1e1000000 would fail
 # in the database too.
