@@ -110,14 +110,17 @@ def prepare_demo_database() -> str:
     return dsn
 
 
-def configure_business_database() -> None:
-    """Point ``financial_db`` at the demo database unless the user pointed it elsewhere."""
+def configure_business_database() -> bool:
+    """Point ``financial_db`` at the demo database unless the user pointed it elsewhere; True
+    when it is the demo database. Callers must use this answer, not ``use_external_database()``
+    afterwards: pointing at the demo database sets the very variable that one reads."""
     from devtools.databases import airflow_connection_json
 
     if use_external_database():
         print("==> Using AIRFLOW_CONN_FINANCIAL_DB (no demo data is loaded)", flush=True)
-        return
+        return False
     os.environ["AIRFLOW_CONN_FINANCIAL_DB"] = airflow_connection_json(prepare_demo_database())
+    return True
 
 
 def migrate_audit() -> None:
@@ -138,6 +141,14 @@ def airflow(*args: str, log_file: Path | None = None) -> int:
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("w") as out:
         return subprocess.call(command, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT)
+
+
+def prepare_business_database() -> None:
+    """``financial_db`` for ``make run`` and ``make airflow``: the demo database is migrated
+    here, since the review page reads schema audit before the first run; an external one is
+    migrated by the DAG's first task (``make migrate`` does it at once)."""
+    if configure_business_database():
+        migrate_audit()
 
 
 def migrate_airflow_metadata() -> None:
@@ -220,9 +231,7 @@ def print_summary(after_session: int, caught: object | None) -> bool:
 def run(conf: str | None) -> int:
     sys.path.insert(0, str(PROJECT_ROOT / "plugins"))
     os.environ.update(airflow_environment())
-    configure_business_database()
-    if not use_external_database():
-        migrate_audit()  # on an external database the DAG's first task migrates
+    prepare_business_database()
     migrate_airflow_metadata()
     before = last_session_id()
     with mail_destination() as caught:
@@ -264,9 +273,7 @@ def local_users() -> dict[str, str]:
 def airflow_ui() -> int:
     sys.path.insert(0, str(PROJECT_ROOT / "plugins"))
     os.environ.update(airflow_environment())
-    configure_business_database()
-    if not use_external_database():
-        migrate_audit()  # the review page reads schema audit before the first run
+    prepare_business_database()
     migrate_airflow_metadata()
     passwords = local_users()
     with mail_destination():
