@@ -137,10 +137,21 @@ def airflow(*args: str, log_file: Path | None = None) -> int:
     env = {**os.environ, **airflow_environment()}
     command = [str(Path(sys.executable).with_name("airflow")), *args]
     if log_file is None:
-        return subprocess.call(command, env=env, cwd=PROJECT_ROOT)
+        return wait_for(subprocess.Popen(command, env=env, cwd=PROJECT_ROOT))
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("w") as out:
-        return subprocess.call(command, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT)
+        return wait_for(subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT))
+
+
+def wait_for(process: subprocess.Popen) -> int:
+    """The command's exit code. On Ctrl-C it is still awaited, not killed (subprocess.call
+    kills it): the terminal sent the same SIGINT to it, and `airflow standalone` then stops
+    its scheduler, api-server and workers; killed first, it leaves them running, orphaned."""
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.wait()
+        raise
 
 
 def prepare_business_database() -> None:
@@ -301,9 +312,13 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("airflow", help="local Airflow UI on the embedded database")
     sub.add_parser("stop", help="stop the embedded PostgreSQL")
     args = parser.parse_args(argv)
-    if args.command == "run":
-        return run(args.conf)
-    return {"migrate": migrate, "airflow": airflow_ui, "stop": stop}[args.command]()
+    try:
+        if args.command == "run":
+            return run(args.conf)
+        return {"migrate": migrate, "airflow": airflow_ui, "stop": stop}[args.command]()
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
