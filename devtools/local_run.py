@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -36,6 +37,8 @@ LOCAL_USERS = {
     "auditor": ("viewer", "read-only auditor"),
     "admin": ("admin", "data engineer: everything in Airflow"),
 }
+# How long Airflow gets to stop its own processes after a Ctrl-C before they are killed.
+STOP_GRACE_SECONDS = 60
 PASSWORD_FILE = AIRFLOW_HOME / "simple_auth_manager_passwords.json.generated"
 # Where every Airflow process of this project finds the DAGs and the plugin, and nothing else.
 PROJECT_AIRFLOW_LAYOUT = {
@@ -136,20 +139,35 @@ def migrate_audit() -> None:
 def airflow(*args: str, log_file: Path | None = None) -> int:
     env = {**os.environ, **airflow_environment()}
     command = [str(Path(sys.executable).with_name("airflow")), *args]
+    # Its own process group, so that every process Airflow starts can be found and stopped.
     if log_file is None:
-        return wait_for(subprocess.Popen(command, env=env, cwd=PROJECT_ROOT))
+        return wait_for(subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, start_new_session=True))
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("w") as out:
-        return wait_for(subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT))
+        return wait_for(
+            subprocess.Popen(
+                command, env=env, cwd=PROJECT_ROOT, start_new_session=True, stdout=out, stderr=subprocess.STDOUT
+            )
+        )
 
 
-def wait_for(process: subprocess.Popen) -> int:
-    """The command's exit code. On Ctrl-C it is still awaited, not killed (subprocess.call
-    kills it): the terminal sent the same SIGINT to it, and `airflow standalone` then stops
-    its scheduler, api-server and workers; killed first, it leaves them running, orphaned."""
+def wait_for(process: subprocess.Popen, grace_seconds: float = STOP_GRACE_SECONDS) -> int:
+    """The command's exit code. On Ctrl-C the command gets it too and ``grace_seconds`` to
+    stop on its own; then whatever of its process group is left is killed. Killed at once
+    (as subprocess.call does), `airflow standalone` left its scheduler and workers running,
+    orphaned; and its scheduler sometimes never ends after a Ctrl-C."""
     try:
         return process.wait()
     except KeyboardInterrupt:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(grace_seconds)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # nothing of it was left
         process.wait()
         raise
 
