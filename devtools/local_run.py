@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -36,6 +37,8 @@ LOCAL_USERS = {
     "auditor": ("viewer", "read-only auditor"),
     "admin": ("admin", "data engineer: everything in Airflow"),
 }
+# How long Airflow gets to stop its own processes after a Ctrl-C before they are killed.
+STOP_GRACE_SECONDS = 60
 PASSWORD_FILE = AIRFLOW_HOME / "simple_auth_manager_passwords.json.generated"
 # Where every Airflow process of this project finds the DAGs and the plugin, and nothing else.
 PROJECT_AIRFLOW_LAYOUT = {
@@ -110,14 +113,17 @@ def prepare_demo_database() -> str:
     return dsn
 
 
-def configure_business_database() -> None:
-    """Point ``financial_db`` at the demo database unless the user pointed it elsewhere."""
+def configure_business_database() -> bool:
+    """Point ``financial_db`` at the demo database unless the user pointed it elsewhere; True
+    when it is the demo database. Callers must use this answer, not ``use_external_database()``
+    afterwards: pointing at the demo database sets the very variable that one reads."""
     from devtools.databases import airflow_connection_json
 
     if use_external_database():
         print("==> Using AIRFLOW_CONN_FINANCIAL_DB (no demo data is loaded)", flush=True)
-        return
+        return False
     os.environ["AIRFLOW_CONN_FINANCIAL_DB"] = airflow_connection_json(prepare_demo_database())
+    return True
 
 
 def migrate_audit() -> None:
@@ -133,11 +139,45 @@ def migrate_audit() -> None:
 def airflow(*args: str, log_file: Path | None = None) -> int:
     env = {**os.environ, **airflow_environment()}
     command = [str(Path(sys.executable).with_name("airflow")), *args]
+    # Its own process group, so that every process Airflow starts can be found and stopped.
     if log_file is None:
-        return subprocess.call(command, env=env, cwd=PROJECT_ROOT)
+        return wait_for(subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, start_new_session=True))
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("w") as out:
-        return subprocess.call(command, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT)
+        return wait_for(
+            subprocess.Popen(
+                command, env=env, cwd=PROJECT_ROOT, start_new_session=True, stdout=out, stderr=subprocess.STDOUT
+            )
+        )
+
+
+def wait_for(process: subprocess.Popen, grace_seconds: float = STOP_GRACE_SECONDS) -> int:
+    """The command's exit code. On Ctrl-C the command gets it too and ``grace_seconds`` to
+    stop on its own; then whatever of its process group is left is killed. Killed at once
+    (as subprocess.call does), `airflow standalone` left its scheduler and workers running,
+    orphaned; and its scheduler sometimes never ends after a Ctrl-C."""
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(grace_seconds)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # nothing of it was left
+        process.wait()
+        raise
+
+
+def prepare_business_database() -> None:
+    """``financial_db`` for ``make run`` and ``make airflow``: the demo database is migrated
+    here, since the review page reads schema audit before the first run; an external one is
+    migrated by the DAG's first task (``make migrate`` does it at once)."""
+    if configure_business_database():
+        migrate_audit()
 
 
 def migrate_airflow_metadata() -> None:
@@ -220,9 +260,7 @@ def print_summary(after_session: int, caught: object | None) -> bool:
 def run(conf: str | None) -> int:
     sys.path.insert(0, str(PROJECT_ROOT / "plugins"))
     os.environ.update(airflow_environment())
-    configure_business_database()
-    if not use_external_database():
-        migrate_audit()  # on an external database the DAG's first task migrates
+    prepare_business_database()
     migrate_airflow_metadata()
     before = last_session_id()
     with mail_destination() as caught:
@@ -264,9 +302,7 @@ def local_users() -> dict[str, str]:
 def airflow_ui() -> int:
     sys.path.insert(0, str(PROJECT_ROOT / "plugins"))
     os.environ.update(airflow_environment())
-    configure_business_database()
-    if not use_external_database():
-        migrate_audit()  # the review page reads schema audit before the first run
+    prepare_business_database()
     migrate_airflow_metadata()
     passwords = local_users()
     with mail_destination():
@@ -294,9 +330,13 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("airflow", help="local Airflow UI on the embedded database")
     sub.add_parser("stop", help="stop the embedded PostgreSQL")
     args = parser.parse_args(argv)
-    if args.command == "run":
-        return run(args.conf)
-    return {"migrate": migrate, "airflow": airflow_ui, "stop": stop}[args.command]()
+    try:
+        if args.command == "run":
+            return run(args.conf)
+        return {"migrate": migrate, "airflow": airflow_ui, "stop": stop}[args.command]()
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
