@@ -229,3 +229,26 @@ def test_a_retried_first_approval_records_nothing_twice(client, as_user, db):
     assert retried.status_code == 409, retried.text
     assert approvals(db, big) == [("controladora", "60000.00", False)]
     assert db.execute("SELECT count(*) FROM audit.operacoes WHERE tipo_operacao = 'APPROVE'").fetchone()[0] == 1
+
+
+def test_a_username_longer_than_the_audit_columns_is_refused_with_a_reason(api_app, client, db):
+    """audit.operacoes.usuario and processado_por are the old system's varchar(100): an
+    Airflow username longer than that (an SSO login, a long e-mail) made every decision fail
+    with a bare 500 after the writer lock was taken."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    one = detect(db)[("NF1", "bonus_dpto")]
+    name = "controladora.da.regional.sudeste." + "x" * 70 + "@empresa.com.br"
+    token = get_auth_manager().generate_jwt(SimpleAuthManagerUser(username=name, role="user"))
+    headers = {"Authorization": f"Bearer {token}"}
+
+    responses = [
+        approve(client, headers, [one]),
+        client.post(f"{API}/divergencias/{one}/rejeitar", json={"motivo": "lançamento correto"}, headers=headers),
+    ]
+    for response in responses:
+        assert response.status_code == 403, response.text
+        assert "mais de 100 caracteres" in response.json()["detail"]
+    assert status_of(db, one) == "DETECTED" and booked(db, "NF1")[0] == "900.00"
