@@ -252,3 +252,18 @@ def test_a_username_longer_than_the_audit_columns_is_refused_with_a_reason(api_a
         assert response.status_code == 403, response.text
         assert "mais de 100 caracteres" in response.json()["detail"]
     assert status_of(db, one) == "DETECTED" and booked(db, "NF1")[0] == "900.00"
+
+
+def test_the_second_approver_applies_the_value_the_first_typed(client, as_user, db):
+    """A reference with more than two decimals makes the first approver type the value; the
+    second approves "that value" (README) without typing it again. The rounded-suggestion
+    guard refused the second approval with 422 when the typed value equalled the suggestion."""
+    add_sale(db, "NF_BIG", valor_bonus="60000.004", bonus_dpto="0")
+    big = detect(db)[("NF_BIG", "bonus_dpto")]
+    response = approve(client, as_user("controladora"), [big], valor="60000.00", comentario="conferido na nota")
+    assert response.status_code == 200 and response.json()["aguardando_segunda_aprovacao"] == [big], response.text
+
+    response = approve(client, as_user("aprovador"), [big])
+    assert response.status_code == 200 and response.json()["aprovadas"] == [big], response.text
+    assert booked(db, "NF_BIG")[0] == "60000.00"
+    assert approvals(db, big) == [("controladora", "60000.00", False), ("aprovador", "60000.00", True)]

@@ -171,9 +171,10 @@ def _plan(row: dict, valor: Decimal | None, usuario: str) -> tuple[int, Decimal,
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"Divergência {ident}: a regra não sugere valor; informe o valor a aplicar ou rejeite-a.",
         )
-    if valor is None and chosen == row["valor_sugerido"] and not row["sugestao_exata"]:
+    if valor is None and first_value is None and not row["sugestao_exata"]:
         # The auto-apply guard: the suggestion, rounded to cents, is not what the source holds
-        # (-0.004 would pass the limits as 0.00). Only a value a person types is applied then.
+        # (-0.004 would pass the limits as 0.00). Only a value a person types is applied then;
+        # a first approval's value passed this guard, so the second approver may apply it.
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f'Divergência {ident}: o valor de referência "{row["valor_referencia"]}" tem mais de duas casas '
