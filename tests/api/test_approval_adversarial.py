@@ -267,3 +267,24 @@ def test_the_second_approver_applies_the_value_the_first_typed(client, as_user, 
     assert response.status_code == 200 and response.json()["aprovadas"] == [big], response.text
     assert booked(db, "NF_BIG")[0] == "60000.00"
     assert approvals(db, big) == [("controladora", "60000.00", False), ("aprovador", "60000.00", True)]
+
+
+def test_an_old_divergence_that_names_no_field_is_refused_in_words(client, as_user, db):
+    """The old job could record a divergence with no campo_afetado (the old schema allows it);
+    approving one answered 'o campo None pertence ao cadastro comercial'."""
+    add_sale(db, "NF_VELHA", bonus_utilizado="PENDENTE VERIFICACAO")
+    old = db.execute(
+        """INSERT INTO audit.divergencias_processadas
+               (idnfsexterno, tipo_divergencia, campo_afetado, competencia, status_processamento,
+                confidence_score, regras_aplicadas, detectado_em, dados_contextuais)
+           VALUES ('NF_VELHA', 'PENDENTE_VERIFICACAO', NULL, 'Julho', 'DETECTED', 0.50,
+                   ARRAY['VERIFICACAO_PENDENTE'], '2026-07-12 07:00:31', '{}')
+           RETURNING id"""
+    ).fetchone()[0]
+    response = approve(client, as_user("controladora"), [old], valor="10.00")
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == (
+        f"Divergência {old}: não indica o campo a corrigir (registro do sistema antigo); "
+        "o sistema só grava bonus_dpto e trade_mkt_dpto. Rejeite-a e corrija na origem."
+    )
+    assert status_of(db, old) == "DETECTED"

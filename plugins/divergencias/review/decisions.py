@@ -149,6 +149,13 @@ def _plan(row: dict, valor: Decimal | None, usuario: str) -> tuple[int, Decimal,
     change of at least limite_dupla_aprovacao is applied only by a second person's approval."""
     ident, campo = row["id"], row["campo_afetado"]
     _require_detected(row, "aprovadas")
+    if campo is None:
+        # The old job could record a divergence on no field (its schema allows it).
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"Divergência {ident}: não indica o campo a corrigir (registro do sistema antigo); "
+            "o sistema só grava bonus_dpto e trade_mkt_dpto. Rejeite-a e corrija na origem.",
+        )
     if campo not in WRITTEN_FIELDS:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
