@@ -12,6 +12,8 @@ would start a stack anyone can log into, or one whose first login cannot log in.
   for a minute and fail with a connection error that does not name the password.
 - AIRFLOW_ADMIN_USER missing from AIRFLOW_USERS: its password would be written for a user that
   does not exist, and the README's first login would be refused.
+- A user name longer than the 100 characters the audit records (audit.operacoes.usuario): that
+  user could log in and read, but every approval or rejection would be refused.
 
 Every other Airflow service waits for airflow-init to succeed, so nothing starts until .env is
 fixed; `docker compose logs airflow-init` shows why. Only the environment is read, so the
@@ -24,6 +26,8 @@ import os
 import sys
 
 PLACEHOLDER = "troque-"
+# The old system's audit columns naming who acted are varchar(100) (divergencias.review.access).
+AUDIT_NAME_MAX = 100
 
 
 def problems(env: dict[str, str]) -> list[str]:
@@ -60,8 +64,15 @@ def problems(env: dict[str, str]) -> list[str]:
                 break
     admin = env.get("AIRFLOW_ADMIN_USER", "")
     users = env.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "")
-    if admin and admin not in {entry.split(":", 1)[0].strip() for entry in users.split(",")}:
+    names = [entry.split(":", 1)[0].strip() for entry in users.split(",")]
+    if admin and admin not in names:
         found.append(f"AIRFLOW_ADMIN_USER={admin} is not one of AIRFLOW_USERS={users}: add it (e.g. {admin}:admin)")
+    too_long = [name for name in names if len(name) > AUDIT_NAME_MAX]
+    if too_long:
+        found.append(
+            f"AIRFLOW_USERS names longer than {AUDIT_NAME_MAX} characters (the audit trail records no more, so "
+            f"they could not approve or reject): {', '.join(too_long)}"
+        )
     return found
 
 

@@ -278,6 +278,21 @@ def test_init_refuses_a_first_login_that_is_not_one_of_the_users(services, env_e
     assert _check_env(_container_env(services["airflow-init"], dotenv)).returncode == 0
 
 
+def test_init_refuses_a_user_name_the_audit_cannot_record(services, env_example):
+    """audit.operacoes.usuario is varchar(100): a longer name logs in and reads, but the review
+    API refuses every decision it would take."""
+    long_name = "controladora.regional." + "x" * 79
+    dotenv = _real_secrets(_dotenv(env_example)) | {
+        "AIRFLOW_ADMIN_USER": "maria",
+        "AIRFLOW_USERS": f"maria:admin,{long_name}:user",
+    }
+    checked = _check_env(_container_env(services["airflow-init"], dotenv))
+    assert checked.returncode != 0
+    assert "longer than 100 characters" in checked.stderr and long_name in checked.stderr
+    dotenv["AIRFLOW_USERS"] = f"maria:admin,{long_name[:100]}:user"
+    assert _check_env(_container_env(services["airflow-init"], dotenv)).returncode == 0
+
+
 def _seconds(duration: str) -> int:
     """A compose duration such as 1h5m or 90s (compose's default grace period is 10s)."""
     parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", duration)

@@ -207,13 +207,13 @@ def list_divergences(
 
 
 @api.post("/divergencias/aprovar", dependencies=access.EDIT, summary="Aprova uma ou várias (tudo ou nada)")
-def approve(body: Approval, user: GetUserDep) -> Response:
-    return respond(decisions.approve(body.ids, body.valor, body.comentario, user.get_name(), vistos=body.vistos))
+def approve(body: Approval, user: access.DeciderName) -> Response:
+    return respond(decisions.approve(body.ids, body.valor, body.comentario, user, vistos=body.vistos))
 
 
 @api.post("/divergencias/rejeitar", dependencies=access.EDIT, summary="Rejeita várias com um motivo (tudo ou nada)")
-def reject_many(body: BulkRejection, user: GetUserDep) -> Response:
-    return respond(decisions.reject(sorted(set(body.ids)), body.motivo, user.get_name(), vistos=body.vistos))
+def reject_many(body: BulkRejection, user: access.DeciderName) -> Response:
+    return respond(decisions.reject(sorted(set(body.ids)), body.motivo, user, vistos=body.vistos))
 
 
 @api.post(
@@ -236,8 +236,8 @@ def divergence(divergencia_id: DivergenceId) -> Response:
 
 
 @api.post(REJECT_ONE, dependencies=access.EDIT, summary="Rejeita uma divergência com um motivo")
-def reject(divergencia_id: DivergenceId, body: DivergenceRejection, user: GetUserDep) -> Response:
-    return respond(decisions.reject([divergencia_id], body.motivo, user.get_name(), vistos=body.vistos))
+def reject(divergencia_id: DivergenceId, body: DivergenceRejection, user: access.DeciderName) -> Response:
+    return respond(decisions.reject([divergencia_id], body.motivo, user, vistos=body.vistos))
 
 
 @api.delete(
@@ -247,7 +247,7 @@ def reject(divergencia_id: DivergenceId, body: DivergenceRejection, user: GetUse
 )
 def reject_by_delete(
     divergencia_id: DivergenceId,
-    user: GetUserDep,
+    user: access.DeciderName,
     body: Annotated[DivergenceRejection | None, Body()] = None,
     motivo: Annotated[Reason | None, Query(description="Alternativa ao corpo")] = None,
 ) -> Response:
@@ -261,7 +261,7 @@ def reject_by_delete(
             status.HTTP_422_UNPROCESSABLE_CONTENT, 'motivo é obrigatório para rejeitar: {"motivo": "…"} ou ?motivo='
         )
     vistos = body.vistos if body is not None else None
-    return respond(decisions.reject([divergencia_id], reason, user.get_name(), vistos=vistos))
+    return respond(decisions.reject([divergencia_id], reason, user, vistos=vistos))
 
 
 @api.post(

@@ -149,6 +149,13 @@ def _plan(row: dict, valor: Decimal | None, usuario: str) -> tuple[int, Decimal,
     change of at least limite_dupla_aprovacao is applied only by a second person's approval."""
     ident, campo = row["id"], row["campo_afetado"]
     _require_detected(row, "aprovadas")
+    if campo is None:
+        # The old job could record a divergence on no field (its schema allows it).
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"Divergência {ident}: não indica o campo a corrigir (registro do sistema antigo); "
+            "o sistema só grava bonus_dpto e trade_mkt_dpto. Rejeite-a e corrija na origem.",
+        )
     if campo not in WRITTEN_FIELDS:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -171,9 +178,10 @@ def _plan(row: dict, valor: Decimal | None, usuario: str) -> tuple[int, Decimal,
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"Divergência {ident}: a regra não sugere valor; informe o valor a aplicar ou rejeite-a.",
         )
-    if valor is None and chosen == row["valor_sugerido"] and not row["sugestao_exata"]:
+    if valor is None and first_value is None and not row["sugestao_exata"]:
         # The auto-apply guard: the suggestion, rounded to cents, is not what the source holds
-        # (-0.004 would pass the limits as 0.00). Only a value a person types is applied then.
+        # (-0.004 would pass the limits as 0.00). Only a value a person types is applied then;
+        # a first approval's value passed this guard, so the second approver may apply it.
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f'Divergência {ident}: o valor de referência "{row["valor_referencia"]}" tem mais de duas casas '
