@@ -46,6 +46,7 @@ RELEASED = {
     "051_painel_execucoes_sem_aprovacoes.sql": "efe93a31bca24416a1aaf87becf9cc302abcbc55cd0e4a4b90e09d4b096b7fc1",
     "055_etapa_sem_cliente.sql": "8cc71bb990b60849514bb3d07d1b7dda9dff749d2f6b2f8f8289a581eec556a8",
     "057_leitura_monetaria_sem_estouro.sql": "f7f1e1e58bc26fafea1acd3dc146226ea126d785b1172f4573df9d918a9d1a18",
+    "064_etapas_interrompidas.sql": "74f63d1e37e4cc51a505c2204acbb201a4f57adf51aef2ff6cd8269868065d00",
 }
 
 
