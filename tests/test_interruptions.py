@@ -318,3 +318,32 @@ def test_an_attempt_closed_as_interrupted_before_its_transaction_took_it_writes_
         run_step(conn, "apply_corrections", {**params, "tentativa": late})
     assert (business_state(conn), _operations(conn)) == before
     assert _operations(conn)[-1] == KILLED_APPLY
+
+
+def test_a_dead_attempt_no_retry_nor_close_session_saw_is_a_failed_operation_for_the_next_run(conn, airflow_db):
+    """The whole worker host died with the run (neither the retry nor close_session ran), or
+    the step died after close_session ran: the next run's open_session records it, setting the
+    abandoned session FAILED as before."""
+    from divergencias.operators import attempt_started
+
+    _sales(conn)
+    closed = open_session(conn, DAY, DAY, dag_run_id="manual__fechada")
+    run_step(conn, "close_session", closed)
+    abandoned = open_session(conn, DAY, DAY, dag_run_id="manual__abandonada")
+    attempt_started(_dag_task("detect_divergences").audited_step, "detect_divergences", abandoned)
+    conn.execute(
+        """UPDATE audit.sessoes_processamento SET inicio_processamento = inicio_processamento - interval '7 hours'
+            WHERE id = %s""",
+        (abandoned["sessao_id"],),
+    )
+    attempt_started(_dag_task("apply_corrections").audited_step, "apply_corrections", closed)
+    assert _operations(conn) == []
+
+    open_session(conn, DAY, DAY, dag_run_id="manual__seguinte")
+    assert conn.execute(
+        "SELECT sessao_id, tipo_operacao, status, descricao FROM audit.operacoes ORDER BY sessao_id"
+    ).fetchall() == [
+        (closed["sessao_id"], "BULK_UPDATE", "FAILED", "FALHA: Correção automática de divergências"),
+        (abandoned["sessao_id"], "DETECT", "FAILED", "FALHA: Detecção de divergências"),
+    ]
+    assert conn.execute("SELECT count(*) FROM audit.etapas_em_andamento").fetchone() == (0,)

@@ -88,7 +88,9 @@ def record_failure(step: AuditedStep, parameters: dict[str, Any], error: BaseExc
         sessao_id = int(parameters["sessao_id"])
         with financial_db() as conn:
             conn.execute("SELECT audit.iniciar_etapa(limitar_espera => false)")
-            conn.execute("DELETE FROM audit.etapas_em_andamento WHERE id = %s", (parameters.get("tentativa"),))
+            # a rollback, or a step refused before its attempt was recorded, has none
+            if parameters.get("tentativa") is not None:
+                conn.execute("DELETE FROM audit.etapas_em_andamento WHERE id = %s", (parameters["tentativa"],))
             conn.execute(
                 sql_file("divergencias/record_failure.sql"),
                 {

@@ -8,8 +8,9 @@ SELECT audit.iniciar_etapa();
 
 -- Safety net for a run whose close_session could not reach the database, and for the
 -- sessions the old system's job left RUNNING when it died: no run lasts six hours (each
--- task times out after one), so such a session is FAILED, not RUNNING; a step of it a killed
--- worker left behind is a FAILED operation (migration 064).
+-- task times out after one), so such a session is FAILED, not RUNNING. A step a killed worker
+-- left behind, of such a session or of one already closed (its step died after close_session
+-- ran), is a FAILED operation (migration 064).
 WITH abandonadas AS (
 UPDATE audit.sessoes_processamento
    SET status = 'FAILED',
@@ -22,7 +23,11 @@ UPDATE audit.sessoes_processamento
    AND inicio_processamento < now() - interval '6 hours'
    AND dag_run_id IS DISTINCT FROM %(dag_run_id)s
 RETURNING id)
-SELECT audit.encerrar_etapas_interrompidas(id) FROM abandonadas;
+SELECT audit.encerrar_etapas_interrompidas(id)
+  FROM (SELECT id FROM abandonadas
+         UNION
+        SELECT e.sessao_id FROM audit.etapas_em_andamento e
+          JOIN audit.sessoes_processamento s ON s.id = e.sessao_id AND s.status <> 'RUNNING') AS encerradas;
 
 INSERT INTO audit.sessoes_processamento AS s
        (tipo_sessao, status, data_inicio, data_fim, modo, dag_run_id, ambiente, versao_sistema,
