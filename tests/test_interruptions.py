@@ -19,6 +19,7 @@ from airflow.providers.common.sql.hooks.sql import DbApiHook
 
 from devtools.sql_steps import open_session, run_session, run_sql, run_step
 from divergencias.database import sql_file
+from divergencias.operators import AuditedSQLOperator
 from tests.helpers import add_sale, booked, business_state, divergences
 
 DAY = date(2026, 11, 10)
@@ -214,7 +215,8 @@ def test_a_worker_killed_while_apply_waits_for_a_person_leaves_no_step_behind(co
 # --- what the audit trail says after a killed step -------------------------------------------
 
 
-def _dag_task(task_id: str):  # noqa: ANN202
+def _dag_task(task_id: str) -> AuditedSQLOperator:
+    """The task as the DAG file declares it."""
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(str(Path(__file__).parents[1] / "dags")).get_dag("divergencias_diarias").get_task(task_id)
