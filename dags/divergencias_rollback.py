@@ -15,7 +15,8 @@ from airflow.sdk import DAG, Param, task
 
 from divergencias import settings
 from divergencias.dag_helpers import task_defaults
-from divergencias.operators import AuditedSQLOperator, AuditedStep
+from divergencias.operators import AuditedSQLOperator
+from divergencias.rollback import ROLLBACK_STEP
 
 with DAG(
     dag_id="divergencias_rollback",
@@ -67,8 +68,6 @@ with DAG(
         parameters=request,
         split_statements=True,
         # A failed undo (a lock timeout, a database error) leaves a FAILED ROLLBACK operation.
-        audited_step=AuditedStep(
-            "ROLLBACK", "Rollback da sessão {sessao_id}: {motivo}", "byd.controladoria", "MANUAL", session_step=False
-        ),
+        audited_step=ROLLBACK_STEP,
     )
     request >> undo >> email_confirmation()

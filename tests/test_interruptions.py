@@ -8,8 +8,10 @@ import multiprocessing.synchronize
 import os
 import signal
 import time
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -17,6 +19,7 @@ from airflow.providers.common.sql.hooks.sql import DbApiHook
 
 from devtools.sql_steps import open_session, run_session, run_sql, run_step
 from divergencias.database import sql_file
+from divergencias.operators import AuditedSQLOperator
 from tests.helpers import add_sale, booked, business_state, divergences
 
 DAY = date(2026, 11, 10)
@@ -207,3 +210,142 @@ def test_a_worker_killed_while_apply_waits_for_a_person_leaves_no_step_behind(co
     assert conn.execute(
         "SELECT tipo_operacao, status, registros_afetados FROM audit.operacoes ORDER BY id"
     ).fetchall() == [("DETECT", "SUCCESS", 9), ("BULK_UPDATE", "SUCCESS", 7)]
+
+
+# --- what the audit trail says after a killed step -------------------------------------------
+
+
+def _dag_task(task_id: str) -> AuditedSQLOperator:
+    """The task as the DAG file declares it."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(str(Path(__file__).parents[1] / "dags")).get_dag("divergencias_diarias").get_task(task_id)
+
+
+def _dag_step(task_id: str, params: dict) -> None:
+    """The DAG's own operator for ``task_id`` (its audited step included), executed as a
+    worker executes it, with the session's ``params`` as rendered."""
+    task = _dag_task(task_id)
+    task.sql = sql_file(f"divergencias/{task_id}.sql")
+    task.parameters = {key: value for key, value in params.items() if key != "tentativa"}
+    task.execute({})
+
+
+def _kill_apply_while_it_waits_for_a_person(
+    conn: psycopg.Connection, business_db: str, params: dict, while_alive: Callable[[], None] = lambda: None
+) -> None:
+    """A worker's apply_corrections, the DAG's operator, SIGKILLed while it waits for a
+    controller's row lock (``while_alive`` runs just before); returns once the server has ended
+    its transaction."""
+    with psycopg.connect(business_db) as person:
+        person.execute("SELECT * FROM byd.controladoria WHERE idnfsexterno = 'NF2' FOR UPDATE")
+        worker = multiprocessing.get_context("spawn").Process(target=_dag_step, args=("apply_corrections", params))
+        worker.start()
+        try:
+            deadline = time.monotonic() + 60
+            while not (waiting := _backends_of_others(conn, waiting=True)) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert waiting, "apply_corrections never waited for the person's row"
+            while_alive()
+            os.kill(worker.pid, signal.SIGKILL)
+        finally:
+            worker.kill()
+            worker.join()
+        assert _backend_gone(conn, waiting, within=10)
+        person.rollback()
+
+
+def _operations(conn: psycopg.Connection) -> list[tuple]:
+    return conn.execute(
+        """SELECT tipo_operacao, status, descricao, coalesce(erro_mensagem LIKE 'Tentativa interrompida%', false)
+             FROM audit.operacoes ORDER BY id"""
+    ).fetchall()
+
+
+KILLED_APPLY = ("BULK_UPDATE", "FAILED", "FALHA: Correção automática de divergências", True)
+
+
+def test_a_killed_step_is_a_failed_operation_once_its_retry_starts(conn, business_db, airflow_db):
+    """SIGKILL writes no FAILED operation (the worker writes it, and it is dead): without it the
+    retry's success left an audit trail with no failure at all."""
+    _sales(conn)
+    params = open_session(conn, DAY, DAY, dag_run_id="manual__morta_e_repetida")
+    _dag_step("detect_divergences", params)
+    _kill_apply_while_it_waits_for_a_person(conn, business_db, params)
+    _dag_step("apply_corrections", params)
+    assert booked(conn, "NF2") == ("2000.00", "50.00")
+    run_step(conn, "close_session", params)
+    assert _operations(conn) == [
+        ("DETECT", "SUCCESS", "Detecção de divergências", False),
+        KILLED_APPLY,
+        ("BULK_UPDATE", "SUCCESS", "Correção automática de divergências", False),
+    ]
+    assert conn.execute("SELECT erros_hoje FROM audit.vw_dashboard_monitoramento").fetchone() == (1,)
+
+
+def test_a_step_killed_on_its_last_attempt_is_a_failed_operation_once_the_session_closes(conn, business_db, airflow_db):
+    _sales(conn)
+    params = open_session(conn, DAY, DAY, dag_run_id="manual__morta_de_vez")
+    _dag_step("detect_divergences", params)
+    before = business_state(conn)
+
+    def a_live_step_is_never_taken_for_a_dead_one() -> None:
+        assert run_step(conn, "close_session", params)[0][0] == "FAILED"
+        assert _operations(conn) == [("DETECT", "SUCCESS", "Detecção de divergências", False)]
+
+    _kill_apply_while_it_waits_for_a_person(conn, business_db, params, a_live_step_is_never_taken_for_a_dead_one)
+    assert run_step(conn, "close_session", params)[0][0] == "FAILED"
+    assert business_state(conn) == before
+    assert _operations(conn) == [("DETECT", "SUCCESS", "Detecção de divergências", False), KILLED_APPLY]
+    assert conn.execute(
+        "SELECT total_erros FROM audit.vw_operacoes_resumo WHERE tipo_operacao = 'BULK_UPDATE'"
+    ).fetchall() == [(1,)]
+    # closed once: the session closed again (a cleared run) records nothing more
+    run_step(conn, "close_session", params)
+    assert len(_operations(conn)) == 2
+
+
+def test_an_attempt_closed_as_interrupted_before_its_transaction_took_it_writes_nothing(conn, airflow_db):
+    """Its transaction never started, so it was taken for dead: it must not commit after that
+    (a step that committed is never recorded as failed)."""
+    from divergencias.operators import attempt_started
+
+    _sales(conn)
+    params = open_session(conn, DAY, DAY, dag_run_id="manual__atrasada")
+    run_step(conn, "detect_divergences", params)
+    late = attempt_started(_dag_task("apply_corrections").audited_step, "apply_corrections", params)
+    run_step(conn, "close_session", params)
+    before = business_state(conn), _operations(conn)
+    with pytest.raises(psycopg.errors.RaiseException, match="já foi registrada como interrompida"):
+        run_step(conn, "apply_corrections", {**params, "tentativa": late})
+    assert (business_state(conn), _operations(conn)) == before
+    assert _operations(conn)[-1] == KILLED_APPLY
+
+
+def test_a_dead_attempt_no_retry_nor_close_session_saw_is_a_failed_operation_for_the_next_run(conn, airflow_db):
+    """The whole worker host died with the run (neither the retry nor close_session ran), or
+    the step died after close_session ran: the next run's open_session records it, setting the
+    abandoned session FAILED as before."""
+    from divergencias.operators import attempt_started
+
+    _sales(conn)
+    closed = open_session(conn, DAY, DAY, dag_run_id="manual__fechada")
+    run_step(conn, "close_session", closed)
+    abandoned = open_session(conn, DAY, DAY, dag_run_id="manual__abandonada")
+    attempt_started(_dag_task("detect_divergences").audited_step, "detect_divergences", abandoned)
+    conn.execute(
+        """UPDATE audit.sessoes_processamento SET inicio_processamento = inicio_processamento - interval '7 hours'
+            WHERE id = %s""",
+        (abandoned["sessao_id"],),
+    )
+    attempt_started(_dag_task("apply_corrections").audited_step, "apply_corrections", closed)
+    assert _operations(conn) == []
+
+    open_session(conn, DAY, DAY, dag_run_id="manual__seguinte")
+    assert conn.execute(
+        "SELECT sessao_id, tipo_operacao, status, descricao FROM audit.operacoes ORDER BY sessao_id"
+    ).fetchall() == [
+        (closed["sessao_id"], "BULK_UPDATE", "FAILED", "FALHA: Correção automática de divergências"),
+        (abandoned["sessao_id"], "DETECT", "FAILED", "FALHA: Detecção de divergências"),
+    ]
+    assert conn.execute("SELECT count(*) FROM audit.etapas_em_andamento").fetchone() == (0,)

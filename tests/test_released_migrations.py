@@ -48,6 +48,7 @@ RELEASED = {
     "057_leitura_monetaria_sem_estouro.sql": "f7f1e1e58bc26fafea1acd3dc146226ea126d785b1172f4573df9d918a9d1a18",
     "058_visao_execucoes.sql": "b8e50dd1daf38fb7c775e1cbd666af1ac0db05f8ac89fb37cc319daa5ea75445",
     "061_decisao_mantida_por_valor.sql": "ddca00587766ddf97056d4a153db20da7bb2acd4849e3eb4c9e54905459dfced",
+    "064_etapas_interrompidas.sql": "74f63d1e37e4cc51a505c2204acbb201a4f57adf51aef2ff6cd8269868065d00",
 }
 
 

@@ -72,10 +72,35 @@ def test_rollback_restores_every_field_byte_for_byte_and_reports_conflicts(rollb
     assert booked(conn, "NF_NAN") == ("NaN", " 1,00 ")
 
 
+def _refusals(conn) -> list[tuple]:
+    """Who asked, what and which session, of every failed rollback on the trail."""
+    return conn.execute(
+        """SELECT usuario, descricao, filtros_aplicados FROM audit.operacoes
+            WHERE tipo_operacao = 'ROLLBACK' AND status = 'FAILED' AND sessao_id IS NULL ORDER BY id"""
+    ).fetchall()
+
+
+def _refusal_errors(conn) -> list[str]:
+    return [
+        erro
+        for (erro,) in conn.execute(
+            """SELECT erro_mensagem FROM audit.operacoes
+                WHERE tipo_operacao = 'ROLLBACK' AND status = 'FAILED' ORDER BY id"""
+        ).fetchall()
+    ]
+
+
 def test_rollback_of_an_unknown_session_fails_clearly(rollback_dag, conn):
+    """An auditor asking who tried to undo what, and why it was refused, finds the attempt."""
     run = rollback_dag.test(run_conf={"sessao_id": 999, "motivo": "teste"})
     assert run.state == "failed"
     assert {ti.task_id: ti.state for ti in run.get_task_instances()}["rollback_session"] == "upstream_failed"
+    assert _refusals(conn) == [("airflow:dag_test", "FALHA: Rollback da sessão 999: teste", {"sessao_id": 999})]
+    (erro,) = _refusal_errors(conn)
+    assert "sessao_id=999: sessão não encontrada em audit.sessoes_processamento." in erro
+    assert conn.execute(
+        "SELECT total_erros FROM audit.vw_operacoes_resumo WHERE tipo_operacao = 'ROLLBACK'"
+    ).fetchall() == [(1,)]
 
 
 def test_rollback_params_are_required(rollback_dag):
@@ -246,7 +271,20 @@ def test_an_old_system_session_is_refused_with_the_reason(rollback_dag, conn):
         rollback.check_request({"sessao_id": sessao_id, "motivo": "desfazer a sessão antiga"}, "auditor")
     run = rollback_dag.test(run_conf={"sessao_id": sessao_id, "motivo": "desfazer a sessão antiga"})
     assert run.state == "failed"
-    assert conn.execute("SELECT count(*) FROM audit.operacoes WHERE tipo_operacao = 'ROLLBACK'").fetchone()[0] == 0
+    # nothing undone, and the refused attempt is on the trail (both refusals above)
+    assert _refusals(conn) == [
+        (
+            "airflow:auditor",
+            f"FALHA: Rollback da sessão {sessao_id}: desfazer a sessão antiga",
+            {"sessao_id": sessao_id},
+        ),
+        (
+            "airflow:dag_test",
+            f"FALHA: Rollback da sessão {sessao_id}: desfazer a sessão antiga",
+            {"sessao_id": sessao_id},
+        ),
+    ]
+    assert "sistema anterior" in _refusal_errors(conn)[-1]
 
 
 def test_a_field_left_as_a_conflict_is_undone_once_the_later_correction_is(rollback_dag, conn, smtp):
@@ -327,6 +365,11 @@ def test_a_session_still_running_is_refused_until_its_run_ends(rollback_dag, con
         rollback.check_request({"sessao_id": params["sessao_id"], "motivo": "cedo demais"}, "auditor")
     assert rollback_dag.test(run_conf={"sessao_id": params["sessao_id"], "motivo": "cedo demais"}).state == "failed"
     assert not any("Rollback da sessão" in mail.message["Subject"] for mail in smtp.mails)
+    # README: a rollback refused because its session is running is a FAILED ROLLBACK operation
+    descricao = f"FALHA: Rollback da sessão {params['sessao_id']}: cedo demais"
+    assert [row[:2] for row in _refusals(conn)] == [("airflow:auditor", descricao), ("airflow:dag_test", descricao)]
+    assert all("em execução (RUNNING)" in erro for erro in _refusal_errors(conn))
+    assert conn.execute("SELECT erros_hoje FROM audit.vw_dashboard_monitoramento").fetchone() == (2,)
 
     run_step(conn, "apply_corrections", params)
     conn.execute(

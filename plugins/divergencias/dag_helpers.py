@@ -18,10 +18,11 @@ class OpenedSession(NamedTuple):
     modo: str
 
     def params(self) -> dict[str, Any]:
-        """Bound parameters of every statement after open_session, with the pipeline user."""
+        """Bound parameters of every statement after open_session, with the pipeline user. No
+        attempt (``tentativa``): a step run outside Airflow records none (the operator sets it)."""
         from divergencias.settings import PIPELINE_USER
 
-        return {**self._asdict(), "sessao_id": int(self.sessao_id), "usuario": PIPELINE_USER}
+        return {**self._asdict(), "sessao_id": int(self.sessao_id), "usuario": PIPELINE_USER, "tentativa": None}
 
 
 def session_params(ti: Any) -> dict[str, Any]:

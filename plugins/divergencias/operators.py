@@ -48,16 +48,49 @@ def _database_error_in(error: BaseException | None, kind: type[psycopg.Error]) -
     return None
 
 
+def _usuario(parameters: dict[str, Any]) -> str:
+    return parameters.get("usuario") or settings.PIPELINE_USER
+
+
+def attempt_started(step: AuditedStep, task_id: str, parameters: dict[str, Any]) -> int:
+    """Before a data step of a session runs (again): drops its done mark, turns the attempts of
+    this step a killed worker left behind into FAILED operations, and records this attempt, in
+    one transaction of its own. Returns the attempt's id, the step's ``tentativa`` parameter."""
+    from divergencias.database import financial_db, sql_file
+
+    sessao_id = int(parameters["sessao_id"])
+    with financial_db() as conn:
+        conn.execute("SELECT audit.iniciar_etapa(limitar_espera => false)")
+        conn.execute(sql_file("divergencias/step_started.sql"), {"sessao_id": sessao_id, "etapa": task_id})
+        conn.execute("SELECT audit.encerrar_etapas_interrompidas(%s, %s)", (sessao_id, task_id))
+        (tentativa,) = conn.execute(
+            sql_file("divergencias/attempt_started.sql"),
+            {
+                "sessao_id": sessao_id,
+                "etapa": task_id,
+                "tipo_operacao": step.tipo_operacao,
+                "descricao": step.descricao.format(**parameters),
+                "origem": step.origem,
+                "tabela_afetada": step.tabela_afetada,
+                "usuario": _usuario(parameters),
+            },
+        ).fetchone()
+    return tentativa
+
+
 def record_failure(step: AuditedStep, parameters: dict[str, Any], error: BaseException) -> None:
     """Write the FAILED operation of the step run with ``parameters`` (its bound parameters:
-    sessao_id, and usuario when someone asked); never raises (the step's own error is what
-    matters)."""
+    sessao_id, and usuario when someone asked), closing its attempt (``tentativa``) so that it
+    is not recorded again as interrupted; never raises (the step's own error is what matters)."""
     from divergencias.database import financial_db, sql_file
 
     try:
         sessao_id = int(parameters["sessao_id"])
         with financial_db() as conn:
             conn.execute("SELECT audit.iniciar_etapa(limitar_espera => false)")
+            # a rollback, or a step refused before its attempt was recorded, has none
+            if parameters.get("tentativa") is not None:
+                conn.execute("DELETE FROM audit.etapas_em_andamento WHERE id = %s", (parameters["tentativa"],))
             conn.execute(
                 sql_file("divergencias/record_failure.sql"),
                 {
@@ -67,7 +100,7 @@ def record_failure(step: AuditedStep, parameters: dict[str, Any], error: BaseExc
                     "descricao": f"FALHA: {step.descricao.format(**parameters)}",
                     "origem": step.origem,
                     "tabela_afetada": step.tabela_afetada,
-                    "usuario": parameters.get("usuario") or settings.PIPELINE_USER,
+                    "usuario": _usuario(parameters),
                     "erro": f"{type(error).__name__}: {error}"[:10_000],
                 },
             )
@@ -85,11 +118,12 @@ class AuditedSQLOperator(SQLExecuteQueryOperator):
         self.audited_step = audited_step
 
     def execute(self, context: Any) -> Any:
-        from divergencias.dag_helpers import step_started
-
         try:
             if self.audited_step is not None and self.audited_step.session_step:
-                step_started(int(self.parameters["sessao_id"]), self.task_id)
+                self.parameters = {
+                    **self.parameters,
+                    "tentativa": attempt_started(self.audited_step, self.task_id, self.parameters),
+                }
             return super().execute(context)
         # BaseException: Airflow's task timeout (AirflowTaskTimeout) is not an Exception, and a
         # step stopped by it failed like any other.

@@ -18,8 +18,15 @@ from divergencias import settings
 from divergencias.database import financial_db, sql_file
 from divergencias.migrations import MigrationRefused, apply_migrations
 from divergencias.notifications import Mail, deliverable_recipients, render, send
+from divergencias.operators import AuditedStep, record_failure
 
 log = logging.getLogger(__name__)
+
+# How the audit trail names a rollback that failed: refused by check_request or failed in its
+# undo, it is a FAILED ROLLBACK operation with who asked, why and the error.
+ROLLBACK_STEP = AuditedStep(
+    "ROLLBACK", "Rollback da sessão {sessao_id}: {motivo}", "byd.controladoria", "MANUAL", session_step=False
+)
 
 
 @dataclass(frozen=True)
@@ -54,13 +61,28 @@ def _reject(message: str) -> None:
 
 
 def check_request(params: dict, user: str | None) -> dict:
-    """Bound parameters of rollback_session.sql, once the session is known to exist."""
+    """Bound parameters of rollback_session.sql, once the session is known to exist and may be
+    undone. A refusal of a well-formed request is recorded as a FAILED ROLLBACK operation, as a
+    failed undo is: an auditor asking who tried to undo what, and why it was refused, finds it."""
     sessao_id = params.get("sessao_id")
     motivo = (params.get("motivo") or "").strip()
     if not isinstance(sessao_id, int) or isinstance(sessao_id, bool) or sessao_id < 1:
         _reject(f"Parâmetro sessao_id={sessao_id!r} inválido: informe o número da sessão.")
     if not motivo:
         _reject("Parâmetro motivo é obrigatório: diga por que a sessão está sendo desfeita.")
+    request = {"sessao_id": sessao_id, "motivo": motivo, "usuario": f"airflow:{user or 'desconhecido'}"[:100]}
+    from airflow.sdk.exceptions import AirflowFailException
+
+    try:
+        _check_session(sessao_id)
+    except AirflowFailException as refusal:
+        record_failure(ROLLBACK_STEP, request, refusal)
+        raise
+    return request
+
+
+def _check_session(sessao_id: int) -> None:
+    """Refuses (``_reject``) a session this rollback cannot undo, after migrating ``audit``."""
     # A rollback asked for right after an upgrade, before the daily run migrated audit, reads
     # and undoes with the functions this code calls, not fails on a missing one.
     with financial_db(autocommit=True) as conn:
@@ -86,7 +108,6 @@ def check_request(params: dict, user: str | None) -> dict:
             "(dados_anteriores) das operações da época."
         )
     log.info("session %s (%s): %s correction(s) still applied", sessao_id, session.status, session.correcoes_ativas)
-    return {"sessao_id": sessao_id, "motivo": motivo, "usuario": f"airflow:{user or 'desconhecido'}"[:100]}
 
 
 def confirmation_mail(request: dict, result: list) -> Mail:

@@ -3,7 +3,11 @@
 -- keeps every field's text before and after. modo manual changes nothing in byd.
 -- Correctable rules are those the catalog (audit.regras_divergencia) marks corrigivel and
 -- ativo: a rule switched off was not evaluated by detection, so nothing of it is applied.
--- Parameters: sessao_id, data_inicio, data_fim, modo, usuario.
+-- Parameters: sessao_id, data_inicio, data_fim, modo, usuario, tentativa.
+
+-- First, before waiting for anything: this attempt's row (migration 064), locked until the
+-- transaction ends and deleted if it commits; a killed worker's is left for the next attempt.
+SELECT audit.assumir_etapa(%(tentativa)s);
 
 SELECT audit.iniciar_etapa(serializada => true);
 

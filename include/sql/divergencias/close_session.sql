@@ -5,6 +5,10 @@
 -- as after a retry that worked. Parameter: sessao_id.
 SELECT audit.iniciar_etapa(limitar_espera => false);
 
+-- A step whose worker was killed wrote no FAILED operation; its attempt, left behind, says so
+-- now (migration 064). Its retry may have recorded it already; a live step's is left alone.
+SELECT audit.encerrar_etapas_interrompidas(%(sessao_id)s);
+
 UPDATE audit.sessoes_processamento s
    SET status = f.status,
        erros_encontrados = f.etapas_com_falha,

@@ -2,7 +2,11 @@
 -- period and over the sales of every open (DETECTED) divergence, so each one is re-checked;
 -- records the new ones, refreshes the open ones and marks RESOLVED those that no longer
 -- hold. Refuses to run on a source that looks broken. One transaction.
--- Parameters: sessao_id, data_inicio, data_fim.
+-- Parameters: sessao_id, data_inicio, data_fim, tentativa.
+
+-- First, before waiting for anything: this attempt's row (migration 064), locked until the
+-- transaction ends and deleted if it commits; a killed worker's is left for the next attempt.
+SELECT audit.assumir_etapa(%(tentativa)s);
 
 -- Overlapping runs take turns here and in apply_corrections.
 SELECT audit.iniciar_etapa(serializada => true);

@@ -8,7 +8,10 @@ SELECT audit.iniciar_etapa();
 
 -- Safety net for a run whose close_session could not reach the database, and for the
 -- sessions the old system's job left RUNNING when it died: no run lasts six hours (each
--- task times out after one), so such a session is FAILED, not RUNNING.
+-- task times out after one), so such a session is FAILED, not RUNNING. A step a killed worker
+-- left behind, of such a session or of one already closed (its step died after close_session
+-- ran), is a FAILED operation (migration 064).
+WITH abandonadas AS (
 UPDATE audit.sessoes_processamento
    SET status = 'FAILED',
        fim_processamento = now(),
@@ -18,7 +21,13 @@ UPDATE audit.sessoes_processamento
                               ELSE 'FAILED: sessão abandonada (a execução terminou sem fechar a sessão)' END
  WHERE status = 'RUNNING'
    AND inicio_processamento < now() - interval '6 hours'
-   AND dag_run_id IS DISTINCT FROM %(dag_run_id)s;
+   AND dag_run_id IS DISTINCT FROM %(dag_run_id)s
+RETURNING id)
+SELECT audit.encerrar_etapas_interrompidas(id)
+  FROM (SELECT id FROM abandonadas
+         UNION
+        SELECT e.sessao_id FROM audit.etapas_em_andamento e
+          JOIN audit.sessoes_processamento s ON s.id = e.sessao_id AND s.status <> 'RUNNING') AS encerradas;
 
 INSERT INTO audit.sessoes_processamento AS s
        (tipo_sessao, status, data_inicio, data_fim, modo, dag_run_id, ambiente, versao_sistema,
