@@ -40,7 +40,9 @@ def _session(conn) -> dict:
 def _kill_the_backend_waiting_for(lock_holder: psycopg.Connection, admin_dsn: str, done: threading.Event) -> None:
     """Terminate the session blocked behind ``lock_holder``'s row lock, then release it."""
     with psycopg.connect(admin_dsn, autocommit=True) as admin:
-        deadline = time.monotonic() + 60
+        # Generous: on a loaded machine the run's first tasks took over a minute to reach
+        # apply, and a helper that had given up let apply through (the test then failed).
+        deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             row = admin.execute(
                 """SELECT pid FROM pg_stat_activity
