@@ -84,17 +84,17 @@ def wait_for_lock_waits(conn: psycopg.Connection, count: int) -> None:
     raise AssertionError(f"expected {count} session(s) waiting on a lock")
 
 
-def started(decision: Callable[..., Any], *args: Any) -> tuple[threading.Thread, dict[str, Any]]:
-    """``decision(*args)`` in a thread of its own; the outcome lands in the dict."""
+def started(work: Callable[..., Any], *args: Any) -> tuple[threading.Thread, dict[str, Any]]:
+    """``work(*args)`` in a thread of its own; the outcome (result or error) lands in the dict."""
     outcome: dict[str, Any] = {}
 
     def run() -> None:
         try:
-            outcome["result"] = decision(*args)
-        except HTTPException as error:
+            outcome["result"] = work(*args)
+        except Exception as error:
             outcome["error"] = error
 
-    thread = threading.Thread(target=run)
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread, outcome
 
@@ -216,3 +216,59 @@ def test_an_approval_held_up_by_a_booking_being_edited_answers_503_and_writes_no
     assert booked(conn, "NF1")[0] == "4000.00"
     assert [d["status_processamento"] for d in divergences(conn, "NF1")] == ["DETECTED"]
     assert conn.execute("SELECT count(*) FROM audit.operacoes WHERE tipo_operacao = 'APPROVE'").fetchone()[0] == 0
+
+
+def test_an_upgrade_held_up_by_an_open_reader_gives_up_naming_it_and_stalls_nobody(business_db, tmp_path, monkeypatch):
+    """A controller's export (or a SQL client left in a transaction) holds a snapshot on
+    audit.divergencias_processadas when an upgrade's run applies a migration that alters it.
+    The migration waited for it with no limit, and every reader and writer of the table queued
+    behind the migration's request: the review page hung and every decision answered 503 until
+    the task's one-hour timeout. It now gives up after a short wait, naming who holds it."""
+    from divergencias import migrations
+
+    copy = tmp_path / "migrations"
+    copy.mkdir()
+    for path in migrations.MIGRATIONS_DIR.glob("*.sql"):
+        (copy / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    (copy / "999_nova_coluna.sql").write_text(
+        "ALTER TABLE audit.divergencias_processadas ADD COLUMN IF NOT EXISTS nova integer;\n", encoding="utf-8"
+    )
+    monkeypatch.setattr(migrations, "MIGRATIONS_DIR", copy)
+
+    def upgrade() -> list[str]:
+        with psycopg.connect(business_db, autocommit=True) as own:
+            return migrations.apply_migrations(own)
+
+    def review_page() -> int:
+        with psycopg.connect(business_db, autocommit=True) as page:
+            return page.execute("SELECT count(*) FROM audit.divergencias_processadas").fetchone()[0]
+
+    monkeypatch.setattr(migrations, "MIGRATION_LOCK_TIMEOUT_S", 2)
+    with (
+        psycopg.connect(business_db, autocommit=True) as watcher,
+        psycopg.connect(business_db, application_name="exportacao da controladoria") as reader,
+    ):
+        reader.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        reader.execute("SELECT count(*) FROM audit.divergencias_processadas").fetchone()
+        migrating, outcome = started(upgrade)
+        wait_for_lock_waits(watcher, 1)
+        # Someone opening the review page while the migration waits.
+        reading, _ = started(review_page)
+        migrating.join(10)
+        reading.join(5)
+        still_waiting = migrating.is_alive() or reading.is_alive()
+        reader.rollback()
+    migrating.join(30)
+    reading.join(30)
+
+    assert not still_waiting, "the migration waited for the reader with no limit, the page behind it"
+    error = outcome["error"]
+    assert isinstance(error, migrations.MigrationLockWait)
+    assert "999_nova_coluna.sql" in str(error) and "exportacao da controladoria" in str(error)
+    assert "Nenhuma migração foi aplicada" in str(error)
+    with psycopg.connect(business_db, autocommit=True) as check:
+        assert check.execute(
+            "SELECT count(*) FROM audit.schema_migracoes WHERE versao = '999_nova_coluna.sql'"
+        ).fetchone() == (0,)
+    # Once the reader is gone, the retry applies it.
+    assert upgrade() == ["999_nova_coluna.sql"]
