@@ -272,3 +272,35 @@ def test_an_upgrade_held_up_by_an_open_reader_gives_up_naming_it_and_stalls_nobo
         ).fetchone() == (0,)
     # Once the reader is gone, the retry applies it.
     assert upgrade() == ["999_nova_coluna.sql"]
+
+
+def test_an_approval_deadlocked_with_a_person_editing_its_sales_answers_503_naming_the_edit(conn, business_db):
+    """A person's transaction edits NF2, then NF1, while a bulk approval of both locks NF1 and
+    waits for NF2: PostgreSQL breaks the deadlock by cancelling the approval, which answered
+    "Banco financial_db indisponível." (the database was there; an edit was in the way)."""
+    from divergencias.review import decisions
+
+    for name in ("NF1", "NF2"):
+        add_sale(conn, name, valor_bonus="5000.00", bonus_dpto="4000.00")
+    run_session(conn, FIRST, FIRST, modo="manual")
+    ids = [row["id"] for name in ("NF1", "NF2") for row in divergences(conn, name)]
+    with psycopg.connect(business_db) as editor:
+        editor.execute("UPDATE byd.controladoria SET bonus_dpto = '4100.00' WHERE idnfsexterno = 'NF2'")
+        thread, outcome = started(decisions.approve, ids, None, None, "controladora")
+        wait_for_lock_waits(conn, 1)
+        # The approval waits for NF2 holding NF1 (the order its lock takes them): the editor's
+        # next row closes the cycle, and the approval, waiting longer, is the one cancelled.
+        editor.execute("UPDATE byd.controladoria SET bonus_dpto = '4200.00' WHERE idnfsexterno = 'NF1'")
+        thread.join(30)
+        editor.commit()
+
+    refused = outcome["error"]
+    assert isinstance(refused, HTTPException), refused
+    assert refused.status_code == 503 and refused.headers == {"Retry-After": "30"}
+    assert "byd.controladoria" in refused.detail and "Nada foi gravado" in refused.detail
+    assert booked(conn, "NF1")[0] == "4200.00" and booked(conn, "NF2")[0] == "4100.00"
+    assert [d["status_processamento"] for d in divergences(conn, "NF1") + divergences(conn, "NF2")] == [
+        "DETECTED",
+        "DETECTED",
+    ]
+    assert conn.execute("SELECT count(*) FROM audit.operacoes WHERE tipo_operacao = 'APPROVE'").fetchone()[0] == 0
