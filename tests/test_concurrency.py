@@ -304,3 +304,44 @@ def test_an_approval_deadlocked_with_a_person_editing_its_sales_answers_503_nami
         "DETECTED",
     ]
     assert conn.execute("SELECT count(*) FROM audit.operacoes WHERE tipo_operacao = 'APPROVE'").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("writer", ["apply_corrections", "rollback_session"])
+def test_an_edit_committed_while_a_writer_waits_for_its_row_is_kept(writer, conn, business_db):
+    """A person's UPDATE of the booked field is in flight when apply (or a rollback) reaches
+    the sale: the writer waits for it and must then see the new text, not the one it read
+    before, so the person's edit is kept and the correction (or its undo) is the conflict."""
+    add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
+    if writer == "apply_corrections":
+        params = open_session(conn, FIRST, FIRST)
+        run_step(conn, "detect_divergences", params)
+        text = sql_file("divergencias/apply_corrections.sql")
+    else:
+        undone = run_session(conn, FIRST, FIRST)["sessao_id"]
+        params = {"sessao_id": undone, "motivo": "teste", "usuario": "airflow:auditor"}
+        text = sql_file("rollback/rollback_session.sql")
+
+    def write() -> list[tuple] | None:
+        with psycopg.connect(business_db, autocommit=True) as own:
+            return run_sql(own, text, params)
+
+    with psycopg.connect(business_db) as person:
+        person.execute("UPDATE byd.controladoria SET bonus_dpto = '4800.00' WHERE idnfsexterno = 'NF1'")
+        thread, outcome = started(write)
+        wait_for_lock_waits(conn, 1)
+        person.commit()
+    thread.join(30)
+
+    assert "error" not in outcome, outcome
+    assert booked(conn, "NF1")[0] == "4800.00"
+    if writer == "apply_corrections":
+        (row,) = divergences(conn, "NF1")
+        assert row["status_processamento"] == "DETECTED"
+        assert row["dados_contextuais"]["motivo_nao_aplicada"].startswith("campo alterado")
+        assert conn.execute("SELECT count(*) FROM audit.operacoes WHERE tipo_operacao = 'BULK_UPDATE'").fetchone() == (
+            0,
+        )
+    else:
+        ((desfeitas, conflitos, *_),) = outcome["result"]
+        assert (desfeitas, conflitos) == (0, 1)
+        assert [d["status_processamento"] for d in divergences(conn, "NF1")] == ["AUTO_APPLIED"]
