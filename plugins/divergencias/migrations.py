@@ -37,7 +37,7 @@ MIGRATION_LOCK_TIMEOUT_S = 15
 # The sessions holding a lock on an object of audit in this database, as the error names them.
 _AUDIT_LOCK_HOLDERS = """
 SELECT DISTINCT a.pid, a.usename, coalesce(nullif(a.application_name, ''), '?') AS aplicacao,
-       coalesce(a.state, '?') AS estado, to_char(a.xact_start, 'YYYY-MM-DD HH24:MI:SS') AS desde
+       coalesce(a.state, '?') AS estado, coalesce(to_char(a.xact_start, 'YYYY-MM-DD HH24:MI:SS'), '?') AS desde
   FROM pg_locks l
   JOIN pg_class c ON c.oid = l.relation
   JOIN pg_stat_activity a ON a.pid = l.pid
