@@ -84,17 +84,17 @@ def wait_for_lock_waits(conn: psycopg.Connection, count: int) -> None:
     raise AssertionError(f"expected {count} session(s) waiting on a lock")
 
 
-def started(decision: Callable[..., Any], *args: Any) -> tuple[threading.Thread, dict[str, Any]]:
-    """``decision(*args)`` in a thread of its own; the outcome lands in the dict."""
+def started(work: Callable[..., Any], *args: Any) -> tuple[threading.Thread, dict[str, Any]]:
+    """``work(*args)`` in a thread of its own; the outcome (result or error) lands in the dict."""
     outcome: dict[str, Any] = {}
 
     def run() -> None:
         try:
-            outcome["result"] = decision(*args)
-        except HTTPException as error:
+            outcome["result"] = work(*args)
+        except Exception as error:
             outcome["error"] = error
 
-    thread = threading.Thread(target=run)
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread, outcome
 
@@ -216,3 +216,132 @@ def test_an_approval_held_up_by_a_booking_being_edited_answers_503_and_writes_no
     assert booked(conn, "NF1")[0] == "4000.00"
     assert [d["status_processamento"] for d in divergences(conn, "NF1")] == ["DETECTED"]
     assert conn.execute("SELECT count(*) FROM audit.operacoes WHERE tipo_operacao = 'APPROVE'").fetchone()[0] == 0
+
+
+def test_an_upgrade_held_up_by_an_open_reader_gives_up_naming_it_and_stalls_nobody(business_db, tmp_path, monkeypatch):
+    """A controller's export (or a SQL client left in a transaction) holds a snapshot on
+    audit.divergencias_processadas when an upgrade's run applies a migration that alters it.
+    The migration waited for it with no limit, and every reader and writer of the table queued
+    behind the migration's request: the review page hung and every decision answered 503 until
+    the task's one-hour timeout. It now gives up after a short wait, naming who holds it."""
+    from divergencias import migrations
+
+    copy = tmp_path / "migrations"
+    copy.mkdir()
+    for path in migrations.MIGRATIONS_DIR.glob("*.sql"):
+        (copy / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    (copy / "999_nova_coluna.sql").write_text(
+        "ALTER TABLE audit.divergencias_processadas ADD COLUMN IF NOT EXISTS nova integer;\n", encoding="utf-8"
+    )
+    monkeypatch.setattr(migrations, "MIGRATIONS_DIR", copy)
+
+    def upgrade() -> list[str]:
+        with psycopg.connect(business_db, autocommit=True) as own:
+            return migrations.apply_migrations(own)
+
+    def review_page() -> int:
+        with psycopg.connect(business_db, autocommit=True) as page:
+            return page.execute("SELECT count(*) FROM audit.divergencias_processadas").fetchone()[0]
+
+    monkeypatch.setattr(migrations, "MIGRATION_LOCK_TIMEOUT_S", 2)
+    with (
+        psycopg.connect(business_db, autocommit=True) as watcher,
+        psycopg.connect(business_db, application_name="exportacao da controladoria") as reader,
+    ):
+        reader.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        reader.execute("SELECT count(*) FROM audit.divergencias_processadas").fetchone()
+        migrating, outcome = started(upgrade)
+        wait_for_lock_waits(watcher, 1)
+        # Someone opening the review page while the migration waits.
+        reading, _ = started(review_page)
+        migrating.join(10)
+        reading.join(5)
+        still_waiting = migrating.is_alive() or reading.is_alive()
+        reader.rollback()
+    migrating.join(30)
+    reading.join(30)
+
+    assert not still_waiting, "the migration waited for the reader with no limit, the page behind it"
+    error = outcome["error"]
+    assert isinstance(error, migrations.MigrationLockWait)
+    assert "999_nova_coluna.sql" in str(error) and "exportacao da controladoria" in str(error)
+    assert "Nenhuma migração foi aplicada" in str(error)
+    with psycopg.connect(business_db, autocommit=True) as check:
+        assert check.execute(
+            "SELECT count(*) FROM audit.schema_migracoes WHERE versao = '999_nova_coluna.sql'"
+        ).fetchone() == (0,)
+    # Once the reader is gone, the retry applies it.
+    assert upgrade() == ["999_nova_coluna.sql"]
+
+
+def test_an_approval_deadlocked_with_a_person_editing_its_sales_answers_503_naming_the_edit(conn, business_db):
+    """A person's transaction edits NF2, then NF1, while a bulk approval of both locks NF1 and
+    waits for NF2: PostgreSQL breaks the deadlock by cancelling the approval, which answered
+    "Banco financial_db indisponível." (the database was there; an edit was in the way)."""
+    from divergencias.review import decisions
+
+    for name in ("NF1", "NF2"):
+        add_sale(conn, name, valor_bonus="5000.00", bonus_dpto="4000.00")
+    run_session(conn, FIRST, FIRST, modo="manual")
+    ids = [row["id"] for name in ("NF1", "NF2") for row in divergences(conn, name)]
+    with psycopg.connect(business_db) as editor:
+        editor.execute("UPDATE byd.controladoria SET bonus_dpto = '4100.00' WHERE idnfsexterno = 'NF2'")
+        thread, outcome = started(decisions.approve, ids, None, None, "controladora")
+        wait_for_lock_waits(conn, 1)
+        # The approval waits for NF2 holding NF1 (the order its lock takes them): the editor's
+        # next row closes the cycle, and the approval, waiting longer, is the one cancelled.
+        editor.execute("UPDATE byd.controladoria SET bonus_dpto = '4200.00' WHERE idnfsexterno = 'NF1'")
+        thread.join(30)
+        editor.commit()
+
+    refused = outcome["error"]
+    assert isinstance(refused, HTTPException), refused
+    assert refused.status_code == 503 and refused.headers == {"Retry-After": "30"}
+    assert "byd.controladoria" in refused.detail and "Nada foi gravado" in refused.detail
+    assert booked(conn, "NF1")[0] == "4200.00" and booked(conn, "NF2")[0] == "4100.00"
+    assert [d["status_processamento"] for d in divergences(conn, "NF1") + divergences(conn, "NF2")] == [
+        "DETECTED",
+        "DETECTED",
+    ]
+    assert conn.execute("SELECT count(*) FROM audit.operacoes WHERE tipo_operacao = 'APPROVE'").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("writer", ["apply_corrections", "rollback_session"])
+def test_an_edit_committed_while_a_writer_waits_for_its_row_is_kept(writer, conn, business_db):
+    """A person's UPDATE of the booked field is in flight when apply (or a rollback) reaches
+    the sale: the writer waits for it and must then see the new text, not the one it read
+    before, so the person's edit is kept and the correction (or its undo) is the conflict."""
+    add_sale(conn, "NF1", valor_bonus="5000.00", bonus_dpto="4000.00")
+    if writer == "apply_corrections":
+        params = open_session(conn, FIRST, FIRST)
+        run_step(conn, "detect_divergences", params)
+        text = sql_file("divergencias/apply_corrections.sql")
+    else:
+        undone = run_session(conn, FIRST, FIRST)["sessao_id"]
+        params = {"sessao_id": undone, "motivo": "teste", "usuario": "airflow:auditor"}
+        text = sql_file("rollback/rollback_session.sql")
+
+    def write() -> list[tuple] | None:
+        with psycopg.connect(business_db, autocommit=True) as own:
+            return run_sql(own, text, params)
+
+    with psycopg.connect(business_db) as person:
+        person.execute("UPDATE byd.controladoria SET bonus_dpto = '4800.00' WHERE idnfsexterno = 'NF1'")
+        thread, outcome = started(write)
+        wait_for_lock_waits(conn, 1)
+        person.commit()
+    thread.join(30)
+
+    assert "error" not in outcome, outcome
+    assert booked(conn, "NF1")[0] == "4800.00"
+    if writer == "apply_corrections":
+        (row,) = divergences(conn, "NF1")
+        assert row["status_processamento"] == "DETECTED"
+        assert row["dados_contextuais"]["motivo_nao_aplicada"].startswith("campo alterado")
+        assert conn.execute("SELECT count(*) FROM audit.operacoes WHERE tipo_operacao = 'BULK_UPDATE'").fetchone() == (
+            0,
+        )
+    else:
+        ((desfeitas, conflitos, *_),) = outcome["result"]
+        assert (desfeitas, conflitos) == (0, 1)
+        assert [d["status_processamento"] for d in divergences(conn, "NF1")] == ["AUTO_APPLIED"]

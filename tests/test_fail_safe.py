@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -397,6 +398,41 @@ def test_a_person_holding_a_corrected_row_makes_the_rollback_fail_with_a_reason(
     assert conn.execute("SELECT status FROM audit.operacoes WHERE tipo_operacao = 'BULK_UPDATE'").fetchall() == [
         ("SUCCESS",)
     ]
+
+
+def test_apply_deadlocked_with_a_person_editing_two_sales_fails_with_a_reason(dag, conn, business_db, smtp, output_dir):
+    """Someone's transaction edits NF2, then NF1, while apply locks NF1 and waits for NF2:
+    PostgreSQL cancels apply, the party waiting longer. The alert gave psycopg's bare "deadlock
+    detected" with process and transaction numbers, saying neither what was in the way nor that
+    a retry would do."""
+    for name in ("NF1", "NF2"):
+        add_sale(conn, name, valor_bonus="5000.00", bonus_dpto="4000.00")
+    holding = threading.Event()
+
+    def edit_both() -> None:
+        with psycopg.connect(business_db, autocommit=True) as watcher, psycopg.connect(business_db) as person:
+            person.execute("UPDATE byd.controladoria SET bonus_dpto = '4100.00' WHERE idnfsexterno = 'NF2'")
+            holding.set()
+            while not watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).fetchone()[0]:
+                time.sleep(0.05)
+            person.execute("UPDATE byd.controladoria SET bonus_dpto = '4200.00' WHERE idnfsexterno = 'NF1'")
+            person.commit()
+
+    editor = threading.Thread(target=edit_both, daemon=True)
+    editor.start()
+    assert holding.wait(10)
+    run = dag.test(run_conf=ONE_DAY)
+    editor.join(30)
+
+    assert run.state == "failed"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["detect_divergences"] == "success" and states["apply_corrections"] == "failed"
+    assert booked(conn, "NF1")[0] == "4200.00" and booked(conn, "NF2")[0] == "4100.00"
+    assert conn.execute("SELECT count(*) FROM audit.operacoes WHERE dados_posteriores IS NOT NULL").fetchone() == (0,)
+    alert = smtp.mails[0].message.get_body(("plain",)).get_content()
+    assert "byd.controladoria" in alert and "tentada de novo" in alert, alert
 
 
 # --- 8. failures are recorded ----------------------------------------------------------------

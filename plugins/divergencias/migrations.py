@@ -28,6 +28,25 @@ SAVE_GRANTS_AND_COMMENTS = SQL_DIR / "migracao" / "guardar_concessoes_e_comentar
 RESTORE_GRANTS_AND_COMMENTS = SQL_DIR / "migracao" / "restaurar_concessoes_e_comentarios.sql"
 # Arbitrary constant shared by every process that migrates this schema.
 MIGRATION_LOCK_KEY = 7_420_261_128
+# How long a migration waits for a lock someone else holds on audit (a controller's export, a
+# SQL client left in a transaction). While it waits, every reader and writer of that object
+# queues behind it (the review page, the decisions, the other runs): as long as a person
+# waits in the review API, not limite_espera_bloqueio_s, which a fresh database lacks anyway.
+MIGRATION_LOCK_TIMEOUT_S = 15
+
+# The sessions holding a lock on an object of audit in this database, as the error names them.
+_AUDIT_LOCK_HOLDERS = """
+SELECT DISTINCT a.pid, a.usename, coalesce(nullif(a.application_name, ''), '?') AS aplicacao,
+       coalesce(a.state, '?') AS estado, coalesce(to_char(a.xact_start, 'YYYY-MM-DD HH24:MI:SS'), '?') AS desde
+  FROM pg_locks l
+  JOIN pg_class c ON c.oid = l.relation
+  JOIN pg_stat_activity a ON a.pid = l.pid
+ WHERE l.granted
+   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+   AND c.relnamespace = 'audit'::regnamespace
+   AND l.pid <> pg_backend_pid()
+ ORDER BY a.pid
+"""
 
 _BOOKKEEPING_TABLE = """
 CREATE TABLE audit.schema_migracoes (
@@ -44,6 +63,11 @@ class MigrationRefused(RuntimeError):
 
 class MigrationChanged(MigrationRefused):
     """A migration already applied to the database no longer matches its file."""
+
+
+class MigrationLockWait(RuntimeError):
+    """A migration gave up waiting for a lock another session holds on audit; nothing was
+    applied, and a retry succeeds once that session ends (so no MigrationRefused)."""
 
 
 class MigrationBlocked(MigrationRefused):
@@ -87,8 +111,10 @@ def apply_migrations(conn: psycopg.Connection, progress: Callable[[str], None] =
     ``conn`` must be in autocommit."""
     files = {path.name: path for path in sorted(MIGRATIONS_DIR.glob("*.sql"))}
     conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+    pending: list[str] = []
     try:
         with conn.transaction():
+            conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{MIGRATION_LOCK_TIMEOUT_S}s",))
             _create_bookkeeping(conn)
             recorded = dict(conn.execute("SELECT versao, checksum FROM audit.schema_migracoes").fetchall())
             _verify_applied(recorded, files)
@@ -107,9 +133,27 @@ def apply_migrations(conn: psycopg.Connection, progress: Callable[[str], None] =
                 )
             if pending:
                 conn.execute(RESTORE_GRANTS_AND_COMMENTS.read_text(encoding="utf-8"))
+    except psycopg.errors.LockNotAvailable as error:
+        raise _lock_wait(conn, pending) from error
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
     return pending
+
+
+def _lock_wait(conn: psycopg.Connection, pending: list[str]) -> MigrationLockWait:
+    """What held the migration up, read once its transaction is rolled back: the sessions
+    still holding audit's objects (pg_locks shows them to any user)."""
+    holders = conn.execute(_AUDIT_LOCK_HOLDERS).fetchall()
+    sessions = "; ".join(
+        f"pid {pid} ({user}, aplicação {app}, {state}, transação aberta desde {since})"
+        for pid, user, app, state, since in holders
+    )
+    return MigrationLockWait(
+        f"migrações de audit ({', '.join(pending) or 'verificação'}) esperaram mais de {MIGRATION_LOCK_TIMEOUT_S} s "
+        f"por um bloqueio que outra sessão segura: {sessions or 'sessão já encerrada'}. Nenhuma migração "
+        "foi aplicada. Encerre essa transação (uma exportação ou um cliente SQL com transação aberta) e tente de "
+        "novo: a tarefa do DAG é tentada de novo sozinha."
+    )
 
 
 def _blocked(name: str, error: psycopg.errors.DependentObjectsStillExist) -> MigrationBlocked:

@@ -36,7 +36,8 @@ class AuditedStep:
 
 
 class LockWaitTimeout(RuntimeError):
-    """A step waited longer than limite_espera_bloqueio_s for a lock someone else holds."""
+    """A step waited longer than limite_espera_bloqueio_s for a lock someone else holds, or
+    PostgreSQL cancelled it to break a deadlock with someone else's transaction."""
 
 
 def _database_error_in(error: BaseException | None, kind: type[psycopg.Error]) -> psycopg.Error | None:
@@ -142,5 +143,13 @@ class AuditedSQLOperator(SQLExecuteQueryOperator):
                     f"{self.task_id}: esperou mais que limite_espera_bloqueio_s (audit.configuracoes_sistema) por "
                     "um bloqueio, provavelmente uma transação aberta em byd.controladoria ou audit. Encerre-a; "
                     "a tarefa será tentada de novo."
+                ) from error
+            if _database_error_in(error, psycopg.errors.DeadlockDetected) is not None:
+                # Every writer of this system takes the writer lock first (audit.iniciar_etapa),
+                # so the other party is someone's transaction editing several of the same rows.
+                raise LockWaitTimeout(
+                    f"{self.task_id}: cancelada pelo PostgreSQL num impasse (deadlock) com outra transação que "
+                    "alterava as mesmas vendas em byd.controladoria em outra ordem. Nada foi gravado; a tarefa "
+                    "será tentada de novo."
                 ) from error
             raise

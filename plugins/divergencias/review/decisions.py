@@ -67,14 +67,19 @@ def _deciding(ids: list[int], vistos: dict[int, str] | None) -> Iterator[tuple[p
         try:
             _run_file(conn, "review/travar_divergencias.sql", {"ids": ids})
         except psycopg.errors.LockNotAvailable as error:
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                # PostgreSQL does not say which lock timed out: the writer lock (a run's data
-                # step, a rollback, another decision) or a booked row someone is editing.
-                "Os registros desta decisão estão ocupados há mais de 15 s: uma execução do pipeline, "
-                "um rollback ou outra decisão está gravando, ou alguém edita a venda em byd.controladoria. "
-                "Nada foi gravado; tente de novo em instantes.",
-                headers={"Retry-After": "30"},
+            # PostgreSQL does not say which lock timed out: the writer lock (a run's data
+            # step, a rollback, another decision) or a booked row someone is editing.
+            raise _busy(
+                "estão ocupados há mais de 15 s: uma execução do pipeline, um rollback ou outra decisão está "
+                "gravando, ou alguém edita a venda em byd.controladoria"
+            ) from error
+        except psycopg.errors.DeadlockDetected as error:
+            # Every writer of this system takes the writer lock first, so the other party of a
+            # deadlock is someone editing several of these sales in one transaction, in another
+            # order; PostgreSQL cancelled this request to let that edit go on.
+            raise _busy(
+                "estavam sendo editados ao mesmo tempo em byd.controladoria, por uma transação que altera "
+                "várias dessas vendas"
             ) from error
         with invalid_setting_as_503("nada foi gravado."):
             facts = conn.execute(sql_file("review/fatos_aprovacao.sql"), {"ids": ids}).fetchall()
@@ -86,6 +91,15 @@ def _deciding(ids: list[int], vistos: dict[int, str] | None) -> Iterator[tuple[p
         _refuse_refreshed_since_read(arrival, vistos, facts)
         _refuse_refreshed_while_waiting(arrival, facts)
         yield conn, facts
+
+
+def _busy(why: str) -> HTTPException:
+    """503 for a decision whose records someone else holds; nothing was written."""
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        f"Os registros desta decisão {why}. Nada foi gravado; tente de novo em instantes.",
+        headers={"Retry-After": "30"},
+    )
 
 
 def _current_values(row: dict) -> str:
