@@ -126,3 +126,14 @@ def test_the_docs_page_runs_no_script_and_loads_nothing_from_another_origin(clie
     for method, path in operations:
         assert f"<code>{method} /divergencias{path}</code>" in page, (method, path)
     assert escape('"motivo"') in page  # the JSON bodies' fields
+
+
+def test_a_token_is_refused_after_its_user_logs_out(client, passwords, db):
+    """Logging out revokes the token in Airflow's database: a copy of it (a script, another
+    tab) must not go on approving."""
+    login = client.post("/auth/token", json={"username": "controladora", "password": passwords["controladora"]})
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    assert _status(client, headers, "GET", f"{API}/eu") == 200
+    assert _status(client, headers, "GET", "/api/v2/auth/logout") in (302, 307)
+    assert _status(client, headers, "GET", f"{API}/eu") == 403
+    assert _status(client, headers, *EDIT_ROUTES[0]) == 403
