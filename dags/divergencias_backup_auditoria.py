@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import DAG, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
@@ -25,7 +24,8 @@ with DAG(
     description="Backup diário do schema audit (pg_dump) no armazenamento dos relatórios",
     doc_md=__doc__,
     schedule=CronTriggerTimetable("30 8 * * *", timezone=settings.LOCAL_TIMEZONE),
-    start_date=pendulum.datetime(2026, 1, 1, tz=settings.LOCAL_TIMEZONE),
+    # No start_date: for a run dated before it (the trigger form takes a logical date)
+    # Airflow creates no task and marks the run successful, a backup that dumped nothing.
     catchup=False,
     max_active_runs=1,
     default_args=task_defaults(execution_timeout=timedelta(hours=1)),

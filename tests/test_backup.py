@@ -264,3 +264,19 @@ def test_a_file_named_like_a_dump_of_no_real_day_does_not_stop_the_retention(tmp
 
     assert backup.prune(tmp_path, 3, date(2026, 11, 28)) == ["auditoria_2026-11-01.dump"]
     assert [p.name for p in tmp_path.iterdir()] == ["auditoria_2026-02-30.dump"]
+
+
+def test_a_backup_run_dated_before_the_dags_first_day_still_dumps(backup_dag, audited, output_dir, monkeypatch):
+    """The trigger form takes a logical date. For a run dated before the DAG's start_date
+    Airflow creates no task and marks the run successful: a backup triggered dated 2025 said
+    "success" and dumped nothing (the rollback DAG had the same defect)."""
+    monkeypatch.setattr(backup, "today", lambda: date(2026, 11, 28))
+
+    run = backup_dag.test(logical_date=pendulum.datetime(2025, 12, 10, 8, 30, tz=SAO_PAULO))
+
+    assert run.state == "success"
+    assert {ti.task_id: ti.state for ti in run.get_task_instances()} == {
+        "dump_audit": "success",
+        "prune_old_dumps": "success",
+    }
+    assert backup.latest_dump(output_dir / "backups_auditoria").name == "auditoria_2026-11-28.dump"

@@ -111,6 +111,16 @@ def test_the_components_share_secrets_executor_and_databases(services):
     assert "@postgres/" in envs["airflow-worker"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
 
 
+def test_the_api_server_serves_no_docs_page_that_loads_a_cdn_script(services, monkeypatch):
+    """Airflow's own /docs (Swagger UI) and /redoc load their scripts from a CDN: code of a
+    third party on the origin where the browser sends the user's login cookie."""
+    from airflow.configuration import conf
+
+    setting = _environment(services["airflow-apiserver"])["AIRFLOW__API__ENABLE_SWAGGER_UI"]
+    monkeypatch.setenv("AIRFLOW__API__ENABLE_SWAGGER_UI", setting)
+    assert conf.getboolean("api", "enable_swagger_ui") is False
+
+
 def test_every_connection_and_variable_comes_from_env(services, env_example):
     keys = [f"AIRFLOW_CONN_{conn_id.upper()}" for conn_id in CONNECTIONS]
     keys += [f"AIRFLOW_VAR_{variable.upper()}" for variable in VARIABLES]

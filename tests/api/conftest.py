@@ -2,7 +2,8 @@
 loaded, the simple auth manager's login, and a real business database per test.
 
 Users (simple auth manager roles): controladora and aprovador may decide (role user),
-auditor only reads (viewer), semacesso has no role at all.
+auditor only reads (viewer), operador (op) and admin are Airflow's higher roles, semacesso
+has no role at all.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ import pytest
 from devtools.api_server import simple_auth_settings
 from tests.conftest import run_airflow
 
-USERS = {"controladora": "user", "aprovador": "user", "auditor": "viewer", "semacesso": "", "admin": "admin"}
+USERS = {
+    "controladora": "user",
+    "aprovador": "user",
+    "auditor": "viewer",
+    "semacesso": "",
+    "operador": "op",
+    "admin": "admin",
+}
 
 
 @pytest.fixture(scope="session")

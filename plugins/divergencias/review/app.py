@@ -17,7 +17,6 @@ from airflow.api_fastapi.core_api.security import GetUserDep, bearer_scheme, get
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Request, status
 from fastapi.dependencies.utils import get_flat_dependant
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials
@@ -25,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from divergencias import __version__, formatting, settings
-from divergencias.review import access, decisions, exports, queries, runs, validation
+from divergencias.review import access, decisions, docs, exports, queries, runs, validation
 from divergencias.review.encoding import respond
 
 PAGE_DIR = settings.TEMPLATES_DIR / "revisao"
@@ -388,12 +387,12 @@ def create_app() -> FastAPI:
         return JSONResponse({**schema, "servers": [{"url": root}]} if root else schema)
 
     @app.get("/api/docs", dependencies=access.READ, include_in_schema=False)
-    def docs(request: Request) -> HTMLResponse:
-        # Swagger UI fetches the schema from the browser with the same cookie, so the URL must
-        # carry the mount prefix (/divergencias/api/openapi.json), as FastAPI's own docs do.
-        return get_swagger_ui_html(
-            openapi_url=f"{mount_prefix(request)}/api/openapi.json", title=f"{app.title}: documentação"
-        )
+    def reference(request: Request) -> HTMLResponse:
+        # Not Swagger UI, whose script comes from a CDN and would run with the user's cookie
+        # (divergencias.review.docs); links carry the mount prefix, as the schema's server.
+        root = mount_prefix(request)
+        page = docs.reference_page(app.openapi(), root, f"{root}/api/openapi.json")
+        return HTMLResponse(page, headers={"Content-Security-Policy": docs.CONTENT_SECURITY_POLICY})
 
     @app.get("/", include_in_schema=False)
     async def page(request: Request, bearer: Bearer) -> Response:
