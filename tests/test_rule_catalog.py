@@ -179,3 +179,40 @@ def test_an_approval_leaves_open_the_value_check_of_a_rule_switched_off(conn):
     assert state[("NF_TRADE", "TRADE_MARKETING_TRADE", "trade_mkt_dpto")][0] == "APPROVED"
     status, resolucao, nao_avaliada = state[("NF_TRADE", "VALIDACAO_VALOR", "trade_mkt_dpto")]
     assert (status, resolucao) == ("DETECTED", None) and "inativa" in nao_avaliada
+
+
+def test_a_confidence_lowered_in_the_catalog_stops_the_open_divergences_being_applied(conn):
+    """An admin lowers a rule's confidence below limite_auto_aplicacao to stop it applying:
+    the divergences it already left open must follow the catalog, not the confidence they
+    were recorded with, and say so; raised again, the rule applies them."""
+    dia = date(2026, 11, 10)
+    add_sale(conn, "NF_BONUS", valor_bonus="5000.00", bonus_dpto="4000.00")
+    run_session(conn, dia, dia, modo="manual")
+    conn.execute("UPDATE audit.regras_divergencia SET confidence_score = 0.50 WHERE codigo = 'TRADE_MARKETING_BONUS'")
+
+    run_session(conn, dia, dia, modo="auto")
+    (bonus,) = [d for d in divergences(conn, "NF_BONUS") if d["tipo_divergencia"] == "TRADE_MARKETING_BONUS"]
+    assert bonus["status_processamento"] == "DETECTED"
+    assert str(bonus["confidence_score"]) == "0.50"
+    assert bonus["dados_contextuais"]["motivo_nao_aplicada"] == "confiança abaixo do limite de aplicação automática"
+    assert booked(conn, "NF_BONUS")[0] == "4000.00"
+
+    conn.execute("UPDATE audit.regras_divergencia SET confidence_score = 0.95 WHERE codigo = 'TRADE_MARKETING_BONUS'")
+    run_session(conn, dia, dia, modo="auto")
+    (bonus,) = [d for d in divergences(conn, "NF_BONUS") if d["tipo_divergencia"] == "TRADE_MARKETING_BONUS"]
+    assert (bonus["status_processamento"], str(bonus["confidence_score"])) == ("AUTO_APPLIED", "0.95")
+    assert booked(conn, "NF_BONUS")[0] == "5000.00"
+
+
+def test_a_confidence_lowered_between_detection_and_apply_holds(conn):
+    """The admin's change lands while a run is between its two data steps: apply reads the
+    catalog, not the confidence detection just copied."""
+    dia = date(2026, 11, 10)
+    add_sale(conn, "NF_BONUS", valor_bonus="5000.00", bonus_dpto="4000.00")
+    params = open_session(conn, dia, dia)
+    run_step(conn, "detect_divergences", params)
+    conn.execute("UPDATE audit.regras_divergencia SET confidence_score = 0.50 WHERE codigo = 'TRADE_MARKETING_BONUS'")
+    run_step(conn, "apply_corrections", params)
+    (bonus,) = [d for d in divergences(conn, "NF_BONUS") if d["tipo_divergencia"] == "TRADE_MARKETING_BONUS"]
+    assert bonus["status_processamento"] == "DETECTED"
+    assert booked(conn, "NF_BONUS")[0] == "4000.00"

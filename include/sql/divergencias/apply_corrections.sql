@@ -14,7 +14,9 @@ SELECT audit.iniciar_etapa(serializada => true);
 -- The correctable divergences of the period, and whether a person already decided them
 -- (audit.decisao_mantida: rejected, or rolled back, with the same values).
 CREATE TEMP TABLE corrigiveis ON COMMIT DROP AS
-SELECT d.id, d.idnfsexterno, d.campo_afetado, d.valor_original, d.valor_sugerido, d.confidence_score,
+-- The confidence is the catalog's, read here: an admin's change between detection and this
+-- step holds too (detection already copied it onto the open rows).
+SELECT d.id, d.idnfsexterno, d.campo_afetado, d.valor_original, d.valor_sugerido, r.confidence_score,
        -- The suggestion as the source holds it (the rule's reference text, read as detection
        -- read it): valor_sugerido keeps it rounded to cents, and -0.004 rounds to a valid 0.00.
        -- Empty reads 0 as in the rule; a NULL text is left out of the context, so absent too.

@@ -93,13 +93,15 @@ SELECT d.id, d.idnfsexterno, d.tipo_divergencia
    AND NOT coalesce(d.campo_afetado = ANY (r.campos), false);
 
 -- Open divergences that still hold take the values seen now, so apply_corrections compares
--- the field with what this detection read. Rows adopted from the old system get their
+-- the field with what this detection read, and their rule's confidence as the catalog has it
+-- now (an admin who lowers it below limite_auto_aplicacao stops them being applied). Rows adopted from the old system get their
 -- valor_original and period here on the first run. A reference text gone NULL is absent
 -- from the new context, so the old one is dropped rather than kept: apply_corrections and
 -- audit.decisao_mantida read it as the source's value.
 UPDATE audit.divergencias_processadas d
    SET valor_original = c.valor_original,
        valor_anterior = c.valor_anterior,
+       confidence_score = c.confidence_score,
        valor_sugerido = c.valor_sugerido,
        regras_aplicadas = c.regras_aplicadas,
        competencia = c.competencia,
@@ -111,10 +113,12 @@ UPDATE audit.divergencias_processadas d
    AND c.idnfsexterno = d.idnfsexterno
    AND c.tipo_divergencia = d.tipo_divergencia
    AND c.campo_afetado = d.campo_afetado
-   AND (d.valor_original, d.valor_anterior, d.valor_sugerido, d.regras_aplicadas, d.competencia,
-        d.dta_processamento, d.dados_contextuais -> 'linhas_conflitantes', d.dados_contextuais ->> 'valor_referencia')
-       IS DISTINCT FROM (c.valor_original, c.valor_anterior, c.valor_sugerido, c.regras_aplicadas, c.competencia,
-                         c.dta_processamento, c.dados_contextuais -> 'linhas_conflitantes', c.valor_referencia);
+   AND (d.valor_original, d.valor_anterior, d.confidence_score, d.valor_sugerido, d.regras_aplicadas,
+        d.competencia, d.dta_processamento, d.dados_contextuais -> 'linhas_conflitantes',
+        d.dados_contextuais ->> 'valor_referencia')
+       IS DISTINCT FROM (c.valor_original, c.valor_anterior, c.confidence_score, c.valor_sugerido,
+                         c.regras_aplicadas, c.competencia, c.dta_processamento,
+                         c.dados_contextuais -> 'linhas_conflitantes', c.valor_referencia);
 
 -- New divergences, of the period only: a sale outside it is read just to re-check the
 -- divergences still open on it. Not reopened: one already open, or one a person REJECTED or a rollback
