@@ -49,7 +49,7 @@ RELEASED = {
     "058_visao_execucoes.sql": "b8e50dd1daf38fb7c775e1cbd666af1ac0db05f8ac89fb37cc319daa5ea75445",
     "061_decisao_mantida_por_valor.sql": "ddca00587766ddf97056d4a153db20da7bb2acd4849e3eb4c9e54905459dfced",
     "064_etapas_interrompidas.sql": "74f63d1e37e4cc51a505c2204acbb201a4f57adf51aef2ff6cd8269868065d00",
-    "068_regras_verificadas.sql": "8196d1b3982f4305ef17482e5f072e037332cba6e2f5a479c25f1ec59bd923a3",
+    "068_regras_verificadas.sql": "66e62d777eccc4dc501158ec27dccee0449227f64a15f032ee52fca846c91b65",
 }
 
 

@@ -218,44 +218,48 @@ def test_a_confidence_lowered_between_detection_and_apply_holds(conn):
     assert booked(conn, "NF_BONUS")[0] == "4000.00"
 
 
-# (campos, campo_referencia, corrigivel, condicao, sugestao, regra, the message expected)
+# (rotulo, campos, campo_referencia, corrigivel, condicao, sugestao, regra, the message expected)
 MALFORMED_ROWS = {
     "condicao que não compila": (
-        "{valor_bonus}", None, False, "f.valor >", None, "'X'",
+        "x", "{valor_bonus}", None, False, "f.valor >", None, "'X'",
         "regra ERRADA: condicao inválida para o campo valor_bonus: syntax error",
     ),
     "condicao que não é booleana": (
-        "{valor_bonus}", None, False, "f.valor", None, "'X'",
+        "x", "{valor_bonus}", None, False, "f.valor", None, "'X'",
         "regra ERRADA: condicao inválida para o campo valor_bonus: argument of AND must be type boolean",
     ),
     "limite escrito em maiúsculas": (
-        "{valor_bonus}", None, False, "f.valor > cfg.Limite_outlier", None, "'X'",
+        "x", "{valor_bonus}", None, False, "f.valor > cfg.Limite_outlier", None, "'X'",
         'regra ERRADA: condicao inválida para o campo valor_bonus: missing FROM-clause entry for table "cfg"',
     ),
     "coluna fora da lista": (
-        "{valor_bonus}", None, False, "v.chassi = 'X'", None, "'X'",
+        "x", "{valor_bonus}", None, False, "v.chassi = 'X'", None, "'X'",
         "regra ERRADA: condicao inválida para o campo valor_bonus: column v.chassi does not exist",
     ),
     "NULL em campos": (
-        "{valor_bonus,NULL}", None, False, "f.valor > 1", None, "'X'",
+        "x", "{valor_bonus,NULL}", None, False, "f.valor > 1", None, "'X'",
         "regra ERRADA: campo <NULL> não é lido pelas regras",
     ),
     "sugestao que não é valor": (
-        "{bonus_dpto}", "valor_bonus", False, "f.valor > 1", "'abc'", "'X'",
+        "x", "{bonus_dpto}", "valor_bonus", False, "f.valor > 1", "'abc'", "'X'",
         'regra ERRADA: sugestao inválida para o campo bonus_dpto: invalid input syntax for type numeric: "abc"',
     ),
     "regra que dá NULL": (
-        "{valor_bonus}", None, False, "f.valor >= 0", None, "CASE WHEN f.valor < 0 THEN 'X' END",
+        "x", "{valor_bonus}", None, False, "f.valor >= 0", None, "CASE WHEN f.valor < 0 THEN 'X' END",
         "regra ERRADA: a expressão regra deu NULL para a venda NF_A, campo valor_bonus",
     ),
     # Applied, it was recorded AUTO_APPLIED with nothing written: a correction writes only
     # bonus_dpto and trade_mkt_dpto, and apply compared valor_bonus with trade_mkt_dpto's text.
     "corrigível num campo que a correção não grava": (
-        "{valor_bonus}", "bonus_dpto", True, "f.valor <> f.referencia", "f.referencia", "'X'",
+        "x", "{valor_bonus}", "bonus_dpto", True, "f.valor <> f.referencia", "f.referencia", "'X'",
         "regra ERRADA: corrigível, mas o campo valor_bonus não é gravado por uma correção",
     ),
+    "rótulo em branco": (
+        " ", "{valor_bonus}", None, False, "f.valor > 1", None, "'X'",
+        "regra ERRADA: rotulo ou descricao em branco",
+    ),
     "corrigível sem campo_referencia": (
-        "{bonus_dpto}", None, True, "f.valor > 1", "f.valor + 1", "'X'",
+        "x", "{bonus_dpto}", None, True, "f.valor > 1", "f.valor + 1", "'X'",
         "regra ERRADA: corrigível sem campo_referencia",
     ),
 }  # fmt: skip
@@ -266,16 +270,45 @@ def test_a_malformed_catalog_row_stops_the_run_naming_the_rule(conn, problem):
     """An admin's mistake in a catalog row stops detection, before anything is recorded, with
     a message that names the rule and what is wrong: never PostgreSQL's error about the scan of
     all rules, a rule silently skipped, or a finding recorded on a NULL."""
-    campos, referencia, corrigivel, condicao, sugestao, regra, message = MALFORMED_ROWS[problem]
+    rotulo, campos, referencia, corrigivel, condicao, sugestao, regra, message = MALFORMED_ROWS[problem]
     add_sale(conn, "NF_A", valor_bonus="0", bonus_dpto="4000.00")
     conn.execute(
         """INSERT INTO audit.regras_divergencia (codigo, rotulo, descricao, campos, campo_referencia,
                                                  confidence_score, corrigivel, condicao, sugestao, regra, ordem)
-           VALUES ('ERRADA', 'x', 'x', %s, %s, 0.99, %s, %s, %s, %s, 98)""",
-        (campos, referencia, corrigivel, condicao, sugestao, regra),
+           VALUES ('ERRADA', %s, 'x', %s, %s, 0.99, %s, %s, %s, %s, 98)""",
+        (rotulo, campos, referencia, corrigivel, condicao, sugestao, regra),
     )
     dia = date(2026, 11, 10)
     with pytest.raises(psycopg.errors.RaiseException, match=re.escape(message)):
         run_session(conn, dia, dia, modo="auto")
     assert divergences(conn) == []
     assert booked(conn, "NF_A") == ("4000.00", "0")
+
+
+def test_a_field_taken_out_of_a_rule_leaves_its_open_divergences_open_and_says_why(conn):
+    """An admin narrows a rule's campos: no run judges that field any more, so its open
+    divergences were resolved as "a condição não se verifica mais na origem" (or "substituída")
+    while the source still broke the rule. They stay open and say why; once the field is back
+    the next run judges them and the reason goes."""
+    dia = date(2026, 11, 10)
+    add_sale(conn, "NF_TRADE", trade="-100.00", trade_mkt_dpto="-100.00")
+    add_sale(conn, "NF_SO_TRADE", trade="-100.00", trade_mkt_dpto="0")
+    run_session(conn, dia, dia, modo="manual")
+    conn.execute(
+        "UPDATE audit.regras_divergencia SET campos = '{valor_bonus,bonus_dpto,trade_mkt_dpto}'"
+        " WHERE codigo = 'VALIDACAO_VALOR'"
+    )
+    for _ in range(2):
+        run_session(conn, dia, dia, modo="auto")
+    state = _state(conn)
+    for venda in ("NF_TRADE", "NF_SO_TRADE"):
+        status, resolucao, nao_avaliada = state[(venda, "VALIDACAO_VALOR", "trade")]
+        assert (status, resolucao) == ("DETECTED", None), venda
+        assert nao_avaliada.startswith("campo trade fora dos campos da regra VALIDACAO_VALOR"), nao_avaliada
+    assert state[("NF_TRADE", "VALIDACAO_VALOR", "trade_mkt_dpto")] == ("DETECTED", None, None)
+
+    conn.execute("UPDATE audit.regras_divergencia SET campos = campos || '{trade}' WHERE codigo = 'VALIDACAO_VALOR'")
+    run_session(conn, dia, dia, modo="manual")
+    state = _state(conn)
+    for venda in ("NF_TRADE", "NF_SO_TRADE"):
+        assert state[(venda, "VALIDACAO_VALOR", "trade")] == ("DETECTED", None, None), venda

@@ -2,7 +2,8 @@
 -- byd.controladoria, all or none (one transaction), with one BULK_UPDATE operation that
 -- keeps every field's text before and after. modo manual changes nothing in byd.
 -- Correctable rules are those the catalog (audit.regras_divergencia) marks corrigivel and
--- ativo: a rule switched off was not evaluated by detection, so nothing of it is applied.
+-- ativo, on the fields it lists: a rule switched off, or a field taken out of its campos, was
+-- not evaluated by detection, so nothing of it is applied.
 -- Parameters: sessao_id, data_inicio, data_fim, modo, usuario, tentativa.
 
 -- First, before waiting for anything: this attempt's row (migration 064), locked until the
@@ -23,7 +24,8 @@ SELECT d.id, d.idnfsexterno, d.campo_afetado, d.valor_original, d.valor_sugerido
        audit.valor_atual_campo(d.dados_contextuais ->> 'valor_referencia') AS referencia,
        d.dados_contextuais ? 'linhas_conflitantes' AS linhas_conflitantes, decidida.id IS NOT NULL AS decisao_mantida
   FROM audit.divergencias_processadas d
-  JOIN audit.regras_divergencia r ON r.codigo = d.tipo_divergencia AND r.corrigivel AND r.ativo
+  JOIN audit.regras_divergencia r
+    ON r.codigo = d.tipo_divergencia AND r.corrigivel AND r.ativo AND d.campo_afetado = ANY (r.campos)
   LEFT JOIN (SELECT DISTINCT a.id
                FROM audit.divergencias_processadas a
                JOIN audit.divergencias_processadas f
@@ -143,7 +145,8 @@ UPDATE audit.divergencias_processadas d
 -- A corrected field holds a readable value within [0, limite_outlier] by construction:
 -- the value checks open on that same field (negative, outlier, unreadable) no longer hold.
 -- They point at the operation that closed them, so its rollback reopens them. Those of a rule
--- switched off stay open, as detection leaves them: no run judges that rule.
+-- switched off, or on a field it no longer lists, stay open, as detection leaves them: no run
+-- judges them.
 UPDATE audit.divergencias_processadas d
    SET status_processamento = 'RESOLVED',
        processado_em = now(),
@@ -156,7 +159,7 @@ UPDATE audit.divergencias_processadas d
  WHERE c.motivo_nao_aplicada IS NULL
    AND d.idnfsexterno = c.idnfsexterno
    AND d.campo_afetado = c.campo_afetado
-   AND r.codigo = d.tipo_divergencia AND NOT r.corrigivel AND r.ativo
+   AND r.codigo = d.tipo_divergencia AND NOT r.corrigivel AND r.ativo AND d.campo_afetado = ANY (r.campos)
    AND d.status_processamento = 'DETECTED';
 
 SELECT audit.finalizar_operacao(id, 'SUCCESS', NULL) FROM operacao_correcao;

@@ -85,12 +85,15 @@ SELECT audit.iniciar_operacao('DETECT', 'Detecção de divergências', %(usuario
 -- outlier checks once per sale (campo_afetado 'valores_bonus'), and its schema allowed no
 -- campo at all.
 -- Such a row is judged by its sale: it holds while the sale breaks its rule on any field.
+-- A field the rules read but its rule no longer lists (an admin narrowed campos) is not one:
+-- no run judges that field, so its row stays open (motivos below).
 CREATE TEMP TABLE abertas_da_venda ON COMMIT DROP AS
 SELECT d.id, d.idnfsexterno, d.tipo_divergencia
   FROM audit.divergencias_processadas d
   LEFT JOIN audit.regras_divergencia r ON r.codigo = d.tipo_divergencia
  WHERE d.status_processamento = 'DETECTED'
-   AND NOT coalesce(d.campo_afetado = ANY (r.campos), false);
+   AND NOT coalesce(d.campo_afetado = ANY (r.campos), false)
+   AND NOT coalesce(d.campo_afetado = ANY (audit.campos_das_regras()), false);
 
 -- Open divergences that still hold take the values seen now, so apply_corrections compares
 -- the field with what this detection read, and their rule's confidence as the catalog has it
@@ -165,9 +168,9 @@ $$;
 
 -- Open rows no run judges say why, for the person who must decide them (never applied:
 -- apply_corrections reads only the catalog's active correctable rules): a rule the catalog
--- does not have (the old system's own) or one switched off (ativo = false). Once the rule is
--- active again this run judges the row, so the reason is dropped here, before the row may be
--- resolved below, rather than left to contradict what the run decided.
+-- does not have (the old system's own), one switched off (ativo = false), or a field taken out
+-- of its rule's campos. Once the rule judges the row again, the reason is dropped here, before
+-- the row may be resolved below, rather than left to contradict what the run decided.
 WITH motivos AS (
     SELECT d.id,
            CASE WHEN r.codigo IS NULL
@@ -177,11 +180,17 @@ WITH motivos AS (
                 THEN 'regra ' || d.tipo_divergencia || ' inativa em audit.regras_divergencia (ativo = false): '
                      || 'nenhuma execução a avalia nem a corrige enquanto estiver inativa; fica aberta até '
                      || 'uma pessoa decidir ou a regra ser reativada'
+                WHEN d.id NOT IN (SELECT a.id FROM abertas_da_venda a)
+                     AND NOT coalesce(d.campo_afetado = ANY (r.campos), false)
+                THEN 'campo ' || d.campo_afetado || ' fora dos campos da regra '
+                     || d.tipo_divergencia || ' em audit.regras_divergencia: nenhuma execução o avalia nem o '
+                     || 'corrige; fica aberta até uma pessoa decidir ou o campo voltar à regra'
            END AS motivo
       FROM audit.divergencias_processadas d
       LEFT JOIN audit.regras_divergencia r ON r.codigo = d.tipo_divergencia
      WHERE d.status_processamento = 'DETECTED'
-       AND (r.codigo IS NULL OR NOT r.ativo OR d.dados_contextuais ? 'motivo_nao_avaliada')
+       AND (r.codigo IS NULL OR NOT r.ativo OR NOT coalesce(d.campo_afetado = ANY (r.campos), false)
+            OR d.dados_contextuais ? 'motivo_nao_avaliada')
 )
 UPDATE audit.divergencias_processadas d
    SET dados_contextuais = CASE WHEN m.motivo IS NULL THEN d.dados_contextuais - 'motivo_nao_avaliada'
@@ -194,8 +203,9 @@ UPDATE audit.divergencias_processadas d
 -- Open divergences resolved by this run, each with why: the condition no longer holds, the
 -- sale is gone, or (a row judged by its sale, abertas_da_venda) its rule's divergences of
 -- that sale are now open field by field, which replace it rather than stand beside it.
--- A rule the catalog does not have, or has switched off, was not evaluated, so no run can
--- say its condition is gone: such a row is resolved only when its sale is gone.
+-- A rule the catalog does not have, has switched off, or that no longer lists the row's field
+-- was not evaluated on it, so no run can say its condition is gone: such a row is resolved
+-- only when its sale is gone.
 CREATE TEMP TABLE resolvidas ON COMMIT DROP AS
 SELECT d.id,
        CASE WHEN d.idnfsexterno IN (SELECT v.idnfsexterno FROM vendas_lidas v)
@@ -203,7 +213,9 @@ SELECT d.id,
             ELSE 'venda não encontrada na origem (byd.bonus_view)' END AS motivo
   FROM audit.divergencias_processadas d
  WHERE d.status_processamento = 'DETECTED'
-   AND (EXISTS (SELECT 1 FROM audit.regras_divergencia r WHERE r.codigo = d.tipo_divergencia AND r.ativo)
+   AND (EXISTS (SELECT 1 FROM audit.regras_divergencia r
+                 WHERE r.codigo = d.tipo_divergencia AND r.ativo
+                   AND (d.campo_afetado = ANY (r.campos) OR d.id IN (SELECT a.id FROM abertas_da_venda a)))
         OR NOT EXISTS (SELECT 1 FROM vendas_lidas v WHERE v.idnfsexterno = d.idnfsexterno))
    AND NOT EXISTS (SELECT 1 FROM candidatas c
                     WHERE c.idnfsexterno = d.idnfsexterno

@@ -9,13 +9,23 @@
 --     recorded AUTO_APPLIED with nothing written;
 --   a correctable rule without campo_referencia: apply compares the suggestion with the
 --     reference, so its divergences were never applied, each with a misleading reason;
---   a regra expression that gives NULL: findings recorded with regras_aplicadas {NULL}.
+--   a regra expression that gives NULL: findings recorded with regras_aplicadas {NULL};
+--   a blank rotulo or descricao: the email's per-rule table showed an empty label.
 -- Redefines audit.avaliar_regras (045) with those checks; the rest is 045's, settings restated.
+--
+-- Its allow-list of fields becomes audit.campos_das_regras(): detection reads it to tell a field
+-- a rule stopped judging (an admin took it out of campos), whose open divergences no run
+-- evaluates, from the old system's per-sale rows (campo_afetado 'valores_bonus' or none).
+
+CREATE OR REPLACE FUNCTION audit.campos_das_regras() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
+    SELECT ARRAY['valor_bonus', 'trade', 'bonus_dpto', 'trade_mkt_dpto', 'bonus_utilizado', 'apontamento']
+$$;
+
 CREATE OR REPLACE FUNCTION audit.avaliar_regras(p_data_inicio date, p_data_fim date) RETURNS void
 LANGUAGE plpgsql SET parallel_leader_participation = off SET min_parallel_table_scan_size = '512kB' AS $fn$
 DECLARE
     campos_monetarios constant text[] := ARRAY['valor_bonus', 'trade', 'bonus_dpto', 'trade_mkt_dpto'];
-    campos_permitidos constant text[] := campos_monetarios || ARRAY['bonus_utilizado', 'apontamento'];
+    campos_permitidos constant text[] := audit.campos_das_regras();
     -- what a correction writes (audit.gravar_controladoria): the booked fields
     campos_gravaveis constant text[] := ARRAY['bonus_dpto', 'trade_mkt_dpto'];
     -- one row of NULLs shaped as vendas_lidas, to compile a rule's expressions against
@@ -58,6 +68,10 @@ BEGIN
         IF ausentes IS NOT NULL THEN
             RAISE EXCEPTION 'regra %: limite % não está entre os parâmetros da detecção (há: %)',
                 regra.codigo, ausentes, (SELECT string_agg(k, ', ') FROM jsonb_object_keys(limiares) AS k);
+        END IF;
+        IF btrim(regra.rotulo) = '' OR btrim(regra.descricao) = '' THEN
+            RAISE EXCEPTION 'regra %: rotulo ou descricao em branco (é o que o e-mail, a API e a página mostram)',
+                regra.codigo;
         END IF;
         IF regra.corrigivel AND regra.campo_referencia IS NULL THEN
             RAISE EXCEPTION 'regra %: corrigível sem campo_referencia (a correção aplica o valor do campo de referência)',

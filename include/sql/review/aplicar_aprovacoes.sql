@@ -61,7 +61,8 @@ UPDATE audit.divergencias_processadas d
 
 -- The field now holds a valid amount: value checks still open on it no longer hold. They
 -- point at the operation that closed them, so its rollback reopens them. Those of a rule
--- switched off stay open, as detection and apply_corrections leave them.
+-- switched off, or on a field it no longer lists, stay open, as detection and
+-- apply_corrections leave them.
 UPDATE audit.divergencias_processadas d
    SET status_processamento = 'RESOLVED',
        processado_em = now(),
@@ -73,7 +74,7 @@ UPDATE audit.divergencias_processadas d
   FROM escritas_controladoria e CROSS JOIN aplicacao a, audit.regras_divergencia r
  WHERE d.idnfsexterno = e.idnfsexterno
    AND d.campo_afetado = e.campo_afetado
-   AND r.codigo = d.tipo_divergencia AND NOT r.corrigivel AND r.ativo
+   AND r.codigo = d.tipo_divergencia AND NOT r.corrigivel AND r.ativo AND d.campo_afetado = ANY (r.campos)
    AND d.status_processamento = 'DETECTED';
 
 -- Contract §6: correcoes_pendentes is the whole DETECTED queue the session leaves, as
