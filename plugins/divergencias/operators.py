@@ -109,6 +109,22 @@ def record_failure(step: AuditedStep, parameters: dict[str, Any], error: BaseExc
         log.exception("could not record the failure of %s in audit.operacoes", step.descricao)
 
 
+# A step cancelled over someone else's lock wrote nothing and is retried: what the failure
+# says instead of PostgreSQL's bare message. Every writer of this system takes the writer lock
+# first (audit.iniciar_etapa), so a deadlock's other party is someone's transaction editing
+# several of the same rows.
+LOCK_REFUSALS: dict[type[psycopg.Error], str] = {
+    psycopg.errors.LockNotAvailable: (
+        "esperou mais que limite_espera_bloqueio_s (audit.configuracoes_sistema) por um bloqueio, provavelmente "
+        "uma transação aberta em byd.controladoria ou audit. Encerre-a; a tarefa será tentada de novo."
+    ),
+    psycopg.errors.DeadlockDetected: (
+        "cancelada pelo PostgreSQL num impasse (deadlock) com outra transação que alterava as mesmas vendas em "
+        "byd.controladoria em outra ordem. Nada foi gravado; a tarefa será tentada de novo."
+    ),
+}
+
+
 class AuditedSQLOperator(SQLExecuteQueryOperator):
     """SQLExecuteQueryOperator that turns a lock wait timeout into a message a person can act
     on (the task is then retried), fails a refusal at once (no retry) and, given an
@@ -138,18 +154,7 @@ class AuditedSQLOperator(SQLExecuteQueryOperator):
                 from airflow.sdk.exceptions import AirflowFailException
 
                 raise AirflowFailException(f"{self.task_id}: {refusal.diag.message_primary or refusal}") from error
-            if _database_error_in(error, psycopg.errors.LockNotAvailable) is not None:
-                raise LockWaitTimeout(
-                    f"{self.task_id}: esperou mais que limite_espera_bloqueio_s (audit.configuracoes_sistema) por "
-                    "um bloqueio, provavelmente uma transação aberta em byd.controladoria ou audit. Encerre-a; "
-                    "a tarefa será tentada de novo."
-                ) from error
-            if _database_error_in(error, psycopg.errors.DeadlockDetected) is not None:
-                # Every writer of this system takes the writer lock first (audit.iniciar_etapa),
-                # so the other party is someone's transaction editing several of the same rows.
-                raise LockWaitTimeout(
-                    f"{self.task_id}: cancelada pelo PostgreSQL num impasse (deadlock) com outra transação que "
-                    "alterava as mesmas vendas em byd.controladoria em outra ordem. Nada foi gravado; a tarefa "
-                    "será tentada de novo."
-                ) from error
+            for kind, reason in LOCK_REFUSALS.items():
+                if _database_error_in(error, kind) is not None:
+                    raise LockWaitTimeout(f"{self.task_id}: {reason}") from error
             raise
