@@ -84,6 +84,13 @@ function show(text, isError = false) {
   box.hidden = false;
 }
 
+// Each action the controller starts replaces the last one's message: an error left on screen
+// after the next action succeeded (a filter typed right, the connection back, another tab)
+// read as if that action had failed too.
+function clearMessage() {
+  $("#mensagem").hidden = true;
+}
+
 // To Airflow's login, back here afterwards. Airflow shows this page in a frame sandboxed
 // without allow-top-navigation, where sending the whole window fails: the login then opens
 // in the frame, and comes back to the page in it.
@@ -221,6 +228,7 @@ function download(event) {
   event.preventDefault();
   const link = event.currentTarget;
   if (link.getAttribute("href") === "#") return;
+  clearMessage();
   document.getElementById("baixando")?.remove();
   const frame = el("iframe", null, { id: "baixando", title: "Download", hidden: "" });
   frame.addEventListener("load", async () => {
@@ -260,6 +268,7 @@ function seenTokens(boxes) {
 async function decide(kind) {
   const buttons = [$("#aprovar"), $("#rejeitar")];
   for (const button of buttons) button.disabled = true;
+  clearMessage();
   try {
     await sendDecision(kind);
   } finally {
@@ -378,6 +387,7 @@ async function submitOnce(form, action) {
   const button = form.querySelector("button[type=submit]");
   if (button.disabled) return;
   button.disabled = true;
+  clearMessage();
   try {
     await action();
   } finally {
@@ -486,6 +496,7 @@ function drawChart(points) {
 }
 
 function selectTab(name) {
+  clearMessage();
   for (const tab of document.querySelectorAll("[role=tab]")) tab.setAttribute("aria-selected", tab.dataset.aba === name);
   for (const section of document.querySelectorAll(".aba")) section.hidden = section.id !== `aba-${name}`;
   const load = { fila: loadQueue, execucoes: loadRuns, painel: loadDashboard }[name];
@@ -504,11 +515,15 @@ async function start() {
   }
   $("#filtros").addEventListener("submit", (event) => {
     event.preventDefault();
+    clearMessage();
     state.offset = 0;
     loadQueue().catch((error) => show(error.message, true));
   });
   // Paging re-reads the filters, so a bad amount typed meanwhile must show its message here too.
-  const page = () => loadQueue().catch((error) => show(error.message, true));
+  const page = () => {
+    clearMessage();
+    loadQueue().catch((error) => show(error.message, true));
+  };
   $("#anterior").addEventListener("click", () => { state.offset = Math.max(0, state.offset - PAGE_SIZE); page(); });
   $("#proxima").addEventListener("click", () => { state.offset += PAGE_SIZE; page(); });
   $("#marcar-todas").addEventListener("change", (event) => {
