@@ -759,3 +759,39 @@ def test_someone_else_decided_meanwhile_and_old_messages_do_not_linger(api_serve
     expect(undo.get_by_label("Motivo para desfazer")).to_be_focused()
     undo.get_by_role("button", name="Cancelar").click()
     expect(undo).to_be_hidden()
+
+
+def test_a_slower_answer_to_an_earlier_filter_does_not_replace_the_latest(api_server, browser, db, passwords):
+    """Filtrar on every status (a large, slow list), then on one nota fiscal: when the first
+    answer came last, the table showed every divergence under filters naming one nota fiscal,
+    its count and export links describing the other list. The latest request draws."""
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    add_sale(db, "NF2", valor_bonus="1000.00", bonus_dpto="800.00")
+    run_session(db, DAY, DAY, modo="manual")
+    page = browser.new_page()
+    log_in(page, api_server, "controladora", passwords["controladora"])
+    rows = page.locator("#tabela-divergencias tbody tr")
+    expect(rows).to_have_count(2)
+
+    held: list = []  # the first list request, answered only when the test lets it
+
+    def hold_the_first(route) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/divergencias/api/v1/divergencias?*", hold_the_first)
+    page.locator("select[name=status_processamento]").select_option("")
+    page.get_by_role("button", name="Filtrar").click()
+    while not held:
+        page.wait_for_timeout(50)
+    page.locator("input[name=idnfsexterno]").fill("NF1")
+    page.get_by_role("button", name="Filtrar").click()
+    expect(rows).to_have_count(1)
+    with page.expect_response(lambda response: "idnfsexterno" not in response.url):
+        held[0].continue_()
+    page.wait_for_timeout(1000)  # the older answer would have been drawn by now
+    expect(rows).to_have_count(1)
+    expect(page.locator("#contagem")).to_have_text("1–1 de 1")
+    assert "idnfsexterno=NF1" in page.locator("#baixar-csv").get_attribute("href")

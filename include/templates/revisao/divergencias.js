@@ -5,7 +5,7 @@
 const API = "/divergencias/api/v1";
 const PAGE_SIZE = 50;
 const COLORS = ["#2f6fdf", "#e07a10", "#1f7a4d", "#b3261e", "#7b4fd0", "#0f8a9d", "#8a6d00", "#52606d"];
-const state = { offset: 0, total: 0, canEdit: false, rules: {} };
+const state = { offset: 0, total: 0, canEdit: false, rules: {}, queueRequests: 0 };
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -176,11 +176,16 @@ function row(cells) {
   return tr;
 }
 
+// Only the latest list request draws the table: an earlier, slower answer (the filters before
+// the last Filtrar, the page before a second click on Próxima) arriving last showed rows that
+// neither the filters on screen, the count nor the export links described.
 async function loadQueue() {
   const params = filters();
   params.set("limit", PAGE_SIZE);
   params.set("offset", state.offset);
+  const request = ++state.queueRequests;
   const page = await call(`/divergencias?${params}`);
+  if (request !== state.queueRequests) return;
   if (!page.itens.length && state.offset > 0) {
     // Decisions (here or by someone else) emptied this page: show the last page that has rows.
     // The offset only goes down (an empty page means total <= offset), so this ends.
