@@ -235,6 +235,15 @@ def test_what_a_controller_reads_after_an_error(api_server, browser, db, passwor
     assert "Failed to fetch" not in message.inner_text()
     page.unroute("**/divergencias/api/v1/**")
 
+    # a proxy in front of Airflow answers with its own page, no detail of ours
+    page.route(
+        "**/divergencias/api/v1/divergencias?*",
+        lambda route: route.fulfill(status=502, content_type="text/html", body="<h1>502 Bad Gateway</h1>"),
+    )
+    page.get_by_role("button", name="Filtrar").click()
+    expect(message).to_contain_text("O servidor respondeu com erro 502, sem explicação: tente de novo")
+    page.unroute("**/divergencias/api/v1/divergencias?*")
+
     # the session expired: to Airflow's login, back to the page afterwards
     context.clear_cookies()
     page.get_by_role("button", name="Filtrar").click()

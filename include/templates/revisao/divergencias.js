@@ -128,7 +128,10 @@ async function call(path, options = {}) {
   if (!response.ok) {
     const detail = body?.detail;
     const text = Array.isArray(detail) ? detail.map((d) => d.msg).join("; ") : detail;
-    throw new Error(text || `Erro ${response.status}`);
+    // No detail of ours (a proxy's 502/504 page, an unexpected 500): a bare "Erro 502" left
+    // the controller guessing whether a decision went through.
+    throw new Error(text || `O servidor respondeu com erro ${response.status}, sem explicação: tente de novo ` +
+      "em instantes (recarregue a lista para ver se uma decisão enviada foi registrada).");
   }
   return body;
 }
