@@ -234,6 +234,15 @@ def test_what_a_controller_reads_after_an_error(api_server, browser, db, passwor
     assert "Failed to fetch" not in message.inner_text()
     page.unroute("**/divergencias/api/v1/**")
 
+    # a proxy in front of Airflow answers with its own page, no detail of ours
+    page.route(
+        "**/divergencias/api/v1/divergencias?*",
+        lambda route: route.fulfill(status=502, content_type="text/html", body="<h1>502 Bad Gateway</h1>"),
+    )
+    page.get_by_role("button", name="Filtrar").click()
+    expect(message).to_contain_text("O servidor respondeu com erro 502, sem explicação: tente de novo")
+    page.unroute("**/divergencias/api/v1/divergencias?*")
+
     # the session expired: to Airflow's login, back to the page afterwards
     context.clear_cookies()
     page.get_by_role("button", name="Filtrar").click()
@@ -703,3 +712,94 @@ def test_a_page_of_another_origin_cannot_decide_for_a_logged_in_controller(api_s
     assert [(d["id"], d["status_processamento"]) for d in divergences(db)] == before
     assert db.execute("SELECT count(*) FROM audit.aprovacoes").fetchone()[0] == 0
     assert dag_runs() == runs_before
+
+
+def test_someone_else_decided_meanwhile_and_old_messages_do_not_linger(api_server, browser, db, passwords):
+    """aprovador rejects NF1 while it is open in controladora's list. Her Aprovar is refused
+    with the status in pt-BR and what to do (it read "está REJECTED: só divergências DETECTED
+    podem ser aprovadas"). That error, and any other, used to stay on screen over the next
+    action that worked (the reloaded list, another tab), as if it had failed too. The rollback
+    form showed on Execuções before any session was chosen (CSS overrode hidden)."""
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    add_sale(db, "NF2", valor_bonus="1000.00", bonus_dpto="800.00")
+    run_session(db, DAY, DAY, modo="manual")
+    ids = {d["idnfsexterno"]: d["id"] for d in divergences(db)}
+    page = browser.new_page()
+    log_in(page, api_server, "controladora", passwords["controladora"])
+    queue = page.locator("#tabela-divergencias tbody")
+    expect(queue.locator("tr")).to_have_count(2)
+    message = page.locator("#mensagem")
+
+    other = browser.new_context()
+    second = other.new_page()
+    log_in(second, api_server, "aprovador", passwords["aprovador"])
+    rejected = second.request.post(
+        f"{api_server}/divergencias/api/v1/divergencias/{ids['NF1']}/rejeitar", data={"motivo": "lançamento correto"}
+    )
+    assert rejected.status == 200, rejected.text()
+    other.close()
+
+    page.locator(f"tr[data-id='{ids['NF1']}'] input.marcar").check()
+    page.locator("#aprovar").click()
+    expect(message).to_have_class("mensagem erro")
+    expect(message).to_contain_text(f"Divergência {ids['NF1']} está REJECTED (rejeitada)")
+    expect(message).to_contain_text("recarregue a lista")
+    page.get_by_role("button", name="Filtrar").click()
+    expect(queue.locator("tr")).to_have_count(1)
+    expect(message).to_be_hidden()
+
+    # a filter typed wrong, then another tab: the error is not that tab's
+    page.locator("input[name=diferenca_minima]").fill("abc")
+    page.get_by_role("button", name="Filtrar").click()
+    expect(message).to_contain_text("Diferença mínima: valor inválido")
+    page.locator("input[name=diferenca_minima]").fill("")
+    page.locator(f"tr[data-id='{ids['NF2']}'] input.marcar").check()
+    page.locator("#aprovar").click()
+    expect(message).to_contain_text("Aprovadas e aplicadas: 1")
+    page.get_by_role("tab", name="Execuções").click()
+    expect(message).to_be_hidden()
+
+    undo = page.locator("#desfazer")
+    expect(page.locator("#tabela-sessoes tbody tr")).to_have_count(2)
+    expect(undo).to_be_hidden()
+    page.locator("#tabela-sessoes tbody tr").first.get_by_role("button", name="Desfazer correções").click()
+    expect(undo).to_be_visible()
+    expect(undo.get_by_label("Motivo para desfazer")).to_be_focused()
+    undo.get_by_role("button", name="Cancelar").click()
+    expect(undo).to_be_hidden()
+
+
+def test_a_slower_answer_to_an_earlier_filter_does_not_replace_the_latest(api_server, browser, db, passwords):
+    """Filtrar on every status (a large, slow list), then on one nota fiscal: when the first
+    answer came last, the table showed every divergence under filters naming one nota fiscal,
+    its count and export links describing the other list. The latest request draws."""
+    add_sale(db, "NF1", valor_bonus="1000.00", bonus_dpto="900.00")
+    add_sale(db, "NF2", valor_bonus="1000.00", bonus_dpto="800.00")
+    run_session(db, DAY, DAY, modo="manual")
+    page = browser.new_page()
+    log_in(page, api_server, "controladora", passwords["controladora"])
+    rows = page.locator("#tabela-divergencias tbody tr")
+    expect(rows).to_have_count(2)
+
+    held: list = []  # the first list request, answered only when the test lets it
+
+    def hold_the_first(route) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/divergencias/api/v1/divergencias?*", hold_the_first)
+    page.locator("select[name=status_processamento]").select_option("")
+    page.get_by_role("button", name="Filtrar").click()
+    while not held:
+        page.wait_for_timeout(50)
+    page.locator("input[name=idnfsexterno]").fill("NF1")
+    page.get_by_role("button", name="Filtrar").click()
+    expect(rows).to_have_count(1)
+    with page.expect_response(lambda response: "idnfsexterno" not in response.url):
+        held[0].continue_()
+    page.wait_for_timeout(1000)  # the older answer would have been drawn by now
+    expect(rows).to_have_count(1)
+    expect(page.locator("#contagem")).to_have_text("1–1 de 1")
+    assert "idnfsexterno=NF1" in page.locator("#baixar-csv").get_attribute("href")

@@ -5,7 +5,7 @@
 const API = "/divergencias/api/v1";
 const PAGE_SIZE = 50;
 const COLORS = ["#2f6fdf", "#e07a10", "#1f7a4d", "#b3261e", "#7b4fd0", "#0f8a9d", "#8a6d00", "#52606d"];
-const state = { offset: 0, total: 0, canEdit: false, rules: {} };
+const state = { offset: 0, total: 0, canEdit: false, rules: {}, queueRequests: 0 };
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -84,6 +84,13 @@ function show(text, isError = false) {
   box.hidden = false;
 }
 
+// Each action the controller starts replaces the last one's message: an error left on screen
+// after the next action succeeded (a filter typed right, the connection back, another tab)
+// read as if that action had failed too.
+function clearMessage() {
+  $("#mensagem").hidden = true;
+}
+
 // To Airflow's login, back here afterwards. Airflow shows this page in a frame sandboxed
 // without allow-top-navigation, where sending the whole window fails: the login then opens
 // in the frame, and comes back to the page in it.
@@ -121,7 +128,10 @@ async function call(path, options = {}) {
   if (!response.ok) {
     const detail = body?.detail;
     const text = Array.isArray(detail) ? detail.map((d) => d.msg).join("; ") : detail;
-    throw new Error(text || `Erro ${response.status}`);
+    // No detail of ours (a proxy's 502/504 page, an unexpected 500): a bare "Erro 502" left
+    // the controller guessing whether a decision went through.
+    throw new Error(text || `O servidor respondeu com erro ${response.status}, sem explicação: tente de novo ` +
+      "em instantes (recarregue a lista para ver se uma decisão enviada foi registrada).");
   }
   return body;
 }
@@ -169,11 +179,16 @@ function row(cells) {
   return tr;
 }
 
+// Only the latest list request draws the table: an earlier, slower answer (the filters before
+// the last Filtrar, the page before a second click on Próxima) arriving last showed rows that
+// neither the filters on screen, the count nor the export links described.
 async function loadQueue() {
   const params = filters();
   params.set("limit", PAGE_SIZE);
   params.set("offset", state.offset);
+  const request = ++state.queueRequests;
   const page = await call(`/divergencias?${params}`);
+  if (request !== state.queueRequests) return;
   if (!page.itens.length && state.offset > 0) {
     // Decisions (here or by someone else) emptied this page: show the last page that has rows.
     // The offset only goes down (an empty page means total <= offset), so this ends.
@@ -221,6 +236,7 @@ function download(event) {
   event.preventDefault();
   const link = event.currentTarget;
   if (link.getAttribute("href") === "#") return;
+  clearMessage();
   document.getElementById("baixando")?.remove();
   const frame = el("iframe", null, { id: "baixando", title: "Download", hidden: "" });
   frame.addEventListener("load", async () => {
@@ -260,6 +276,7 @@ function seenTokens(boxes) {
 async function decide(kind) {
   const buttons = [$("#aprovar"), $("#rejeitar")];
   for (const button of buttons) button.disabled = true;
+  clearMessage();
   try {
     await sendDecision(kind);
   } finally {
@@ -378,6 +395,7 @@ async function submitOnce(form, action) {
   const button = form.querySelector("button[type=submit]");
   if (button.disabled) return;
   button.disabled = true;
+  clearMessage();
   try {
     await action();
   } finally {
@@ -486,6 +504,7 @@ function drawChart(points) {
 }
 
 function selectTab(name) {
+  clearMessage();
   for (const tab of document.querySelectorAll("[role=tab]")) tab.setAttribute("aria-selected", tab.dataset.aba === name);
   for (const section of document.querySelectorAll(".aba")) section.hidden = section.id !== `aba-${name}`;
   const load = { fila: loadQueue, execucoes: loadRuns, painel: loadDashboard }[name];
@@ -504,11 +523,15 @@ async function start() {
   }
   $("#filtros").addEventListener("submit", (event) => {
     event.preventDefault();
+    clearMessage();
     state.offset = 0;
     loadQueue().catch((error) => show(error.message, true));
   });
   // Paging re-reads the filters, so a bad amount typed meanwhile must show its message here too.
-  const page = () => loadQueue().catch((error) => show(error.message, true));
+  const page = () => {
+    clearMessage();
+    loadQueue().catch((error) => show(error.message, true));
+  };
   $("#anterior").addEventListener("click", () => { state.offset = Math.max(0, state.offset - PAGE_SIZE); page(); });
   $("#proxima").addEventListener("click", () => { state.offset += PAGE_SIZE; page(); });
   $("#marcar-todas").addEventListener("change", (event) => {

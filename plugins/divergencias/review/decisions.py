@@ -138,11 +138,26 @@ def _refuse_refreshed_while_waiting(arrival: list[dict], facts: list[dict]) -> N
             )
 
 
+# The statuses a decision can find instead of DETECTED, as the page names them: the code alone
+# is English to a controller, who mostly meets this when someone else decided meanwhile.
+STATUS_LABELS = {
+    "AUTO_APPLIED": "corrigida automaticamente",
+    "APPROVED": "aprovada",
+    "REJECTED": "rejeitada",
+    "RESOLVED": "resolvida",
+    "ROLLED_BACK": "desfeita",
+}
+
+
 def _require_detected(row: dict, action: str) -> None:
-    if row["status_processamento"] != "DETECTED":
+    code = row["status_processamento"]
+    if code != "DETECTED":
+        shown = f"{code} ({STATUS_LABELS[code]})" if code in STATUS_LABELS else code
         raise HTTPException(
             status.HTTP_409_CONFLICT,
-            f"Divergência {row['id']} está {row['status_processamento']}: só divergências DETECTED podem ser {action}.",
+            f"Divergência {row['id']} está {shown}: só divergências abertas (DETECTED) podem ser {action}; "
+            "outra pessoa ou uma execução pode tê-la decidido depois que a lista foi carregada. "
+            "Nada foi gravado; recarregue a lista.",
         )
 
 
